@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  `make run` (the studio on its demo model)  and  `make test`.
+# Both create .venv/ when missing and install the project into it, editable and pinned.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# CPU wheel by default (it lies on this kind of machine's disk). A GPU workstation picks CUDA, e.g.
+#   make run TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cu128
+TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
+STAMP  := $(VENV)/.installed
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+
+.PHONY: run test lint bench clean-venv
+
+$(STAMP): pyproject.toml packaging/constraints.txt $(PLUGINS)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)" $(TORCH_INDEX)
+	$(PY) -m pip install -q -c packaging/constraints.txt -e ".[dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/studio
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check studio plugins tests bench
+	$(VENV)/bin/lint-imports
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/startup.py
+
+clean-venv:
+	rm -rf $(VENV)

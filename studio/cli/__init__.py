@@ -1,0 +1,1 @@
+"""The command line: the headless twin of the studio window (DESIGN.md §6)."""

@@ -1,0 +1,82 @@
+"""``studio`` entry point. Exit 0 on success, 2 on bad input (one clear line, no traceback),
+1 on an unexpected failure (with the log's path)."""
+
+from __future__ import annotations
+
+import time
+
+STARTED_AT = time.perf_counter()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from studio import __version__  # noqa: E402
+from studio.core.errors import StudioError  # noqa: E402
+
+log = logging.getLogger("studio.cli")
+
+
+class CliParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line on stderr and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> CliParser:
+    parser = CliParser(prog="studio", description="Studio: a desktop AI creative studio.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help='open the window, wait for the first paint, print {"startup_ms": N} and exit',
+    )
+    commands = parser.add_subparsers(dest="command", parser_class=CliParser, metavar="COMMAND")
+    from studio.cli import generate_cmd, models_cmd, plugins_cmd, text_cmd
+
+    for module in (plugins_cmd, models_cmd, generate_cmd, text_cmd):
+        module.add_parser(commands)
+    try:
+        from studio.cli import train_cmd
+    except ImportError:
+        pass
+    else:
+        train_cmd.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from studio.ui.app import run
+
+        return run(smoke_test=args.smoke_test, started_at=STARTED_AT)
+    try:
+        return int(args.func(args) or 0)
+    except StudioError as exc:
+        from studio.core.paths import log_file
+
+        if exc.exit_code == 2:
+            print(f"studio: error: {exc.user_text()}", file=sys.stderr)
+        else:
+            log.error("%s", exc.user_text(), exc_info=True)
+            print(f"studio: error: {exc.user_text()} (log: {log_file()})", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from studio.core.logs import setup_logging
+        from studio.core.paths import log_file
+
+        setup_logging()
+        log.exception("unexpected failure")
+        print(f"studio: unexpected error: {type(exc).__name__}: {exc} (details in {log_file()})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Frozen, JSON-serialisable requests: one object per job, from panel to job to file and back.
+
+A request holds everything its job needs. ``to_dict``/``to_json`` and ``request_from_dict``/
+``request_from_json`` round-trip exactly; the ``schema`` field versions the format so a file
+written today can still be read after fields are added.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from studio.core.errors import BadInput
+
+SCHEMA_VERSION = 1
+
+BACKENDS = ("torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_SIDE = 4096
+SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
+
+
+@dataclass(frozen=True)
+class LoraRef:
+    """A LoRA file applied with a weight."""
+
+    path: str
+    weight: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> LoraRef:
+        """Parse ``FILE[:WEIGHT]`` as the CLI takes it."""
+        path, sep, weight = text.rpartition(":")
+        if sep and path and _is_float(weight):
+            return cls(path=path, weight=float(weight))
+        return cls(path=text)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Request:
+    """Base of every request. Subclasses set ``kind`` and ``capability``."""
+
+    kind: ClassVar[str] = ""
+    model: str = ""
+    backend: str = "torch"
+    device: str = "auto"
+
+    @property
+    def capability(self) -> str:
+        """The plugin capability that runs this request."""
+        return self.kind
+
+    def validate(self) -> None:
+        """Raise :class:`BadInput` with a clear message when a value is impossible."""
+        if self.backend not in BACKENDS:
+            raise BadInput(f"Unknown backend '{self.backend}'.", f"Choose one of: {', '.join(BACKENDS)}.")
+        if self.device not in DEVICES:
+            raise BadInput(f"Unknown device '{self.device}'.", f"Choose one of: {', '.join(DEVICES)}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"kind": self.kind, "schema": SCHEMA_VERSION, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def replace(self, **changes: Any) -> Request:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class GenerationRequest(Request):
+    """Text-to-image, image-to-image or inpainting with a diffusion model."""
+
+    kind: ClassVar[str] = "generate"
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int = 20
+    guidance: float = 7.0
+    width: int = 512
+    height: int = 512
+    scheduler: str = "Euler a"
+    batch: int = 1
+    init_image: str | None = None
+    strength: float = 0.75
+    mask: str | None = None
+    loras: tuple[LoraRef, ...] = ()
+
+    @property
+    def capability(self) -> str:
+        if self.mask:
+            return "inpaint"
+        if self.init_image:
+            return "img2img"
+        return "txt2img"
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.model:
+            raise BadInput("No model chosen.", "Pick a model in the prompt panel or pass --model.")
+        for name, side in (("width", self.width), ("height", self.height)):
+            if side <= 0 or side % 8 or side > MAX_SIDE:
+                raise BadInput(
+                    f"The {name} {side} is not a usable image size.",
+                    f"Use a multiple of 8 between 8 and {MAX_SIDE}.",
+                )
+        if not 1 <= self.steps <= 1000:
+            raise BadInput(f"Steps must be between 1 and 1000, not {self.steps}.")
+        if not 1 <= self.batch <= 64:
+            raise BadInput(f"Batch must be between 1 and 64, not {self.batch}.")
+        if not 0.0 <= self.guidance <= 50.0:
+            raise BadInput(f"Guidance must be between 0 and 50, not {self.guidance}.")
+        if not 0.0 < self.strength <= 1.0:
+            raise BadInput(f"Strength must be above 0 and at most 1, not {self.strength}.")
+        if self.scheduler not in SCHEDULER_NAMES:
+            raise BadInput(
+                f"Unknown scheduler '{self.scheduler}'.", f"Choose one of: {', '.join(SCHEDULER_NAMES)}."
+            )
+        if self.mask and not self.init_image:
+            raise BadInput("A mask needs an init image to paint into.", "Pass --init-image too.")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise BadInput(f"Seed must be between 0 and {2**32 - 1}, not {self.seed}.")
+
+
+@dataclass(frozen=True)
+class TextRequest(Request):
+    """Text continuation with a causal language model."""
+
+    kind: ClassVar[str] = "text"
+    prompt: str = ""
+    max_new_tokens: int = 100
+    seed: int | None = None
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    watermark: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.model:
+            raise BadInput("No model chosen.", "Pass --model with a model folder or 'demo-text'.")
+        if not self.prompt.strip():
+            raise BadInput("The prompt is empty.", "Type some text for the model to continue.")
+        if not 1 <= self.max_new_tokens <= 32768:
+            raise BadInput(f"max_new_tokens must be between 1 and 32768, not {self.max_new_tokens}.")
+        if self.temperature < 0:
+            raise BadInput(f"Temperature cannot be negative ({self.temperature}).")
+
+
+@dataclass(frozen=True)
+class TrainRequest(Request):
+    """A training run: a recipe, its data and where its run folder goes."""
+
+    kind: ClassVar[str] = "train"
+    recipe: str = ""
+    data: str = ""
+    run_dir: str = ""
+    steps: int = 1000
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    seed: int = 0
+    resume: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.recipe:
+            raise BadInput("No training recipe chosen.")
+        if self.steps < 1:
+            raise BadInput(f"Steps must be at least 1, not {self.steps}.")
+
+
+@dataclass(frozen=True)
+class ExportRequest(Request):
+    """Export images with watermarks and provenance metadata."""
+
+    kind: ClassVar[str] = "export"
+    images: tuple[str, ...] = ()
+    out_dir: str = ""
+    format: str = "png"
+    quality: int = 92
+    watermark: bool = True
+    visible_text: str | None = None
+    visible_image: str | None = None
+    strip_metadata: bool = False
+    name_template: str = "{n}"
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.images:
+            raise BadInput("No images to export.")
+        if self.format not in ("png", "jpeg", "webp"):
+            raise BadInput(f"Unknown format '{self.format}'.", "Choose png, jpeg or webp.")
+        if not 1 <= self.quality <= 100:
+            raise BadInput(f"Quality must be between 1 and 100, not {self.quality}.")
+
+
+REQUEST_TYPES: dict[str, type[Request]] = {
+    cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest)
+}
+
+
+def request_from_dict(data: dict[str, Any]) -> Request:
+    """Rebuild a request; unknown kinds, unknown keys and newer schemas are refused clearly."""
+    data = dict(data)
+    kind = data.pop("kind", None)
+    schema = data.pop("schema", SCHEMA_VERSION)
+    cls = REQUEST_TYPES.get(kind or "")
+    if cls is None:
+        raise BadInput(f"Unknown request kind '{kind}'.")
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise BadInput(
+            f"This request was written by a newer studio (schema {schema}).",
+            "Update the studio to read it.",
+        )
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BadInput(f"Unknown field(s) in a {kind} request: {', '.join(unknown)}.")
+    if cls is GenerationRequest and "loras" in data:
+        data["loras"] = tuple(
+            LoraRef(**item) if isinstance(item, dict) else LoraRef(*item) for item in data["loras"]
+        )
+    if cls is ExportRequest and "images" in data:
+        data["images"] = tuple(data["images"])
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise BadInput(f"Malformed {kind} request: {exc}.") from None
+
+
+def request_from_json(text: str) -> Request:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"The request is not valid JSON ({exc.msg}).") from None
+    if not isinstance(data, dict):
+        raise BadInput("The request is not a JSON object.")
+    return request_from_dict(data)

@@ -1,0 +1,167 @@
+"""The job runner: plain Python, one accelerator worker thread, cooperative cancel.
+
+The UI wraps it with a Qt bridge; the CLI and tests drive it directly. An executor is any callable
+``execute(request, report, cancelled) -> JobResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from studio.core.errors import JobCancelled, describe
+from studio.core.paths import log_file
+from studio.core.requests import Request
+from studio.core.results import JobResult
+from studio.jobs.queue import Job, JobQueue, JobState
+
+log = logging.getLogger("studio.jobs")
+
+Executor = Callable[[Request, Callable[..., None], Callable[[], bool]], JobResult]
+
+
+class JobListener(Protocol):
+    """Receives job events on the worker thread (the Qt bridge re-emits them as signals)."""
+
+    def job_changed(self, job: Job) -> None: ...
+
+    def job_progress(self, job_id: int, step: int, total: int, preview: Any, message: str) -> None: ...
+
+
+class JobRunner:
+    """Runs queued jobs one at a time on a background thread, in queue order."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        execute: Executor,
+        listener: JobListener | None = None,
+        *,
+        persist_interval: float = 0.5,
+    ) -> None:
+        self.queue = queue
+        self.execute = execute
+        self.listener = listener
+        self.persist_interval = persist_interval
+        self._cancel_requested: set[int] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current_job: int | None = None
+        self.last_error: BaseException | None = None
+
+    # -- control -----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="studio-accelerator-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the worker: the running job is cancelled and the thread joined."""
+        self._stop.set()
+        if self.current_job is not None:
+            self._cancel_requested.add(self.current_job)
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, request: Request) -> Job:
+        job = self.queue.submit(request)
+        self._notify(job)
+        self._wake.set()
+        return job
+
+    def cancel(self, job_id: int) -> None:
+        """Cancel a queued job at once, or ask the running one to stop at its next step."""
+        if self.queue.cancel_queued(job_id):
+            self._notify(self.queue.get(job_id))
+        else:
+            self._cancel_requested.add(job_id)
+
+    def requeue(self, job_id: int) -> Job:
+        job = self.queue.requeue(job_id)
+        self._notify(job)
+        self._wake.set()
+        return job
+
+    # -- work --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            job = self.queue.claim_next()
+            if job is None:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            self.run_claimed(job)
+
+    def run_claimed(self, job: Job) -> Job:
+        """Run a job already marked running by this process; returns its final state."""
+        self.current_job = job.id
+        self._notify(job)
+        cancelled = lambda: job.id in self._cancel_requested  # noqa: E731
+        last_persist = 0.0
+
+        def report(step: int, total: int, preview: Any = None, message: str = "") -> None:
+            nonlocal last_persist
+            now = time.monotonic()
+            if now - last_persist >= self.persist_interval or step >= total:
+                self.queue.set_progress(job.id, step, total, message or "")
+                last_persist = now
+            if self.listener is not None:
+                self.listener.job_progress(job.id, step, total, preview, message or "")
+            if cancelled():
+                raise JobCancelled()
+
+        try:
+            if cancelled():
+                raise JobCancelled()
+            result = self.execute(job.request, report, cancelled)
+        except JobCancelled:
+            final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
+        except BaseException as exc:  # a failing job must never take the worker down
+            detail = traceback.format_exc()
+            message = describe(exc)
+            self.last_error = exc
+            log.error("Job %s failed: %s\n%s", job.id, message, detail)
+            final = self.queue.finish(
+                job.id, JobState.FAILED, error=f"{message}", traceback=detail
+            )
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if cancelled():
+                final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
+            else:
+                final = self.queue.finish(job.id, JobState.DONE, result=result)
+        finally:
+            self._cancel_requested.discard(job.id)
+            self.current_job = None
+        self._notify(final)
+        return final
+
+    def run_now(self, request: Request) -> Job:
+        """Submit and run one request on the calling thread (the CLI's path)."""
+        job = self.queue.submit(request)
+        return self.run_claimed(self.queue.claim(job.id))
+
+    def _notify(self, job: Job) -> None:
+        if self.listener is not None:
+            try:
+                self.listener.job_changed(job)
+            except Exception:  # a listener bug must not kill a job
+                log.exception("job listener failed")
+
+
+def log_hint() -> str:
+    return f"Details are in the log: {log_file()}"

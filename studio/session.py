@@ -1,0 +1,124 @@
+"""The studio session: settings, model library, plugin registry, job queue and runner in one place.
+
+The CLI, the tests and the UI all drive the studio through a :class:`StudioSession`. It imports
+only the core, the plugin API and jobs (never Qt, never torch): plugin code arrives lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from studio.core.errors import PluginError
+from studio.core.library import ModelEntry, ModelLibrary
+from studio.core.logs import setup_logging
+from studio.core.paths import home_path
+from studio.core.requests import Request
+from studio.core.results import JobResult
+from studio.core.settings import Settings
+from studio.jobs import JobListener, JobQueue, JobRunner
+from studio.plugins import LoadContext, LoadedModel, PluginRegistry
+
+log = logging.getLogger("studio")
+
+
+class ModelCache:
+    """Loaded models, least recently used first out; switching back to a loaded model is instant."""
+
+    def __init__(self, max_models: int = 2) -> None:
+        self.max_models = max_models
+        self._models: OrderedDict[tuple[str, ...], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], load: Callable[[], LoadedModel]) -> LoadedModel:
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        model = load()
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > self.max_models:
+                _, old = self._models.popitem(last=False)
+                old.unload()
+        return model
+
+    def clear(self) -> None:
+        with self._lock:
+            while self._models:
+                _, model = self._models.popitem()
+                model.unload()
+
+
+class StudioSession:
+    """One studio: what the window, a CLI command or a test works with."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        registry: PluginRegistry | None = None,
+        listener: JobListener | None = None,
+    ) -> None:
+        setup_logging()
+        self.settings = settings or Settings.load()
+        self.library = ModelLibrary(list(self.settings.model_folders), self.settings.scan_hf_cache)
+        self.registry = registry or PluginRegistry.from_environment(
+            self.settings.disabled_plugins, self.settings.trusted_plugins
+        )
+        self.models = ModelCache()
+        self.queue = JobQueue()
+        self.runner = JobRunner(self.queue, self.execute, listener)
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.models.clear()
+        self.queue.close()
+
+    # -- execution (runs on the worker) --------------------------------------------------
+    def execute(self, request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
+        """Find the model and the plugin for ``request``, load it (cached) and run it."""
+        entry = self.library.resolve(request.model)
+        capability = "train" if request.kind == "train" else request.capability
+        record = self.registry.for_model(entry.kind, capability)
+        if request.backend not in record.manifest.backends:  # type: ignore[union-attr]
+            raise PluginError(
+                f"'{record.id}' cannot run on the {request.backend} backend.",
+                f"Choose one of: {', '.join(record.manifest.backends)}.",  # type: ignore[union-attr]
+            )
+        device = request.device if request.device != "auto" else self.settings.device
+        key = (record.id, entry.path, device, request.backend)
+        report(0, 1, message=f"Loading {entry.name}…")
+        model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend))
+        return model.run(request, report, cancelled)
+
+    def _load(self, plugin_id: str, entry: ModelEntry, device: str, backend: str) -> LoadedModel:
+        record = self.registry.get(plugin_id)
+        loader = self.registry.load_callable(record, "loader")
+        context = LoadContext(model=entry, device=device, backend=backend, cache_dir=home_path("cache"))
+        try:
+            return loader(context)
+        except Exception as exc:
+            if isinstance(exc, PluginError) or type(exc).__module__.startswith("studio"):
+                raise
+            raise PluginError(f"'{record.id}' could not load {entry.name}: {exc}") from exc
+
+    def trust_plugin(self, plugin_id: str) -> None:
+        self.registry.trusted.add(plugin_id)
+        if plugin_id not in self.settings.trusted_plugins:
+            self.settings.trusted_plugins.append(plugin_id)
+            self.settings.save()
+
+    def set_plugin_enabled(self, plugin_id: str, enabled: bool) -> None:
+        record = self.registry.get(plugin_id)
+        record.enabled = enabled
+        disabled = set(self.settings.disabled_plugins)
+        (disabled.discard if enabled else disabled.add)(plugin_id)
+        self.registry.disabled = disabled
+        self.settings.disabled_plugins = sorted(disabled)
+        self.settings.save()
+
+    def summary(self) -> dict[str, Any]:
+        return {"plugins": [r.to_dict() for r in self.registry.records]}
