@@ -1,0 +1,122 @@
+"""Start the studio window: ``run()`` for ``studio``, ``run(smoke_test=True)`` for ``studio --smoke-test``.
+
+Nothing slow happens before the first paint: model scanning, the device probe (a child process
+that imports torch) and the log tail start right after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+from PySide6.QtCore import QEvent, QMessageLogContext, QObject, QTimer, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication
+
+from studio import __version__
+from studio.core.paths import studio_home
+from studio.session import StudioSession
+from studio.ui.bridge import JobBridge
+from studio.ui.window import MainWindow
+
+_IMPORTED_AT = time.perf_counter()
+REPORT_MODULES_ENV = "STUDIO_SMOKE_REPORT_MODULES"
+_QT_NOISE = ("propagateSizeHints",)  # harmless notices of the offscreen/minimal platforms
+log = logging.getLogger("studio.ui")
+
+
+def process_started_at() -> float:
+    """The process start as a ``time.perf_counter()`` value (Linux: from /proc; else import time)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        age = uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_AT
+    return time.perf_counter() - max(age, 0.0)
+
+
+class FirstPaint(QObject):
+    """Emits ``painted`` once, after the watched widget has handled its first paint event."""
+
+    painted = Signal()
+
+    def __init__(self, widget: QObject) -> None:
+        super().__init__(widget)
+        self._done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self.painted.emit)  # after this paint has been handled
+        return False
+
+
+def _qt_message(kind: QtMsgType, _context: QMessageLogContext, text: str) -> None:
+    """Route Qt's own messages to the studio log instead of the terminal."""
+    if any(noise in text for noise in _QT_NOISE):
+        return
+    level = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.DEBUG,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+    }.get(kind, logging.ERROR)
+    logging.getLogger("studio.qt").log(level, "%s", text)
+
+
+def application() -> QApplication:
+    """The QApplication, created once with the names QSettings uses."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    app.setApplicationDisplayName("Studio")
+    app.setApplicationVersion(__version__)
+    return app  # type: ignore[return-value]
+
+
+def run(smoke_test: bool = False, started_at: float | None = None) -> int:
+    """Open the studio and run the event loop; returns the exit code.
+
+    ``started_at`` is a ``time.perf_counter()`` value taken as early as possible by the caller;
+    without it the process start time is used where the platform tells it.
+    """
+    started = started_at if started_at is not None else process_started_at()
+    qInstallMessageHandler(_qt_message)
+    app = application()
+    bridge = JobBridge()
+    session = StudioSession(listener=bridge)
+    log.info("Studio %s started; data folder %s", __version__, studio_home())
+    window = MainWindow(session, bridge)
+    watcher = FirstPaint(window)
+    if smoke_test:
+        watcher.painted.connect(lambda: _report_and_quit(window, started))
+    else:
+        watcher.painted.connect(window.start_background_work)
+    window.show()
+    session.runner.start()
+    try:
+        code = app.exec()
+    finally:
+        session.close()
+        window.deleteLater()
+        bridge.deleteLater()
+        app.processEvents()
+        qInstallMessageHandler(None)
+    return int(code)
+
+
+def _report_and_quit(window: MainWindow, started: float) -> None:
+    report: dict[str, object] = {"startup_ms": round((time.perf_counter() - started) * 1000)}
+    if os.environ.get(REPORT_MODULES_ENV):
+        report["torch_imported"] = "torch" in sys.modules
+    print(json.dumps(report), flush=True)
+    window.close()
+    QApplication.quit()

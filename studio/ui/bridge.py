@@ -1,0 +1,74 @@
+"""The Qt worker bridge: the runner's listener, re-emitting job events as Qt signals.
+
+The :class:`~studio.jobs.runner.JobRunner` calls :meth:`JobBridge.job_changed` and
+:meth:`JobBridge.job_progress` on its worker thread. The bridge lives on the GUI thread, so the
+signals it emits from the worker are delivered to GUI-thread slots through queued connections.
+Image conversion (PIL → QImage, reading a result file) happens here, on the worker, too.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from studio.jobs.queue import Job, JobState
+from studio.ui.images import load_qimage, to_qimage
+
+PROGRESS_INTERVAL_S = 0.03  # at most ~30 progress updates a second reach the GUI
+PREVIEW_INTERVAL_S = 0.1
+
+
+class JobBridge(QObject):
+    """Implements ``JobListener``; signals: ``changed``, ``progress``, ``preview``, ``result``."""
+
+    changed = Signal(object)  # Job (a frozen snapshot)
+    progress = Signal(int, int, int, str)  # job id, step, total, message
+    preview = Signal(int, QImage)  # job id, intermediate image
+    result = Signal(int, QImage)  # job id, first image the finished job wrote
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._last_progress: dict[int, float] = {}
+        self._last_preview: dict[int, float] = {}
+        self._last_message: dict[int, str] = {}
+
+    # -- JobListener (called on the worker thread) --------------------------------------
+    def job_changed(self, job: Job) -> None:
+        self.changed.emit(job)
+        if job.state is JobState.DONE and job.result is not None:
+            for artifact in job.result.artifacts:
+                if artifact.kind == "image" and (image := load_qimage(artifact.path)) is not None:
+                    self.result.emit(job.id, image)
+                    break
+        if job.state.finished:
+            with self._lock:
+                self._last_progress.pop(job.id, None)
+                self._last_preview.pop(job.id, None)
+                self._last_message.pop(job.id, None)
+
+    def job_progress(self, job_id: int, step: int, total: int, preview: Any, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = (
+                step <= 0
+                or step >= total
+                or message != self._last_message.get(job_id, "")
+                or now - self._last_progress.get(job_id, 0.0) >= PROGRESS_INTERVAL_S
+            )
+            if due:
+                self._last_progress[job_id] = now
+                self._last_message[job_id] = message
+            show_preview = preview is not None and (
+                step >= total or now - self._last_preview.get(job_id, 0.0) >= PREVIEW_INTERVAL_S
+            )
+            if show_preview:
+                self._last_preview[job_id] = now
+        if due:
+            self.progress.emit(job_id, step, total, message)
+        if show_preview and (image := to_qimage(preview)) is not None:
+            self.preview.emit(job_id, image)

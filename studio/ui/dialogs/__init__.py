@@ -1,0 +1,1 @@
+"""Dialogs: settings, plugins, about. All are shown non-modally (``show``/``open``)."""

@@ -1,0 +1,1 @@
+"""The dockable panels and the central canvas."""

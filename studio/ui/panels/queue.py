@@ -1,0 +1,121 @@
+"""The queue panel: a live table of jobs with progress bars, Cancel and Re-queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.jobs.queue import Job, JobState
+from studio.ui.viewmodels import JobRole, ProgressRole, QueueModel
+
+REQUEUEABLE = (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws a job's progress as the platform's progress bar."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        step, total, state = index.data(ProgressRole)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        bar.minimum, bar.maximum = 0, max(total, 1)
+        bar.progress = max(total, 1) if state is JobState.DONE else min(step, max(total, 1))
+        bar.text = "done" if state is JobState.DONE else (f"{step}/{total}" if total else state.value)
+        bar.textVisible = True
+        bar.palette = option.palette
+        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class QueuePanel(QWidget):
+    """Binds to a :class:`QueueModel`; ``cancel``/``requeue`` take a job id."""
+
+    def __init__(
+        self,
+        model: QueueModel,
+        cancel: Callable[[int], None],
+        requeue: Callable[[int], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self._cancel, self._requeue = cancel, requeue
+        self.table = QTableView()
+        self.table.setModel(model)
+        self.table.setItemDelegateForColumn(QueueModel.PROGRESS_COLUMN, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QueueModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(QueueModel.PROGRESS_COLUMN, 120)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(5, 220)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the selected job (a running job stops at its next step).")
+        self.requeue_button = QPushButton("Re-queue")
+        self.requeue_button.setToolTip("Run the selected failed, cancelled or interrupted job again.")
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.requeue_button.clicked.connect(self.requeue_selected)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.requeue_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        model.dataChanged.connect(self._update_buttons)
+        model.rowsInserted.connect(self._scroll_to_new)
+        model.modelReset.connect(self._update_buttons)
+        self._update_buttons()
+
+    def selected_job(self) -> Job | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(JobRole) if rows else None
+
+    def select_job(self, job_id: int) -> None:
+        row = self.model.row_of(job_id)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    def cancel_selected(self) -> None:
+        job = self.selected_job()
+        if job is not None and not job.state.finished:
+            self._cancel(job.id)
+
+    def requeue_selected(self) -> None:
+        job = self.selected_job()
+        if job is not None and job.state in REQUEUEABLE:
+            self._requeue(job.id)
+
+    def _update_buttons(self, *_args: object) -> None:
+        job = self.selected_job()
+        self.cancel_button.setEnabled(job is not None and not job.state.finished)
+        self.requeue_button.setEnabled(job is not None and job.state in REQUEUEABLE)
+
+    def _scroll_to_new(self, _parent: QModelIndex, _first: int, last: int) -> None:
+        self.table.scrollTo(self.model.index(last, 0))

@@ -1,0 +1,57 @@
+"""Run a plain function on Qt's thread pool and get its result back on the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger("studio.ui")
+
+
+class _Carrier(QObject):
+    """Lives on the GUI thread; its signal crosses back from the pool thread (queued)."""
+
+    done = Signal(object, object)  # result, exception
+
+
+_pending: set[_Carrier] = set()
+
+
+def run_in_background(
+    work: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Call ``work()`` off the GUI thread, then ``on_done(result)`` (or ``on_error``) on it."""
+    carrier = _Carrier()
+    _pending.add(carrier)
+
+    def deliver(result: Any, error: BaseException | None) -> None:
+        _pending.discard(carrier)
+        carrier.deleteLater()
+        if error is None:
+            on_done(result)
+        elif on_error is not None:
+            on_error(error)
+        else:
+            log.error("Background task failed: %s", error)
+
+    carrier.done.connect(deliver)
+
+    def job() -> None:
+        try:
+            result = work()
+        except Exception as exc:  # reported on the GUI thread
+            carrier.done.emit(None, exc)
+        else:
+            carrier.done.emit(result, None)
+
+    QThreadPool.globalInstance().start(QRunnable.create(job))
+
+
+def wait_for_background(timeout_ms: int = 10_000) -> bool:
+    """Wait for pool work to finish (used on close and by tests)."""
+    return QThreadPool.globalInstance().waitForDone(timeout_ms)

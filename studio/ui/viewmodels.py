@@ -1,0 +1,266 @@
+"""Observable state the widgets bind to: queue rows, canvas image, log lines, status, model list.
+
+View-models are updated from :class:`~studio.ui.bridge.JobBridge` signals (already on the GUI
+thread) and from background tasks; widgets only read them and listen to their signals.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QImage
+
+from studio.core.library import ModelEntry, ModelLibrary
+from studio.core.requests import Request
+from studio.jobs.queue import Job, JobState
+from studio.ui.tasks import run_in_background
+
+ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total) for the progress delegate
+JobRole = Qt.ItemDataRole.UserRole + 2  # the Job snapshot of the row
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def summarize(request: Request) -> str:
+    """One short line saying what a job does."""
+    for name in ("prompt", "recipe"):
+        text = str(getattr(request, name, "") or "").strip().replace("\n", " ")
+        if text:
+            return text if len(text) <= 80 else text[:79] + "…"
+    images = getattr(request, "images", ())
+    return f"{len(images)} image(s)" if images else request.kind
+
+
+class QueueModel(QAbstractTableModel):
+    """The jobs table: one row per job, live state and progress."""
+
+    COLUMNS = ("ID", "Kind", "Summary", "State", "Progress", "Message")
+    PROGRESS_COLUMN = 4
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[Job] = []
+        self._rows: dict[int, int] = {}
+
+    # -- updates -------------------------------------------------------------------------
+    def load(self, jobs: list[Job]) -> None:
+        self.beginResetModel()
+        self._jobs = list(jobs)
+        self._rows = {job.id: row for row, job in enumerate(self._jobs)}
+        self.endResetModel()
+
+    def upsert(self, job: Job) -> None:
+        row = self._rows.get(job.id)
+        if row is None:
+            row = len(self._jobs)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._jobs.append(job)
+            self._rows[job.id] = row
+            self.endInsertRows()
+        else:
+            self._jobs[row] = job
+            self._changed(row)
+
+    def set_progress(self, job_id: int, step: int, total: int, message: str) -> None:
+        row = self._rows.get(job_id)
+        if row is None:
+            return
+        job = self._jobs[row]
+        if job.state.finished:
+            return
+        self._jobs[row] = replace(job, step=step, total=total, message=message or job.message)
+        self._changed(row)
+
+    def _changed(self, row: int) -> None:
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    # -- reads ---------------------------------------------------------------------------
+    def job(self, row: int) -> Job | None:
+        return self._jobs[row] if 0 <= row < len(self._jobs) else None
+
+    def job_by_id(self, job_id: int) -> Job | None:
+        row = self._rows.get(job_id)
+        return None if row is None else self._jobs[row]
+
+    def row_of(self, job_id: int) -> int:
+        return self._rows.get(job_id, -1)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        job = self.job(index.row()) if index.isValid() else None
+        if job is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(job, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return job.error or job.message or summarize(job.request)
+        if role == ProgressRole:
+            return (job.step, job.total, job.state)
+        if role == JobRole:
+            return job
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(job: Job, column: int) -> str:
+        if column == 0:
+            return str(job.id)
+        if column == 1:
+            return job.request.kind
+        if column == 2:
+            return summarize(job.request)
+        if column == 3:
+            return job.state.value
+        if column == 4:
+            return f"{job.step}/{job.total}" if job.total else ""
+        return job.error if job.state in (JobState.FAILED, JobState.INTERRUPTED) else job.message
+
+
+class CanvasViewModel(QObject):
+    """What the canvas shows: the latest preview or result image and a caption."""
+
+    image_changed = Signal(QImage)
+    caption_changed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image = QImage()
+        self.caption = ""
+        self.job_id: int | None = None
+
+    def show_image(self, job_id: int, image: QImage) -> None:
+        self.job_id = job_id
+        self.image = image
+        self.image_changed.emit(image)
+
+    def on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
+        text = f"Job {job_id}: step {step} of {total}" if total else f"Job {job_id}"
+        self._set_caption(f"{text} — {message}" if message else text)
+
+    def on_job(self, job: Job) -> None:
+        if job.state is JobState.RUNNING:
+            self._set_caption(f"Job {job.id}: starting…")
+        elif job.state is JobState.DONE:
+            self._set_caption(f"Job {job.id} finished.")
+        elif job.state is JobState.FAILED:
+            self._set_caption(f"Job {job.id} failed: {job.error}")
+        elif job.state is JobState.CANCELLED and job.started_at is not None:
+            self._set_caption(f"Job {job.id} was cancelled.")
+
+    def _set_caption(self, text: str) -> None:
+        self.caption = text
+        self.caption_changed.emit(text)
+
+
+class LogViewModel(QObject):
+    """The tail of the ``studio`` log: records from every thread, plus the log file's last lines."""
+
+    line_added = Signal(str)
+    _record = Signal(str)
+
+    def __init__(self, max_lines: int = 2000, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lines: collections.deque[str] = collections.deque(maxlen=max_lines)
+        self._record.connect(self._append, Qt.ConnectionType.QueuedConnection)
+        self._handler = _SignalHandler(self._record)
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        logging.getLogger("studio").addHandler(self._handler)
+
+    def load_tail(self, path: Path, count: int = 200) -> None:
+        """Show the last ``count`` lines the log file already holds (earlier sessions)."""
+        try:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                tail = collections.deque(handle, maxlen=count)
+        except OSError:
+            return
+        for line in tail:
+            self._append(line.rstrip("\n"))
+
+    def close(self) -> None:
+        """Detach from the logger (call before the view-model goes away)."""
+        logging.getLogger("studio").removeHandler(self._handler)
+
+    def _append(self, line: str) -> None:
+        self.lines.append(line)
+        self.line_added.emit(line)
+
+
+class _SignalHandler(logging.Handler):
+    """A logging handler that forwards formatted records through a (thread-safe) Qt signal."""
+
+    def __init__(self, signal: Any) -> None:
+        super().__init__(logging.INFO)
+        self._signal = signal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._signal.emit(self.format(record))
+        except RuntimeError:  # the view-model was deleted while a worker logged
+            pass
+
+
+class StatusViewModel(QObject):
+    """Device, memory and backend for the status bar."""
+
+    changed = Signal()
+
+    def __init__(self, backend: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.device = "detecting…"
+        self.memory = ""
+        self.backend = backend
+
+    def set_probe(self, info: dict[str, Any]) -> None:
+        self.device = str(info.get("device") or "unknown")
+        self.memory = str(info.get("memory") or "")
+        self.changed.emit()
+
+    def set_backend(self, backend: str) -> None:
+        self.backend = backend
+        self.changed.emit()
+
+
+class LibraryViewModel(QObject):
+    """The models the prompt panel offers; scanning happens off the GUI thread."""
+
+    changed = Signal()
+    failed = Signal(str)
+
+    def __init__(self, library: ModelLibrary, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.entries: list[ModelEntry] = []
+        self.scanning = False
+
+    def refresh(self) -> None:
+        if self.scanning:
+            return
+        self.scanning = True
+        run_in_background(self.library.scan, self._scanned, self._failed)
+
+    def _scanned(self, entries: list[ModelEntry]) -> None:
+        self.scanning = False
+        self.entries = entries
+        self.changed.emit()
+
+    def _failed(self, error: BaseException) -> None:
+        self.scanning = False
+        logging.getLogger("studio.ui").error("Scanning the model folders failed: %s", error)
+        self.failed.emit(str(error))

@@ -1,0 +1,319 @@
+"""The main window: central canvas, dockable panels, menus, status bar, persisted layout."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QWidget
+
+from studio.core.errors import StudioError
+from studio.core.paths import RESOURCES, log_file
+from studio.core.requests import GenerationRequest
+from studio.core.settings import Settings
+from studio.jobs.queue import Job, JobState
+from studio.session import StudioSession
+from studio.ui.bridge import JobBridge
+from studio.ui.dialogs.about import about_box
+from studio.ui.dialogs.plugins import PluginsDialog
+from studio.ui.dialogs.settings import SettingsDialog
+from studio.ui.panels.canvas import Canvas
+from studio.ui.panels.empty import editor_panel, gallery_panel, training_panel
+from studio.ui.panels.log import LogPanel
+from studio.ui.panels.prompt import PromptPanel
+from studio.ui.panels.queue import QueuePanel
+from studio.ui.probe import PROBE_COMMAND, DeviceProbe
+from studio.ui.qsettings import ui_settings
+from studio.ui.tasks import wait_for_background
+from studio.ui.viewmodels import (
+    CanvasViewModel,
+    LibraryViewModel,
+    LogViewModel,
+    QueueModel,
+    StatusViewModel,
+)
+
+log = logging.getLogger("studio.ui")
+
+ICON = RESOURCES / "icons" / "studio.svg"
+NOTICE_MS = 15_000
+DOCKS = ("prompt", "gallery", "queue", "editor", "training", "log")
+
+
+class MainWindow(QMainWindow):
+    """The studio window; it sends intents to ``session`` and shows state from the view-models."""
+
+    def __init__(
+        self,
+        session: StudioSession,
+        bridge: JobBridge,
+        probe_command: tuple[str, ...] | None = PROBE_COMMAND,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.bridge = bridge
+        self.setWindowTitle("Studio")
+        self.setObjectName("studioMainWindow")
+        if ICON.is_file():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+        )
+
+        # view-models
+        self.queue_model = QueueModel(self)
+        self.queue_model.load(session.queue.jobs())
+        self.canvas_model = CanvasViewModel(self)
+        self.log_model = LogViewModel(parent=self)
+        self.status_model = StatusViewModel(session.settings.backend, self)
+        self.library_model = LibraryViewModel(session.library, self)
+        self._wire_bridge()
+
+        # widgets
+        self.canvas = Canvas(self.canvas_model)
+        self.setCentralWidget(self.canvas)
+        self.prompt_panel = PromptPanel(self.library_model, session.settings, self.submit)
+        self.queue_panel = QueuePanel(self.queue_model, self.cancel_job, self.requeue_job)
+        self.log_panel = LogPanel(self.log_model)
+        self.docks: dict[str, QDockWidget] = {}
+        self._add_dock("prompt", "Prompt", self.prompt_panel)
+        self._add_dock("gallery", "Gallery", gallery_panel())
+        self._add_dock("editor", "Editor", editor_panel())
+        self._add_dock("queue", "Queue", self.queue_panel)
+        self._add_dock("log", "Log", self.log_panel)
+        self._add_dock("training", "Training monitor", training_panel())
+        self._default_layout()
+        self._build_menus()
+        self._build_status_bar()
+
+        self.probe = DeviceProbe(probe_command, self) if probe_command else None
+        if self.probe is not None:
+            self.probe.finished.connect(self.status_model.set_probe)
+        self._default_state = self.saveState()
+        self.restore_layout()
+        self._started = False
+
+    # -- layout ------------------------------------------------------------------------
+    def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{key}Dock")
+        dock.setWidget(widget)
+        self.docks[key] = dock
+
+    def _default_layout(self) -> None:
+        d = self.docks
+        self.resize(1440, 900)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["prompt"])
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d["gallery"])
+        self.tabifyDockWidget(d["gallery"], d["editor"])
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, d["queue"])
+        self.splitDockWidget(d["queue"], d["log"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(d["log"], d["training"])
+        d["gallery"].raise_()
+        d["log"].raise_()
+        self.resizeDocks([d["prompt"], d["gallery"]], [360, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["queue"]], [240], Qt.Orientation.Vertical)
+        self.resizeDocks([d["queue"], d["log"]], [760, 520], Qt.Orientation.Horizontal)
+
+    def restore_layout(self) -> None:
+        store = ui_settings()
+        geometry = store.value("window/geometry")
+        state = store.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        store = ui_settings()
+        store.setValue("window/geometry", self.saveGeometry())
+        store.setValue("window/state", self.saveState())
+        store.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+
+    # -- menus and status bar ----------------------------------------------------------
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: object,
+        shortcut: QKeySequence.StandardKey | str | None = None,
+        fallback: str = "",
+    ) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(slot)
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            keys = QKeySequence.keyBindings(shortcut)
+            action.setShortcuts(keys or ([QKeySequence(fallback)] if fallback else []))
+        elif shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    def _build_menus(self) -> None:
+        keys = QKeySequence.StandardKey
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Add Model Folder…", self.add_model_folder, keys.Open, "Ctrl+O")
+        self._action(file, "&Rescan Models", self.library_model.refresh, keys.Refresh, "F5")
+        file.addSeparator()
+        quit_action = self._action(file, "&Quit", self.close, keys.Quit, "Ctrl+Q")
+        quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        edit = bar.addMenu("&Edit")
+        for text, name, key in (
+            ("&Undo", "undo", keys.Undo),
+            ("&Redo", "redo", keys.Redo),
+            (None, "", None),
+            ("Cu&t", "cut", keys.Cut),
+            ("&Copy", "copy", keys.Copy),
+            ("&Paste", "paste", keys.Paste),
+            ("Select &All", "selectAll", keys.SelectAll),
+        ):
+            if text is None:
+                edit.addSeparator()
+            else:
+                self._action(edit, text, lambda _=False, n=name: self._forward_edit(n), key)
+
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        self._action(view, "&Reset Layout", self.reset_layout)
+        self._action(view, "&Full Screen", self._toggle_full_screen, keys.FullScreen, "F11")
+
+        jobs = bar.addMenu("&Jobs")
+        self._action(jobs, "&Generate", self.prompt_panel.submit, "Ctrl+Return")
+        self._action(jobs, "&Cancel Selected Job", self.queue_panel.cancel_selected)
+        self._action(jobs, "&Re-queue Selected Job", self.queue_panel.requeue_selected)
+
+        tools = bar.addMenu("&Tools")
+        settings = self._action(tools, "&Settings…", self.open_settings, keys.Preferences, "Ctrl+,")
+        settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self._action(tools, "&Plugins…", self.open_plugins)
+
+        help_menu = bar.addMenu("&Help")
+        about = self._action(help_menu, "&About Studio", lambda: about_box(self).open(), keys.HelpContents)
+        about.setMenuRole(QAction.MenuRole.AboutRole)
+        self._action(help_menu, "About &Qt", QApplication.aboutQt)
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel()
+        self.memory_label = QLabel()
+        self.backend_label = QLabel()
+        for label in (self.device_label, self.memory_label, self.backend_label):
+            self.statusBar().addPermanentWidget(label)
+        self.status_model.changed.connect(self._update_status)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        m = self.status_model
+        self.device_label.setText(f"Device: {m.device}")
+        self.memory_label.setText(f"Memory: {m.memory or '—'}")
+        self.memory_label.setVisible(bool(m.memory) or m.device != "detecting…")
+        self.backend_label.setText(f"Backend: {m.backend}")
+
+    def notify(self, text: str) -> None:
+        """A non-blocking notice in the status bar (also logged)."""
+        self.statusBar().showMessage(text, NOTICE_MS)
+
+    # -- start-up work that must not delay the first paint ------------------------------
+    def start_background_work(self) -> None:
+        """Scan models, probe the device and show the log's tail; called after the first paint."""
+        if self._started:
+            return
+        self._started = True
+        self.log_model.load_tail(log_file(), 200)
+        self.library_model.refresh()
+        if self.probe is not None:
+            self.probe.start()
+
+    # -- intents -------------------------------------------------------------------------
+    def submit(self, request: GenerationRequest) -> Job:
+        return self.session.runner.submit(request)
+
+    def cancel_job(self, job_id: int) -> None:
+        self.session.runner.cancel(job_id)
+        self.notify(f"Cancelling job {job_id}…")
+
+    def requeue_job(self, job_id: int) -> None:
+        try:
+            self.session.runner.requeue(job_id)
+        except StudioError as exc:
+            self.notify(exc.user_text())
+
+    def add_model_folder(self) -> None:
+        dialog = self.open_settings()
+        dialog._browse()
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.session.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._settings_saved)
+        dialog.open()
+        return dialog
+
+    def open_plugins(self) -> PluginsDialog:
+        dialog = PluginsDialog(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self, settings: Settings) -> None:
+        self.session.library.folders = list(settings.model_folders)
+        self.status_model.set_backend(settings.backend)
+        self.library_model.refresh()
+        self.notify("Settings saved.")
+
+    def _forward_edit(self, name: str) -> None:
+        widget = QApplication.focusWidget()
+        method = getattr(widget, name, None)
+        if callable(method):
+            method()
+
+    def _toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    # -- job events (GUI thread) ---------------------------------------------------------
+    def _wire_bridge(self) -> None:
+        b = self.bridge
+        b.changed.connect(self.queue_model.upsert)
+        b.changed.connect(self.canvas_model.on_job)
+        b.changed.connect(self._job_changed)
+        b.progress.connect(self.queue_model.set_progress)
+        b.progress.connect(self.canvas_model.on_progress)
+        b.preview.connect(self.canvas_model.show_image)
+        b.result.connect(self.canvas_model.show_image)
+
+    def _job_changed(self, job: Job) -> None:
+        if job.state is JobState.FAILED:
+            self.notify(f"Job {job.id} failed: {job.error}")
+        elif job.state is JobState.DONE:
+            self.notify(f"Job {job.id} finished.")
+        elif job.state is JobState.CANCELLED:
+            self.notify(f"Job {job.id} cancelled.")
+
+    # -- closing -----------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        if self.probe is not None:
+            self.probe.stop()
+        self._disconnect_bridge()
+        self.log_model.close()
+        wait_for_background()
+        super().closeEvent(event)
+
+    def _disconnect_bridge(self) -> None:
+        for signal in (self.bridge.changed, self.bridge.progress, self.bridge.preview, self.bridge.result):
+            try:
+                signal.disconnect()
+            except (RuntimeError, TypeError):
+                pass
