@@ -64,9 +64,13 @@ class StudioSession:
     ) -> None:
         setup_logging()
         self.settings = settings or Settings.load()
-        self.library = ModelLibrary(list(self.settings.model_folders), self.settings.scan_hf_cache)
         self.registry = registry or PluginRegistry.from_environment(
             self.settings.disabled_plugins, self.settings.trusted_plugins
+        )
+        self.library = ModelLibrary(
+            list(self.settings.model_folders),
+            self.settings.scan_hf_cache,
+            patterns=self.registry.model_file_patterns(),
         )
         self.models = ModelCache()
         self.queue = JobQueue()

@@ -25,7 +25,9 @@ def list_models(args: argparse.Namespace) -> int:
     families = {kind: r.id for r in registry.usable() for kind in r.manifest.model_kinds}  # type: ignore[union-attr]
     models = [
         {**m.to_dict(), "family": families.get(m.kind)}
-        for m in ModelLibrary(settings.model_folders, settings.scan_hf_cache).scan()
+        for m in ModelLibrary(
+            settings.model_folders, settings.scan_hf_cache, patterns=registry.model_file_patterns()
+        ).scan()
     ]
     if args.json:
         print_json(models)

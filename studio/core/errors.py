@@ -21,6 +21,9 @@ class StudioError(Exception):
         """One line: what happened, then what to do about it."""
         return f"{self.message} {self.hint}".strip()
 
+    def __str__(self) -> str:
+        return self.user_text()
+
 
 class BadInput(StudioError):
     """The user asked for something impossible (bad size, missing file, unknown name)."""

@@ -49,9 +49,17 @@ def hf_cache_dir() -> Path:
     return Path.home() / ".cache" / "huggingface" / "hub"
 
 
-def identify(path: str | Path) -> ModelEntry | None:
-    """Tell what model ``path`` holds, or ``None`` if it is not one. Reads only small files."""
+def identify(path: str | Path, patterns: dict[str, tuple[str, ...]] | None = None) -> ModelEntry | None:
+    """Tell what model ``path`` holds, or ``None`` if it is not one. Reads only small files.
+
+    ``patterns`` maps plugin-declared model kinds to file-name globs: a file matching one, or a
+    folder holding such a file, is a model of that kind.
+    """
     path = Path(path)
+    for kind, globs in (patterns or {}).items():
+        if any(path.match(g) for g in globs) or (path.is_dir() and any(next(path.glob(g), None) for g in globs)):
+            size = _folder_size(path) if path.is_dir() else path.stat().st_size
+            return ModelEntry(path.stem if path.is_file() else path.name, str(path), kind, size_bytes=size)
     if path.is_dir():
         return _identify_folder(path)
     if path.is_file():
@@ -136,6 +144,7 @@ class ModelLibrary:
     folders: list[str] = field(default_factory=list)
     scan_hf_cache: bool = True
     include_demo: bool = True
+    patterns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def scan(self) -> list[ModelEntry]:
         entries: list[ModelEntry] = []
@@ -159,7 +168,7 @@ class ModelLibrary:
             return _renamed(entry, name_or_path, "demo")
         path = Path(name_or_path).expanduser()
         if path.exists():
-            entry = identify(path)
+            entry = identify(path, self.patterns)
             if entry is None:
                 raise ModelError(
                     f"'{name_or_path}' is not a model the studio recognises.",
@@ -184,7 +193,7 @@ class ModelLibrary:
     def _scan_folder(self, folder: Path, depth: int) -> list[ModelEntry]:
         if depth > MAX_DEPTH or not folder.is_dir():
             return []
-        entry = identify(folder)
+        entry = identify(folder, self.patterns)
         if entry is not None:
             return [entry]
         found: list[ModelEntry] = []
@@ -197,7 +206,7 @@ class ModelLibrary:
                 continue
             if child.is_dir():
                 found.extend(self._scan_folder(child, depth + 1))
-            elif (file_entry := identify(child)) is not None:
+            elif (file_entry := identify(child, self.patterns)) is not None:
                 found.append(file_entry)
         return found
 

@@ -33,6 +33,7 @@ class Manifest:
     loader: str
     trainer: str = ""
     description: str = ""
+    model_files: tuple[str, ...] = ()
 
 
 _REQUIRED = {
@@ -45,7 +46,7 @@ _REQUIRED = {
     "model_kinds": list,
     "loader": str,
 }
-_OPTIONAL = {"trainer": str, "description": str}
+_OPTIONAL = {"trainer": str, "description": str, "model_files": list}
 
 
 def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
@@ -77,6 +78,8 @@ def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
         bad_backends = sorted(set(map(str, data["backends"])) - BACKENDS)
         if bad_backends or not data["backends"]:
             problems.append(f"backends must be among {sorted(BACKENDS)}")
+        if data.get("model_files") and data["id"] not in data["model_kinds"]:
+            problems.append(f"model_files describe models of kind '{data['id']}': list it in model_kinds")
         for key in ("loader", "trainer"):
             if data.get(key) and not _DOTTED.match(data[key]):
                 problems.append(f"'{key}' must look like 'package.module:function'")
@@ -93,6 +96,7 @@ def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
         loader=data["loader"],
         trainer=data.get("trainer", ""),
         description=data.get("description", ""),
+        model_files=tuple(map(str, data.get("model_files", ()))),
     )
 
 

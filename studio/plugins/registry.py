@@ -30,6 +30,8 @@ FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers"})
 class PluginNotTrusted(PluginError):
     """A third-party plugin is used for the first time and the user has not allowed it yet."""
 
+    exit_code = 2
+
 
 @dataclass
 class PluginRecord:
@@ -79,6 +81,9 @@ class PluginRegistry:
     trusted: set[str] = field(default_factory=set)
     records: list[PluginRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.paths = [Path(p) for p in self.paths]
 
     @classmethod
     def from_environment(cls, disabled: Iterable[str] = (), trusted: Iterable[str] = ()) -> PluginRegistry:
@@ -146,6 +151,10 @@ class PluginRegistry:
 
     def capabilities(self) -> set[str]:
         return {c for r in self.usable() for c in r.manifest.capabilities}  # type: ignore[union-attr]
+
+    def model_file_patterns(self) -> dict[str, tuple[str, ...]]:
+        """Model kinds that plugins recognise by file name (``model_files`` in their manifest)."""
+        return {r.id: r.manifest.model_files for r in self.usable() if r.manifest.model_files}  # type: ignore[union-attr]
 
     def for_model(self, model_kind: str, capability: str) -> PluginRecord:
         """The enabled plugin that handles models of ``model_kind`` with ``capability``."""

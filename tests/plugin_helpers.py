@@ -1,0 +1,34 @@
+"""Helpers that write real plugin packages and model folders into temp folders for tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "docs" / "example_plugin" / "studio_gradient"
+
+
+def install_example_plugin(folder: Path) -> Path:
+    """Copy the documented example plugin into ``folder`` (a plugins-path folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(EXAMPLE_PLUGIN, folder / "studio_gradient")
+    return folder
+
+
+def gradient_model(folder: Path, top=(250, 120, 40), bottom=(40, 20, 90)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "gradient.json").write_text(json.dumps({"top": list(top), "bottom": list(bottom)}))
+    return folder
+
+
+def write_plugin(folder: Path, package: str, manifest: str, code: str = "") -> Path:
+    """Write a plugin package ``package`` with the given manifest text and model code."""
+    pkg = folder / package
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "studio-plugin.toml").write_text(textwrap.dedent(manifest))
+    if code:
+        (pkg / "model.py").write_text(textwrap.dedent(code))
+    return pkg
