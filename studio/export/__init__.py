@@ -1,0 +1,1 @@
+"""Export, watermarking and provenance: Qt-free."""
