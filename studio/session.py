@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from studio.core.errors import PluginError
+from studio.core.gallery import Gallery
 from studio.core.library import ModelEntry, ModelLibrary
 from studio.core.logs import setup_logging
 from studio.core.paths import home_path
-from studio.core.requests import Request
-from studio.core.results import JobResult
+from studio.core.requests import GenerationRequest, Request
+from studio.core.results import Artifact, JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.plugins import LoadContext, LoadedModel, PluginRegistry
@@ -74,12 +75,14 @@ class StudioSession:
         )
         self.models = ModelCache()
         self.queue = JobQueue()
+        self.gallery = Gallery()
         self.runner = JobRunner(self.queue, self.execute, listener)
 
     def close(self) -> None:
         self.runner.stop()
         self.models.clear()
         self.queue.close()
+        self.gallery.close()
 
     # -- execution (runs on the worker) --------------------------------------------------
     def execute(self, request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
@@ -96,7 +99,20 @@ class StudioSession:
         key = (record.id, entry.path, device, request.backend)
         report(0, 1, message=f"Loading {entry.name}…")
         model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend))
-        return model.run(request, report, cancelled)
+        result = model.run(request, report, cancelled)
+        if isinstance(request, GenerationRequest):
+            result = self._add_to_gallery(request, result)
+        return result
+
+    def _add_to_gallery(self, request: GenerationRequest, result: JobResult) -> JobResult:
+        """Index every image of a generation in the gallery; artifacts gain their gallery id."""
+        artifacts = []
+        for artifact in result.artifacts:
+            if artifact.kind == "image":
+                item = self.gallery.add(artifact.path, request, artifact.metadata.get("seed"), artifact.metadata)
+                artifact = Artifact(artifact.path, artifact.kind, {**artifact.metadata, "gallery_id": item.id})
+            artifacts.append(artifact)
+        return JobResult(tuple(artifacts), result.text, result.data)
 
     def _load(self, plugin_id: str, entry: ModelEntry, device: str, backend: str) -> LoadedModel:
         record = self.registry.get(plugin_id)
