@@ -1,0 +1,34 @@
+"""Headless training: the engine, data sets and recipes (Qt-free).
+
+Importing this package is light; ``studio.training.engine`` (torch, accelerate) loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from studio.training.errors import CheckpointError, DatasetError, TrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from studio.training.engine import TrainConfig, Trainer, TrainingTask, TrainResult, train
+
+__all__ = [
+    "CheckpointError",
+    "DatasetError",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingError",
+    "TrainingTask",
+    "train",
+]
+
+_LAZY = {"TrainConfig", "Trainer", "TrainingTask", "TrainResult", "train"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from studio.training import engine
+
+        return getattr(engine, name)
+    raise AttributeError(name)

@@ -1,0 +1,440 @@
+"""The studio's headless training engine, built on ``accelerate`` (Qt-free).
+
+A :class:`TrainingTask` says *what* to train (models, data set, loss, samples); :class:`Trainer`
+owns *how*: seeding, the optimiser and learning-rate schedule, the data order, checkpoints holding
+the full state (weights, optimiser, scheduler, RNG, step) that resume exactly, periodic samples,
+metrics events (JSON lines in the run folder and the ``report`` callable) and cooperative
+cancel/pause, checked at every step.
+
+Because the loop is accelerate's, the same code runs on several GPUs under ``accelerate launch``.
+
+Run folder layout::
+
+    run_dir/
+      config.json          the TrainConfig and task description of the run
+      metrics.jsonl        one JSON object per logged step ({"event": "step", ...}) and other events
+      checkpoints/step-00000500/   accelerate state (safetensors weights, optimiser, scheduler, RNG)
+                                   + trainer_state.json (step, config)
+      samples/step-00000500.png    periodic samples from TrainingTask.sample
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import ProjectConfiguration, set_seed
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from studio.training.errors import CheckpointError, DatasetError, TrainingError
+
+Report = Callable[..., None]
+"""``report(step, total, preview=None, message=None)``: progress for a UI, CLI or job runner."""
+
+CHECKPOINT_PREFIX = "step-"
+_STATE_FILE = "trainer_state.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything about *how* a run trains; saved as ``config.json`` in the run folder."""
+
+    run_dir: str
+    max_steps: int = 1000
+    batch_size: int = 32
+    seed: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_schedule: str = "constant"  # constant | cosine | linear
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+    grad_clip: float | None = 1.0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    sample_every: int = 0
+    log_every: int = 10
+    num_workers: int = 0
+    mixed_precision: str = "no"
+    resume: bool = True  # continue from the latest checkpoint in run_dir/checkpoints if any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+@dataclass
+class TrainResult:
+    status: str  # "done" | "cancelled"
+    step: int
+    total: int
+    loss: float | None
+    run_dir: Path
+    checkpoint: Path | None
+    seconds: float
+
+
+class TrainingTask:
+    """What to train. Subclass and override; the engine calls these in this order.
+
+    ``build_models`` once (before accelerate wraps them), ``dataset`` once, then for every step
+    ``loss(models, batch, step)``; ``sample(models, step)`` every ``sample_every`` steps.
+    ``models`` passed to ``loss`` are the accelerate-prepared modules (maybe DDP-wrapped), in the
+    order and under the names ``build_models`` gave. Use ``torch``'s global RNG for randomness in
+    ``loss`` (noise, dropout): the engine seeds it and checkpoints its state.
+    """
+
+    name = "task"
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        raise NotImplementedError
+
+    def dataset(self) -> Dataset:
+        raise NotImplementedError
+
+    def collate(self, items: list[Any]) -> Any:
+        return torch.utils.data.default_collate(items)
+
+    def parameters(self, models: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
+        """The parameters to optimise (default: all that require grad)."""
+        return [p for m in models.values() for p in m.parameters() if p.requires_grad]
+
+    def loss(self, models: dict[str, torch.nn.Module], batch: Any, step: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any | None:
+        """A preview (a PIL image) of what the model makes now, or None. Must not train."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description saved with the run (for a later resume to compare)."""
+        return {"name": self.name}
+
+
+class _StepSampler(Sampler[int]):
+    """Indices of an endless shuffled stream, from position ``start`` for ``count`` items.
+
+    Epoch ``e`` is ``randperm(n)`` seeded by ``(seed, e)``, so the order is a pure function of the
+    position: resuming at step ``s`` needs no saved data-loader state.
+    """
+
+    def __init__(self, n: int, seed: int, start: int, count: int) -> None:
+        self.n, self.seed, self.start, self.count = n, seed, start, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, perm = -1, None
+        for i in range(self.start, self.start + self.count):
+            e = i // self.n
+            if e != epoch:
+                g = torch.Generator().manual_seed(self.seed * 1_000_003 + e)
+                perm, epoch = torch.randperm(self.n, generator=g).tolist(), e
+            yield perm[i % self.n]
+
+
+def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "constant":
+            return 1.0
+        span = max(1, cfg.max_steps - cfg.warmup_steps)
+        t = min(1.0, (step - cfg.warmup_steps) / span)
+        if cfg.lr_schedule == "cosine":
+            return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+        if cfg.lr_schedule == "linear":
+            return 1.0 - (1 - cfg.min_lr_ratio) * t
+        raise TrainingError(f"Unknown learning-rate schedule {cfg.lr_schedule!r}.",
+                            "Use constant, cosine or linear.")
+
+    return f
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints of a run, oldest first (half-written ones are ignored)."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    out = [p for p in root.iterdir()
+           if p.name.startswith(CHECKPOINT_PREFIX) and (p / _STATE_FILE).is_file()]
+    return sorted(out, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    cps = list_checkpoints(run_dir)
+    return cps[-1] if cps else None
+
+
+def read_metrics(run_dir: str | os.PathLike, event: str | None = "step") -> list[dict[str, Any]]:
+    """The metrics events of a run (by default only the per-step ones)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a kill
+            continue
+        if event is None or rec.get("event") == event:
+            out.append(rec)
+    return out
+
+
+class Trainer:
+    """Runs a :class:`TrainingTask` under a :class:`TrainConfig`.
+
+    ``report(step, total, preview=None, message=None)`` receives progress; ``cancelled()`` is
+    checked before every step (a cancelled run saves a checkpoint and returns status
+    "cancelled", so it can be resumed); ``paused()`` holds the loop while it returns True.
+    """
+
+    def __init__(
+        self,
+        task: TrainingTask,
+        config: TrainConfig,
+        report: Report | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        paused: Callable[[], bool] | None = None,
+        accelerator: Accelerator | None = None,
+    ) -> None:
+        self.task = task
+        self.config = config
+        self.report = report or (lambda *a, **k: None)
+        self.cancelled = cancelled or (lambda: False)
+        self.paused = paused or (lambda: False)
+        self.run_dir = Path(config.run_dir)
+        self.accelerator = accelerator or Accelerator(
+            mixed_precision=config.mixed_precision,
+            step_scheduler_with_optimizer=False,
+            project_config=ProjectConfiguration(project_dir=str(self.run_dir)),
+        )
+        self.models: dict[str, torch.nn.Module] = {}
+        self.step = 0
+
+    # ----------------------------------------------------------------- events
+    def _event(self, rec: dict[str, Any]) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        rec.setdefault("time", time.time())
+        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def _truncate_metrics(self, step: int) -> None:
+        """On resume, drop step events logged after the checkpoint: they will be redone."""
+        path = self.run_dir / "metrics.jsonl"
+        if not self.accelerator.is_main_process or not path.is_file():
+            return
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("step", 0) <= step:
+                keep.append(line)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        acc = self.accelerator
+        root = self.run_dir / "checkpoints"
+        final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
+        tmp = root / f".tmp-{self.step:08d}"
+        if acc.is_main_process:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp), safe_serialization=True)
+        if acc.is_main_process:
+            state = {"step": self.step, "config": self.config.to_dict(),
+                     "task": self.task.describe(), "time": time.time()}
+            (tmp / _STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            for old in list_checkpoints(self.run_dir)[: -max(1, self.config.keep_checkpoints)]:
+                shutil.rmtree(old, ignore_errors=True)
+        acc.wait_for_everyone()
+        self._event({"event": "checkpoint", "step": self.step, "path": str(final)})
+        return final
+
+    def _load_checkpoint(self, path: Path) -> int:
+        try:
+            state = json.loads((path / _STATE_FILE).read_text(encoding="utf-8"))
+            self.accelerator.load_state(str(path))
+        except Exception as exc:
+            raise CheckpointError(f"Could not resume from checkpoint {path}: {exc}",
+                                  "Delete that checkpoint folder to resume from an older one.") from exc
+        return int(state["step"])
+
+    # -------------------------------------------------------------------- run
+    def _dataloader(self, dataset: Dataset, start_step: int) -> DataLoader:
+        cfg, n_proc = self.config, self.accelerator.num_processes
+        per_step = cfg.batch_size * n_proc
+        sampler = _StepSampler(len(dataset), cfg.seed, start_step * per_step,
+                               max(0, cfg.max_steps - start_step) * per_step)
+        # Its own generator: creating the iterator must not draw from the global RNG, or a
+        # resumed run would drift from an uninterrupted one.
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+                            num_workers=cfg.num_workers, collate_fn=self.task.collate,
+                            generator=torch.Generator().manual_seed(cfg.seed))
+        return self.accelerator.prepare(loader)
+
+    def run(self) -> TrainResult:
+        cfg, acc, task = self.config, self.accelerator, self.task
+        t_start = time.time()
+        if cfg.max_steps <= 0 or cfg.batch_size <= 0:
+            raise TrainingError("Steps and batch size must be positive.",
+                                f"Got steps={cfg.max_steps}, batch size={cfg.batch_size}.")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        set_seed(cfg.seed)
+
+        models = task.build_models()
+        dataset = task.dataset()
+        try:
+            n = len(dataset)
+        except TypeError as exc:
+            raise DatasetError("The training data set has no length.",
+                               "Use a map-style data set.") from exc
+        if n == 0:
+            raise DatasetError("The training data set is empty.",
+                               "Add images (with captions) to the data folder and try again.")
+        if n < cfg.batch_size:
+            raise DatasetError(f"The training data set has {n} items, fewer than one batch "
+                               f"({cfg.batch_size}).", "Lower --batch-size or add more data.")
+
+        params = task.parameters(models)
+        opt = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas),
+                                weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+        names = list(models)
+        prepared = acc.prepare(*models.values(), opt, sched)
+        self.models = dict(zip(names, prepared[: len(names)], strict=True))
+        opt, sched = prepared[len(names)], prepared[len(names) + 1]
+
+        start = 0
+        ckpt = latest_checkpoint(self.run_dir) if cfg.resume else None
+        if ckpt is not None:
+            start = self._load_checkpoint(ckpt)
+            self._truncate_metrics(start)
+            self._event({"event": "resume", "step": start, "checkpoint": str(ckpt)})
+            self.report(start, cfg.max_steps, None, f"Resumed from step {start}.")
+        else:
+            if acc.is_main_process:
+                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            self._event({"event": "start", "step": 0})
+        if acc.is_main_process:
+            (self.run_dir / "config.json").write_text(
+                json.dumps({"config": cfg.to_dict(), "task": task.describe()}, indent=1),
+                encoding="utf-8")
+        self.step = start
+        if start >= cfg.max_steps:
+            self.report(start, cfg.max_steps, None, "Already trained to the requested steps.")
+            return TrainResult("done", start, cfg.max_steps, None, self.run_dir, ckpt, 0.0)
+
+        loader = self._dataloader(dataset, start)
+        for m in self.models.values():
+            m.train()
+        window: list[float] = []
+        last_loss: float | None = None
+        t0, s0 = time.time(), start
+        status = "done"
+        last_ckpt = ckpt
+        for batch in loader:
+            while self.paused() and not self.cancelled():
+                self.report(self.step, cfg.max_steps, None, "Paused.")
+                time.sleep(0.2)
+            if self.cancelled():
+                status = "cancelled"
+                break
+            loss = task.loss(self.models, batch, self.step)
+            if not torch.isfinite(loss.detach()):
+                raise TrainingError(f"The loss became {loss.item()} at step {self.step}.",
+                                    "Lower the learning rate and resume from the last checkpoint.")
+            acc.backward(loss)
+            if cfg.grad_clip:
+                acc.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            self.step += 1
+            window.append(loss.detach().float().item())
+
+            if self.step % max(1, cfg.log_every) == 0 or self.step == cfg.max_steps:
+                mean = torch.tensor(sum(window) / len(window), device=acc.device)
+                last_loss = acc.reduce(mean, reduction="mean").item()
+                window = []
+                el = time.time() - t0
+                its = (self.step - s0) / el if el > 0 else 0.0
+                eta = (cfg.max_steps - self.step) / its if its > 0 else None
+                lr = sched.get_last_lr()[0]
+                self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
+                             "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta})
+                self.report(self.step, cfg.max_steps, None,
+                            f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
+                            f"lr {lr:.2e} {its:.2f} it/s"
+                            + (f" ETA {eta / 60:.1f} min" if eta is not None else ""))
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                last_ckpt = self.save_checkpoint()
+            if cfg.sample_every and self.step % cfg.sample_every == 0:
+                self._sample()
+        saved_now = last_ckpt is not None and last_ckpt.name.endswith(f"{self.step:08d}")
+        if (status == "done" and not saved_now) or (status == "cancelled" and self.step > start):
+            last_ckpt = self.save_checkpoint()
+        self._event({"event": status, "step": self.step})
+        self.report(self.step, cfg.max_steps, None,
+                    "Training finished." if status == "done" else f"Cancelled at step {self.step}.")
+        return TrainResult(status, self.step, cfg.max_steps, last_loss, self.run_dir, last_ckpt,
+                           time.time() - t_start)
+
+    def _sample(self) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        with torch.random.fork_rng(devices=[]):
+            models = {k: self.accelerator.unwrap_model(m) for k, m in self.models.items()}
+            for m in models.values():
+                m.eval()
+            try:
+                with torch.no_grad():
+                    preview = self.task.sample(models, self.step)
+            finally:
+                for m in models.values():
+                    m.train()
+        if preview is None:
+            return
+        out = self.run_dir / "samples" / f"step-{self.step:08d}.png"
+        if hasattr(preview, "save"):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            preview.save(out)
+            self._event({"event": "sample", "step": self.step, "path": str(out)})
+        self.report(self.step, self.config.max_steps, preview, f"Sample at step {self.step}.")
+
+    def unwrapped(self) -> dict[str, torch.nn.Module]:
+        """The trained models without accelerate/DDP wrappers."""
+        return {k: self.accelerator.unwrap_model(m) for k, m in self.models.items()}
+
+
+def train(task: TrainingTask, config: TrainConfig, report: Report | None = None,
+          cancelled: Callable[[], bool] | None = None,
+          paused: Callable[[], bool] | None = None) -> tuple[TrainResult, Trainer]:
+    """Convenience: build a :class:`Trainer`, run it, return the result and the trainer."""
+    trainer = Trainer(task, config, report=report, cancelled=cancelled, paused=paused)
+    return trainer.run(), trainer

@@ -1,0 +1,25 @@
+"""Training recipes for the studio's embedded demo models.
+
+This module stays light (no torch): command lines build their parsers from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``studio train demo-image`` and ``python -m studio.training.recipes.demo_image``."""
+    p.add_argument("--out", default="resources/models/demo", help="pipeline folder to write")
+    p.add_argument("--run-dir", default="runs/demo-image",
+                   help="work folder for checkpoints, samples and metrics (resumed if present)")
+    p.add_argument("--steps", type=int, default=8000, help="UNet + text-encoder training steps")
+    p.add_argument("--vae-steps", type=int, default=2000, help="VAE training steps")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
+    p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
+                   help="continue from the latest checkpoints in --run-dir (the default)")
+    p.add_argument("--no-resume", dest="no_resume", action="store_true",
+                   help="start over, ignoring checkpoints in --run-dir")

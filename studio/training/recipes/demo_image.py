@@ -1,0 +1,377 @@
+"""Recipe: train the ``demo`` text-to-image model from nothing on the shapes data set.
+
+Two stages, both run by the studio's training engine and both resumable:
+
+1. ``vae``  — a tiny AutoencoderKL (factor 4, 8 latent channels) learns to encode/decode the
+   64×64 shapes images.
+2. ``unet`` — a tiny UNet2DConditionModel (cross-attention at every resolution) and a tiny
+   CLIPTextModel (word-level CLIPTokenizer built from the captions' words) learn to denoise the
+   frozen VAE's 16×16 latents (v-prediction, zero terminal SNR, 10 % caption dropout for
+   classifier-free guidance).
+
+The result is saved as a standard diffusers ``StableDiffusionPipeline`` folder (safetensors only,
+no safety checker) whose default output is 64×64, plus ``training_metrics.json`` beside it.
+
+    python -m studio.training.recipes.demo_image --out resources/models/demo --work /work/runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.training import shapes
+from studio.training.engine import TrainConfig, Trainer, TrainingTask, read_metrics
+from studio.training.recipes import add_demo_image_arguments
+
+MAX_TOKENS = 77
+LATENT_CHANNELS = 8
+VAE_CHANNELS = (16, 32, 64)
+UNET_CHANNELS = (32, 64, 64)
+TEXT_DIM = 128
+SAMPLE_CAPTIONS = [
+    "a large red circle on the left on a white background",
+    "a small blue square on the right on a black background",
+    "a large yellow triangle at the top on a gray background",
+    "a small green circle at the bottom on a white background",
+    "a large purple square in the centre on a white background",
+    "a large orange triangle on the right on a black background",
+    "a small white circle in the centre on a gray background",
+    "a large black square at the bottom on a white background",
+]
+
+
+# ------------------------------------------------------------------------------------ components
+def build_tokenizer(words: list[str] | None = None):
+    """A word-level CLIPTokenizer: every caption word is one token; other text falls to letters.
+
+    transformers 5 ignores ``vocab_file=``/``merges_file=``; we pass ``vocab=`` and ``merges=``.
+    Merges are generated longest word first and then repaired until every word is one token.
+    """
+    from transformers import CLIPTokenizer
+
+    words = sorted(words or shapes.vocabulary())
+    special = ["<|startoftext|>", "<|endoftext|>"]
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab: dict[str, int] = {}
+    for t in special + letters + [c + "</w>" for c in letters]:
+        vocab.setdefault(t, len(vocab))
+    merges: list[tuple[str, str]] = []
+
+    def add_chain(pieces: list[str]) -> None:
+        cur = pieces[0]
+        for p in pieces[1:]:
+            if (cur, p) not in merges:
+                merges.append((cur, p))
+            cur = cur + p
+            vocab.setdefault(cur, len(vocab))
+
+    for w in sorted(words, key=lambda w: (-len(w), w)):
+        if len(w) > 1:
+            add_chain([*list(w[:-1]), w[-1] + "</w>"])
+    for _ in range(20):
+        tok = CLIPTokenizer(vocab=dict(vocab), merges=list(merges), model_max_length=MAX_TOKENS,
+                            pad_token="<|endoftext|>")
+        bad = [w for w in words if len(tok(w, add_special_tokens=False).input_ids) != 1]
+        if not bad:
+            return tok
+        for w in bad:
+            add_chain(tok.convert_ids_to_tokens(tok(w, add_special_tokens=False).input_ids))
+    raise RuntimeError(f"could not build a word-level tokenizer for {bad}")
+
+
+def build_text_encoder(vocab_size: int):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    cfg = CLIPTextConfig(vocab_size=vocab_size, hidden_size=TEXT_DIM, intermediate_size=2 * TEXT_DIM,
+                         num_hidden_layers=2, num_attention_heads=2,
+                         max_position_embeddings=MAX_TOKENS, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1, projection_dim=TEXT_DIM)
+    return CLIPTextModel(cfg)
+
+
+def build_vae():
+    from diffusers import AutoencoderKL
+
+    n = len(VAE_CHANNELS)
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * n,
+                         up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=VAE_CHANNELS,
+                         layers_per_block=1, latent_channels=LATENT_CHANNELS, norm_num_groups=16,
+                         sample_size=shapes.IMAGE_SIZE, mid_block_add_attention=False)
+
+
+def build_unet(latent_size: int):
+    from diffusers import UNet2DConditionModel
+
+    n = len(UNET_CHANNELS)
+    return UNet2DConditionModel(
+        sample_size=latent_size, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
+        block_out_channels=UNET_CHANNELS, down_block_types=("CrossAttnDownBlock2D",) * n,
+        up_block_types=("CrossAttnUpBlock2D",) * n, layers_per_block=1,
+        cross_attention_dim=TEXT_DIM, attention_head_dim=2, norm_num_groups=16)
+
+
+def build_scheduler():
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear",
+                         beta_start=0.00085, beta_end=0.012, prediction_type="v_prediction",
+                         rescale_betas_zero_snr=True, timestep_spacing="trailing",
+                         clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+
+
+def _images_to_tensor(images: list) -> torch.Tensor:
+    arr = np.stack([np.asarray(im.convert("RGB"), dtype=np.uint8) for im in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def render_dataset(length: int, seed: int) -> tuple[torch.Tensor, list[str]]:
+    ds = shapes.ShapesDataset(length, seed=seed, split="train")
+    items = [ds[i] for i in range(length)]
+    return _images_to_tensor([it["image"] for it in items]), [it["caption"] for it in items]
+
+
+class _TensorDataset(torch.utils.data.Dataset):
+    def __init__(self, **tensors: torch.Tensor) -> None:
+        self.tensors = tensors
+        self.n = len(next(iter(tensors.values())))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.tensors.items()}
+
+
+# ------------------------------------------------------------------------------------- tasks
+class VaeTask(TrainingTask):
+    """Stage 1: reconstruct shapes images (L1 + L2, tiny KL)."""
+
+    name = "demo-image-vae"
+
+    def __init__(self, length: int = 4096, seed: int = 0, kl_weight: float = 1e-6) -> None:
+        self.length, self.seed, self.kl_weight = length, seed, kl_weight
+
+    def build_models(self):
+        return {"vae": build_vae()}
+
+    def dataset(self):
+        x, _ = render_dataset(self.length, self.seed)
+        return _TensorDataset(pixels=x)
+
+    def loss(self, models, batch, step):
+        vae = models["vae"]
+        x = batch["pixels"]
+        post = vae.encode(x).latent_dist
+        rec = vae.decode(post.sample()).sample
+        return (rec - x).abs().mean() + (rec - x).pow(2).mean() + self.kl_weight * post.kl().mean()
+
+    def sample(self, models, step):
+        from PIL import Image
+
+        vae = models["vae"]
+        ds = shapes.ShapesDataset(8, seed=99, split="heldout")
+        x = _images_to_tensor([ds[i]["image"] for i in range(8)])
+        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample
+        both = torch.cat([x, rec]).clamp(-1, 1)
+        grid = ((both + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        rows = [np.concatenate(list(grid[r * 8:(r + 1) * 8]), axis=1) for r in range(2)]
+        return Image.fromarray(np.concatenate(rows, axis=0))
+
+    def describe(self):
+        return {"name": self.name, "length": self.length, "seed": self.seed,
+                "channels": list(VAE_CHANNELS), "latent_channels": LATENT_CHANNELS}
+
+
+class DiffusionTask(TrainingTask):
+    """Stage 2: UNet + text encoder on the frozen VAE's latents (v-prediction, zero-SNR)."""
+
+    name = "demo-image-unet"
+
+    def __init__(self, vae, length: int = 6600, seed: int = 0, caption_dropout: float = 0.1) -> None:
+        self.vae = vae.eval().requires_grad_(False)
+        self.length, self.seed, self.caption_dropout = length, seed, caption_dropout
+        self.tokenizer = build_tokenizer()
+        self.scheduler = build_scheduler()
+        self.alphas = self.scheduler.alphas_cumprod.float()
+        self.scaling = float(vae.config.scaling_factor)
+        self.uncond_ids = self.tokenize([""])[0]
+
+    def tokenize(self, captions: list[str]) -> torch.Tensor:
+        return self.tokenizer(captions, padding="max_length", max_length=MAX_TOKENS,
+                              truncation=True, return_tensors="pt").input_ids
+
+    def build_models(self):
+        latent = shapes.IMAGE_SIZE // 2 ** (len(VAE_CHANNELS) - 1)
+        return {"unet": build_unet(latent), "text_encoder": build_text_encoder(len(self.tokenizer))}
+
+    def dataset(self):
+        x, captions = render_dataset(self.length, self.seed)
+        with torch.no_grad():
+            lat = torch.cat([self.vae.encode(x[i:i + 256]).latent_dist.mean
+                             for i in range(0, len(x), 256)])
+        return _TensorDataset(latents=lat * self.scaling, input_ids=self.tokenize(captions))
+
+    def loss(self, models, batch, step):
+        unet, te = models["unet"], models["text_encoder"]
+        z0, ids = batch["latents"], batch["input_ids"].clone()
+        b = z0.shape[0]
+        drop = torch.rand(b) < self.caption_dropout
+        ids[drop] = self.uncond_ids.to(ids.device)
+        enc = te(ids)[0]
+        t = torch.randint(0, len(self.alphas), (b,))
+        a = self.alphas[t].view(b, 1, 1, 1).to(z0.device)
+        noise = torch.randn_like(z0)
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+        target = a.sqrt() * noise - (1 - a).sqrt() * z0
+        pred = unet(zt, t.to(z0.device), enc).sample
+        return torch.nn.functional.mse_loss(pred, target)
+
+    def pipeline(self, models):
+        from diffusers import StableDiffusionPipeline
+
+        return StableDiffusionPipeline(
+            vae=self.vae, text_encoder=models["text_encoder"], tokenizer=self.tokenizer,
+            unet=models["unet"], scheduler=build_scheduler(), safety_checker=None,
+            feature_extractor=None, requires_safety_checker=False)
+
+    def sample(self, models, step):
+        from PIL import Image
+
+        pipe = self.pipeline(models)
+        pipe.set_progress_bar_config(disable=True)
+        g = torch.Generator().manual_seed(0)
+        out = pipe(SAMPLE_CAPTIONS, num_inference_steps=20, guidance_scale=4.0, generator=g,
+                   output_type="np").images
+        grid = (out * 255).round().astype(np.uint8)
+        return Image.fromarray(np.concatenate(list(grid), axis=1))
+
+    def describe(self):
+        return {"name": self.name, "length": self.length, "seed": self.seed,
+                "unet_channels": list(UNET_CHANNELS), "text_dim": TEXT_DIM,
+                "caption_dropout": self.caption_dropout}
+
+
+# ------------------------------------------------------------------------------------ driver
+def _printer(prefix: str):
+    last = [0.0]
+
+    def report(step, total, preview=None, message=None):
+        now = time.time()
+        if message and (now - last[0] > 5 or step == total or "esum" in message):
+            last[0] = now
+            print(f"[{prefix}] {message}", flush=True)
+
+    return report
+
+
+def compute_scaling_factor(vae, seed: int) -> float:
+    x, _ = render_dataset(512, seed + 7)
+    with torch.no_grad():
+        z = vae.encode(x).latent_dist.mean
+    return float(1.0 / z.std())
+
+
+def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float = 2e-3,
+              resume: bool = True, report=None, cancelled=None):
+    cfg = TrainConfig(run_dir=str(work / "vae"), max_steps=steps, batch_size=batch_size, seed=seed,
+                      lr=lr, lr_schedule="cosine", warmup_steps=50, checkpoint_every=250,
+                      sample_every=250, log_every=10, resume=resume)
+    trainer = Trainer(VaeTask(seed=seed), cfg, report=report or _printer("vae"),
+                      cancelled=cancelled)
+    result = trainer.run()
+    vae = trainer.unwrapped()["vae"].eval()
+    return vae, result
+
+
+def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr: float = 1e-3,
+               resume: bool = True, report=None, cancelled=None, sample_every: int = 500):
+    cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
+                      seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
+                      checkpoint_every=250, sample_every=sample_every, log_every=10,
+                      resume=resume, keep_checkpoints=3)
+    task = DiffusionTask(vae, seed=seed)
+    trainer = Trainer(task, cfg, report=report or _printer("unet"), cancelled=cancelled)
+    result = trainer.run()
+    return task, trainer, result
+
+
+def save_pipeline(task: DiffusionTask, models: dict, out: Path, work: Path) -> Path:
+    """Save the pipeline atomically (temp folder + rename) with training metrics beside it."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe = task.pipeline({k: v.eval() for k, v in models.items()})
+    pipe.save_pretrained(tmp, safe_serialization=True)
+    summary: dict[str, Any] = {}
+    for stage in ("vae", "unet"):
+        steps = read_metrics(work / stage)
+        bucket = max(1, len(steps) // 100)
+        summary[stage] = {
+            "steps": steps[-1]["step"] if steps else 0,
+            "curve": [{"step": s["step"], "loss": round(s["loss"], 5), "lr": s["lr"]}
+                      for i, s in enumerate(steps) if i % bucket == 0 or i == len(steps) - 1],
+        }
+        cfg_file = work / stage / "config.json"
+        if cfg_file.is_file():
+            summary[stage]["config"] = json.loads(cfg_file.read_text())
+    (tmp / "training_metrics.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from diffusers import AutoencoderKL
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    work = Path(args.run_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    resume = not args.no_resume
+    vae_dir = work / "vae_final"
+    if (vae_dir / "config.json").is_file() and resume:
+        vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+        print(f"[vae] using trained VAE in {vae_dir}", flush=True)
+    else:
+        vae, res = train_vae(work, args.vae_steps, args.seed, resume=resume)
+        if res.status != "done":
+            print(f"[vae] {res.status} at step {res.step}; run again to resume.", flush=True)
+            return 1
+        vae.register_to_config(scaling_factor=compute_scaling_factor(vae, args.seed))
+        vae.save_pretrained(vae_dir, safe_serialization=True)
+    task, trainer, res = train_unet(work, vae, args.steps, args.seed, batch_size=args.batch_size,
+                                    lr=args.lr, resume=resume, sample_every=args.sample_every)
+    if res.status != "done":
+        print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
+              f"resume.", flush=True)
+        return 1
+    out = save_pipeline(task, trainer.unwrapped(), Path(args.out), work)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(json.dumps({"out": str(out), "bytes": size, "steps": res.step}), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m studio.training.recipes.demo_image",
+                                description=__doc__.splitlines()[0])
+    add_demo_image_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
