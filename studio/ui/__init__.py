@@ -3,3 +3,7 @@
 Widgets bind to view-models (:mod:`studio.ui.viewmodels`); jobs run on the session's worker thread
 and reach the GUI thread through :class:`studio.ui.bridge.JobBridge` signals.
 """
+
+from studio.ui._refcount_fix import make_singletons_immortal
+
+make_singletons_immortal()

@@ -76,7 +76,9 @@ class MainWindow(QMainWindow):
         # widgets
         self.canvas = Canvas(self.canvas_model)
         self.setCentralWidget(self.canvas)
-        self.prompt_panel = PromptPanel(self.library_model, session.settings, self.submit)
+        self.prompt_panel = PromptPanel(
+            self.library_model, session.settings, self.submit, image_kinds=self.image_model_kinds
+        )
         self.queue_panel = QueuePanel(self.queue_model, self.cancel_job, self.requeue_job)
         self.log_panel = LogPanel(self.log_model)
         self.docks: dict[str, QDockWidget] = {}
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self.restore_layout()
         self._started = False
+        self._shut_down = False
 
     # -- layout ------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
@@ -169,19 +172,19 @@ class MainWindow(QMainWindow):
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit = bar.addMenu("&Edit")
-        for text, name, key in (
-            ("&Undo", "undo", keys.Undo),
-            ("&Redo", "redo", keys.Redo),
-            (None, "", None),
-            ("Cu&t", "cut", keys.Cut),
-            ("&Copy", "copy", keys.Copy),
-            ("&Paste", "paste", keys.Paste),
-            ("Select &All", "selectAll", keys.SelectAll),
+        for text, name, key, fallback in (
+            ("&Undo", "undo", keys.Undo, "Ctrl+Z"),
+            ("&Redo", "redo", keys.Redo, "Ctrl+Shift+Z"),
+            (None, "", None, ""),
+            ("Cu&t", "cut", keys.Cut, "Ctrl+X"),
+            ("&Copy", "copy", keys.Copy, "Ctrl+C"),
+            ("&Paste", "paste", keys.Paste, "Ctrl+V"),
+            ("Select &All", "selectAll", keys.SelectAll, "Ctrl+A"),
         ):
             if text is None:
                 edit.addSeparator()
             else:
-                self._action(edit, text, lambda _=False, n=name: self._forward_edit(n), key)
+                self._action(edit, text, lambda _=False, n=name: self._forward_edit(n), key, fallback)
 
         view = bar.addMenu("&View")
         for dock in self.docks.values():
@@ -235,6 +238,15 @@ class MainWindow(QMainWindow):
         self.library_model.refresh()
         if self.probe is not None:
             self.probe.start()
+
+    def image_model_kinds(self) -> set[str]:
+        """Model kinds some enabled plugin can generate images from."""
+        return {
+            kind
+            for record in self.session.registry.usable()
+            if record.manifest is not None and "txt2img" in record.manifest.capabilities
+            for kind in record.manifest.model_kinds
+        }
 
     # -- intents -------------------------------------------------------------------------
     def submit(self, request: GenerationRequest) -> Job:
@@ -304,12 +316,19 @@ class MainWindow(QMainWindow):
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the probe, detach from the bridge and the log, finish background scans (idempotent)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         if self.probe is not None:
             self.probe.stop()
         self._disconnect_bridge()
         self.log_model.close()
         wait_for_background()
-        super().closeEvent(event)
 
     def _disconnect_bridge(self) -> None:
         for signal in (self.bridge.changed, self.bridge.progress, self.bridge.preview, self.bridge.result):

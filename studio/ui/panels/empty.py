@@ -44,7 +44,7 @@ def gallery_panel() -> EmptyState:
 def editor_panel() -> EmptyState:
     return EmptyState(
         "Nothing to edit",
-        "Pick an image from the gallery or the canvas to inpaint, outpaint or retouch it here.",
+        "Images you choose to inpaint, outpaint or retouch will open here, with their masks and layers.",
     )
 
 

@@ -28,7 +28,6 @@ from studio.jobs.queue import Job
 from studio.ui.viewmodels import LibraryViewModel
 
 SCHEDULERS = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "PNDM", "LMS")
-IMAGE_KINDS = ("diffusers", "sd-checkpoint")
 
 
 class PromptPanel(QWidget):
@@ -41,12 +40,14 @@ class PromptPanel(QWidget):
         library: LibraryViewModel,
         settings: Settings,
         submit: Callable[[GenerationRequest], Job],
+        image_kinds: Callable[[], set[str]] = lambda: {"diffusers", "sd-checkpoint"},
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.library = library
         self.settings = settings
         self._submit = submit
+        self._image_kinds = image_kinds
 
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -189,7 +190,8 @@ class PromptPanel(QWidget):
         typed = self.model.currentText()
         self.model.blockSignals(True)
         self.model.clear()
-        entries = [e for e in self.library.entries if e.kind in IMAGE_KINDS]
+        kinds = self._image_kinds()
+        entries = [e for e in self.library.entries if e.kind in kinds]
         for entry in entries:
             self.model.addItem(entry.name, entry.path)
             self.model.setItemData(self.model.count() - 1, f"{entry.kind} · {entry.path}", Qt.ItemDataRole.ToolTipRole)
