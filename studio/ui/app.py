@@ -23,6 +23,10 @@ from studio.ui.window import MainWindow
 
 _IMPORTED_AT = time.perf_counter()
 REPORT_MODULES_ENV = "STUDIO_SMOKE_REPORT_MODULES"
+# Plugin code on the worker may hold the GIL for long stretches (pure-Python loops). Every Python
+# slot, model ``data()`` call and paint handler on the GUI thread must win the GIL back first, which
+# takes up to one switch interval each (5 ms by default): 1 ms keeps a frame's worth of them short.
+GIL_SWITCH_INTERVAL_S = 0.001
 _QT_NOISE = ("propagateSizeHints",)  # harmless notices of the offscreen/minimal platforms
 log = logging.getLogger("studio.ui")
 
@@ -79,6 +83,7 @@ def application() -> QApplication:
     app.setOrganizationName("Studio")
     app.setApplicationDisplayName("Studio")
     app.setApplicationVersion(__version__)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return app  # type: ignore[return-value]
 
 

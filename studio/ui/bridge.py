@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage
 from studio.jobs.queue import Job, JobState
 from studio.ui.images import load_qimage, to_qimage
 
-PROGRESS_INTERVAL_S = 0.03  # at most ~30 progress updates a second reach the GUI
+PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress updates a second reach the GUI
 PREVIEW_INTERVAL_S = 0.1
 
 

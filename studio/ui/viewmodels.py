@@ -12,18 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QStandardItem, QStandardItemModel
 
 from studio.core.library import ModelEntry, ModelLibrary
 from studio.core.requests import Request
 from studio.jobs.queue import Job, JobState
 from studio.ui.tasks import run_in_background
 
-ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total) for the progress delegate
+ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total, state value) for the progress delegate
 JobRole = Qt.ItemDataRole.UserRole + 2  # the Job snapshot of the row
-
-_Index = QModelIndex | QPersistentModelIndex
 
 
 def summarize(request: Request) -> str:
@@ -36,48 +34,60 @@ def summarize(request: Request) -> str:
     return f"{len(images)} image(s)" if images else request.kind
 
 
-class QueueModel(QAbstractTableModel):
-    """The jobs table: one row per job, live state and progress."""
+class QueueModel(QStandardItemModel):
+    """The jobs table: one row per job, live state and progress.
+
+    A C++ item model, filled from Python only when a job changes: repainting the table then runs
+    no Python (each Python ``data()`` call would have to win the GIL back from a busy worker).
+    """
 
     COLUMNS = ("ID", "Kind", "Summary", "State", "Progress", "Message")
     PROGRESS_COLUMN = 4
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(self.COLUMNS))
         self._jobs: list[Job] = []
         self._rows: dict[int, int] = {}
 
     # -- updates -------------------------------------------------------------------------
     def load(self, jobs: list[Job]) -> None:
-        self.beginResetModel()
-        self._jobs = list(jobs)
-        self._rows = {job.id: row for row, job in enumerate(self._jobs)}
-        self.endResetModel()
+        self.removeRows(0, self.rowCount())
+        self._jobs, self._rows = [], {}
+        for job in jobs:
+            self.upsert(job)
 
     def upsert(self, job: Job) -> None:
         row = self._rows.get(job.id)
         if row is None:
-            row = len(self._jobs)
-            self.beginInsertRows(QModelIndex(), row, row)
+            items = [QStandardItem() for _ in self.COLUMNS]
+            for item in items:
+                item.setEditable(False)
+            items[0].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self._rows[job.id] = len(self._jobs)
             self._jobs.append(job)
-            self._rows[job.id] = row
-            self.endInsertRows()
+            self._fill(items, job)
+            self.appendRow(items)
         else:
             self._jobs[row] = job
-            self._changed(row)
+            self._fill([self.item(row, c) for c in range(len(self.COLUMNS))], job)
 
     def set_progress(self, job_id: int, step: int, total: int, message: str) -> None:
         row = self._rows.get(job_id)
-        if row is None:
+        if row is None or self._jobs[row].state.finished:
             return
-        job = self._jobs[row]
-        if job.state.finished:
-            return
-        self._jobs[row] = replace(job, step=step, total=total, message=message or job.message)
-        self._changed(row)
+        self.upsert(replace(self._jobs[row], step=step, total=total, message=message or self._jobs[row].message))
 
-    def _changed(self, row: int) -> None:
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+    def _fill(self, items: list[QStandardItem], job: Job) -> None:
+        tooltip = job.error or job.message or summarize(job.request)
+        for column, item in enumerate(items):
+            text = self._display(job, column)
+            if item.text() != text:
+                item.setText(text)
+            if item.toolTip() != tooltip:
+                item.setToolTip(tooltip)
+        items[self.PROGRESS_COLUMN].setData((job.step, job.total, job.state.value), ProgressRole)
+        items[0].setData(job, JobRole)
 
     # -- reads ---------------------------------------------------------------------------
     def job(self, row: int) -> Job | None:
@@ -89,34 +99,6 @@ class QueueModel(QAbstractTableModel):
 
     def row_of(self, job_id: int) -> int:
         return self._rows.get(job_id, -1)
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._jobs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        job = self.job(index.row()) if index.isValid() else None
-        if job is None:
-            return None
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(job, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return job.error or job.message or summarize(job.request)
-        if role == ProgressRole:
-            return (job.step, job.total, job.state)
-        if role == JobRole:
-            return job
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
 
     @staticmethod
     def _display(job: Job, column: int) -> str:

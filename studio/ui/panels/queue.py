@@ -33,13 +33,17 @@ class ProgressDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        step, total, state = index.data(ProgressRole)
+        value = index.data(ProgressRole)
+        if not value:
+            return
+        step, total, state = value
+        done = state == JobState.DONE.value
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.minimum, bar.maximum = 0, max(total, 1)
-        bar.progress = max(total, 1) if state is JobState.DONE else min(step, max(total, 1))
-        bar.text = "done" if state is JobState.DONE else (f"{step}/{total}" if total else state.value)
+        bar.progress = max(total, 1) if done else min(step, max(total, 1))
+        bar.text = "done" if done else (f"{step}/{total}" if total else str(state))
         bar.textVisible = True
         bar.palette = option.palette
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
@@ -66,13 +70,13 @@ class QueuePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
+        # Fixed widths, not ResizeToContents: that re-measures every row on every progress update.
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(QueueModel.PROGRESS_COLUMN, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(QueueModel.PROGRESS_COLUMN, 120)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(5, 220)
+        em = self.fontMetrics().horizontalAdvance("M")
+        for column, width in ((0, 4), (1, 7), (3, 8), (QueueModel.PROGRESS_COLUMN, 9), (5, 18)):
+            header.resizeSection(column, width * em)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the selected job (a running job stops at its next step).")
         self.requeue_button = QPushButton("Re-queue")
