@@ -11,5 +11,6 @@ for _name, _value in (
     ("TRANSFORMERS_VERBOSITY", "error"),
     ("DIFFUSERS_VERBOSITY", "error"),
     ("TOKENIZERS_PARALLELISM", "false"),
+    ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
 ):
     _os.environ.setdefault(_name, _value)

@@ -96,9 +96,10 @@ class StudioSession:
                 f"Choose one of: {', '.join(record.manifest.backends)}.",  # type: ignore[union-attr]
             )
         device = request.device if request.device != "auto" else self.settings.device
-        key = (record.id, entry.path, device, request.backend)
+        options = self.settings.model_options()
+        key = (record.id, entry.path, device, request.backend, repr(sorted(options.items())))
         report(0, 1, message=f"Loading {entry.name}…")
-        model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend))
+        model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options))
         result = model.run(request, report, cancelled)
         if isinstance(request, GenerationRequest):
             result = self._add_to_gallery(request, result)
@@ -114,10 +115,14 @@ class StudioSession:
             artifacts.append(artifact)
         return JobResult(tuple(artifacts), result.text, result.data)
 
-    def _load(self, plugin_id: str, entry: ModelEntry, device: str, backend: str) -> LoadedModel:
+    def _load(
+        self, plugin_id: str, entry: ModelEntry, device: str, backend: str, options: dict[str, Any]
+    ) -> LoadedModel:
         record = self.registry.get(plugin_id)
         loader = self.registry.load_callable(record, "loader")
-        context = LoadContext(model=entry, device=device, backend=backend, cache_dir=home_path("cache"))
+        context = LoadContext(
+            model=entry, device=device, backend=backend, cache_dir=home_path("cache"), options=options
+        )
         try:
             return loader(context)
         except Exception as exc:

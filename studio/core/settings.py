@@ -29,6 +29,14 @@ class Settings:
     trusted_plugins: list[str] = field(default_factory=list)
     default_model: str = "demo"
     memory_budget_gb: float = 0.0  # 0: let the studio decide
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+
+    def model_options(self) -> dict[str, bool]:
+        """Memory options handed to plugins when they load a model."""
+        return {"attention_slicing": self.attention_slicing, "vae_tiling": self.vae_tiling,
+                "cpu_offload": self.cpu_offload}
 
     def validate(self) -> None:
         if self.device not in DEVICES:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import math
 import random
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import torch
 from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, DiffusionPipeline
@@ -13,12 +16,15 @@ from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 
 from studio.backends.torch_device import cpu_generator, default_dtype, resolve_device
-from studio.core.errors import BadInput, ModelError
+from studio.core.errors import BadInput, ModelError, OutOfMemory
 from studio.core.imagemeta import save_png
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
 from studio.core.results import Artifact, JobResult
 from studio.plugins.api import LoadContext
+from studio_diffusers.inpaint import composite, prepare_mask
+from studio_diffusers.loras import LoraStack
+from studio_diffusers.previews import LatentPreview
 from studio_diffusers.schedulers import make_scheduler
 
 
@@ -27,85 +33,147 @@ def load(context: LoadContext) -> StableDiffusionModel:
     diffusers_logging.set_verbosity_error()
     entry = context.model
     device = resolve_device(context.device)
+    dtype = default_dtype(device)
     if entry.kind != "diffusers":
         raise ModelError(
             f"Single-file checkpoints like '{entry.name}' are not supported yet.",
             "Use a diffusers folder for now.",
         )
     try:
-        pipe = DiffusionPipeline.from_pretrained(
-            entry.path, dtype=default_dtype(device), local_files_only=True, use_safetensors=True
-        )
-    except (OSError, ValueError) as exc:
+        pipe = DiffusionPipeline.from_pretrained(entry.path, dtype=dtype, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"'{entry.name}' could not be loaded as a Stable Diffusion model: {exc}") from None
+    if not hasattr(pipe, "vae") or not hasattr(pipe, "unet"):
+        raise ModelError(f"'{entry.name}' is a {type(pipe).__name__}, not a Stable Diffusion pipeline.")
     pipe.set_progress_bar_config(disable=True)
-    return StableDiffusionModel(pipe.to(device), entry.name, device)
+    return StableDiffusionModel(pipe, entry.name, device, context.options)
 
 
 class StableDiffusionModel:
     """A loaded pipeline; img2img and inpaint pipelines share its components (no extra memory)."""
 
-    def __init__(self, pipe: DiffusionPipeline, name: str, device: torch.device) -> None:
-        self.pipe = pipe
+    def __init__(self, pipe: DiffusionPipeline, name: str, device: torch.device, options: dict[str, Any]) -> None:
         self.name = name
         self.device = device
+        self.options = options
+        if options.get("cpu_offload") and device.type == "cuda":
+            pipe.enable_model_cpu_offload()
+        else:
+            pipe.to(device)
+        if options.get("attention_slicing"):
+            pipe.enable_attention_slicing()
+        if options.get("vae_tiling"):
+            pipe.vae.enable_tiling()
+        pipe.vae.enable_slicing()  # batch decoding one image at a time: same pixels, less memory
+        self.pipe = pipe
+        self.loras = LoraStack(pipe)
+        self._derived: dict[str, DiffusionPipeline] = {}
         self.default_scheduler_config = dict(pipe.scheduler.config)
+        self.preview = LatentPreview.fit(pipe.vae, device, pipe.vae.dtype)
 
     def unload(self) -> None:
         self.pipe = None
+        self._derived.clear()
+        gc.collect()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
     def _pipeline(self, request: GenerationRequest) -> DiffusionPipeline:
-        if request.capability == "inpaint":
-            return AutoPipelineForInpainting.from_pipe(self.pipe)
-        if request.capability == "img2img":
-            return AutoPipelineForImage2Image.from_pipe(self.pipe)
-        return self.pipe
+        """The pipeline for the request's capability, sharing the loaded components."""
+        kinds = {"inpaint": AutoPipelineForInpainting, "img2img": AutoPipelineForImage2Image}
+        if request.capability not in kinds:
+            return self.pipe
+        if request.capability not in self._derived:
+            derived = kinds[request.capability].from_pipe(self.pipe)
+            derived.set_progress_bar_config(disable=True)
+            self._derived[request.capability] = derived
+        return self._derived[request.capability]
 
     def run(self, request: GenerationRequest, report, cancelled) -> JobResult:
-        seed = request.seed if request.seed is not None else random.randrange(2**32)
+        seed = request.seed if request.seed is not None else random.randrange(2**32 - request.batch)
+        size = (request.width, request.height)
+        init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
+        mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
+        self.loras.apply(request.loras)
         pipe = self._pipeline(request)
         pipe.scheduler = make_scheduler(request.scheduler, self.default_scheduler_config)
-        total = request.steps
+        steps = request.steps
+        if init is not None:  # img2img/inpaint run steps × strength steps: make that at least one
+            steps = max(steps, math.ceil(1 / request.strength))
+        total = steps if init is None else int(steps * request.strength)
 
         def on_step_end(pipeline, step, timestep, callback_kwargs):
             if cancelled():
                 pipeline._interrupt = True
-            report(step + 1, total)
+            preview = self.preview(callback_kwargs["latents"][0], size)
+            report(min(step + 1, total), total, preview=preview)
             return callback_kwargs
 
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             prompt=[request.prompt] * request.batch,
             negative_prompt=[request.negative_prompt] * request.batch if request.negative_prompt else None,
-            num_inference_steps=request.steps,
+            num_inference_steps=steps,
             guidance_scale=request.guidance,
             generator=[cpu_generator(seed + i) for i in range(request.batch)],
             callback_on_step_end=on_step_end,
+            callback_on_step_end_tensor_inputs=["latents"],
+            width=request.width,
+            height=request.height,
         )
-        if request.init_image:
-            init = _open_image(request.init_image, "init image").resize((request.width, request.height))
+        if init is not None:
             kwargs.update(image=init, strength=request.strength)
-            if request.mask:
-                mask = _open_image(request.mask, "mask").convert("L").resize((request.width, request.height))
+            if mask is not None:
                 kwargs["mask_image"] = mask
-        else:
-            kwargs.update(width=request.width, height=request.height)
-        images = pipe(**kwargs).images
+            else:
+                del kwargs["width"], kwargs["height"]
+        images, notice = self._call_with_oom_retry(pipe, kwargs, report)
         if cancelled():
             report(total, total)  # raises JobCancelled
+        if mask is not None:
+            images = [composite(init, image, mask) for image in images]
         folder = home_path("gallery", time.strftime("%Y-%m-%d"))
         artifacts = []
         for i, image in enumerate(images):
             path = folder / f"{time.strftime('%H%M%S')}-{seed + i}-{uuid.uuid4().hex[:6]}.png"
             save_png(image, path, request, seed + i, {"model_name": self.name, "backend": "torch"})
             artifacts.append(Artifact(str(path), "image", {"seed": seed + i}))
-        return JobResult(artifacts=tuple(artifacts), data={"seed": seed})
+        return JobResult(artifacts=tuple(artifacts), data={"seed": seed, "notice": notice})
+
+    def _call_with_oom_retry(self, pipe, kwargs: dict[str, Any], report) -> tuple[list[Image.Image], str]:
+        """Run the pipeline; on out-of-memory free memory and retry once with VAE tiling."""
+        try:
+            return pipe(**kwargs).images, ""
+        except torch.OutOfMemoryError:
+            gc.collect()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if self.options.get("vae_tiling"):
+                raise _oom() from None
+        notice = "Ran out of memory; retried once with VAE tiling."
+        report(0, 1, message=notice)
+        pipe.vae.enable_tiling()
+        try:
+            return pipe(**kwargs).images, notice
+        except torch.OutOfMemoryError:
+            gc.collect()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise _oom() from None
+        finally:
+            pipe.vae.disable_tiling()
+
+
+def _oom() -> OutOfMemory:
+    return OutOfMemory(
+        "The GPU ran out of memory, even with VAE tiling.",
+        "Lower the size or batch, or turn on attention slicing or CPU offload in Settings → Memory.",
+    )
 
 
 def _open_image(path: str, what: str) -> Image.Image:
     try:
         with Image.open(Path(path)) as image:
+            image.load()
             return image.convert("RGB")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise BadInput(f"The {what} '{path}' is not an image the studio can read ({exc}).") from None

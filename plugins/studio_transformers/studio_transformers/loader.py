@@ -1,19 +1,38 @@
-"""Load a local causal language model and stream text continuations with transformers."""
+"""Load a local causal language model and continue, rewrite or watermark-check text with transformers.
+
+``CausalLM.run(request, report, cancelled)`` handles the three modes of a :class:`TextRequest`:
+
+- ``continue``: the prompt (trimmed from the left to the model's window, with a notice) is continued;
+- ``rewrite``: the prompt is a selection rewritten after ``request.instruction``, through the
+  tokenizer's chat template when it has one, a completion prompt otherwise;
+- ``detect``: the prompt is scored for the green-list watermark (no generation).
+
+Streaming: ``report(tokens_so_far, max_new_tokens, message=chunk)`` for every chunk of text as it
+arrives (``step >= 1``); notices (trimming) come as ``report(0, total, message=notice)`` and in
+``result.data["notices"]``. Stop: a stopping criterion reads ``cancelled()`` before every new token.
+With ``request.watermark`` the generation is watermarked by transformers' ``WatermarkingConfig``;
+``result.data["watermark"]`` holds the settings a detector needs (store them with the document).
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
+from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, TextIteratorStreamer
 from transformers import logging as transformers_logging
 
 from studio.backends.torch_device import default_dtype, resolve_device
-from studio.core.errors import JobCancelled, ModelError
+from studio.core.errors import BadInput, JobCancelled, ModelError
 from studio.core.requests import TextRequest
 from studio.core.results import JobResult
 from studio.plugins.api import LoadContext
+
+DEFAULT_WINDOW = 2048
+REWRITE_SYSTEM = "You rewrite text as the user asks. Reply with the rewritten text only."
 
 
 def load(context: LoadContext) -> CausalLM:
@@ -21,16 +40,45 @@ def load(context: LoadContext) -> CausalLM:
     transformers_logging.disable_progress_bar()
     entry = context.model
     if not entry.details.get("has_tokenizer", False):
-        raise ModelError(f"The model folder '{entry.path}' has no tokenizer.", "Copy its tokenizer files beside it.")
+        raise ModelError(
+            f"The model folder '{entry.path}' has no tokenizer (tokenizer.json, tokenizer.model or vocab.json).",
+            "Copy the tokenizer files that came with the model into that folder.",
+        )
+    _check_memory(Path(entry.path))
     device = resolve_device(context.device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(entry.path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
             entry.path, dtype=default_dtype(device), local_files_only=True, use_safetensors=None
         )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"'{entry.name}' could not be loaded as a language model: {exc}") from None
     return CausalLM(model.to(device).eval(), tokenizer, device)
+
+
+def _available_memory() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(folder: Path) -> None:
+    """Refuse, with a clear message, a model whose weights alone exceed the free memory."""
+    weights = sum(p.stat().st_size for p in folder.glob("*.safetensors")) or sum(
+        p.stat().st_size for p in folder.glob("pytorch_model*.bin"))
+    free = _available_memory()
+    if free is not None and weights > free * 0.9:
+        raise ModelError(
+            f"'{folder.name}' needs about {weights / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB of memory is free.",
+            "Close other programs, or pick a smaller (or quantised) model.",
+        )
 
 
 class _StopWhenCancelled(StoppingCriteria):
@@ -41,6 +89,27 @@ class _StopWhenCancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.cancelled(), dtype=torch.bool, device=input_ids.device)
 
 
+class _CountingStreamer(TextIteratorStreamer):
+    """A ``TextIteratorStreamer`` whose items are ``(text, tokens generated so far)``."""
+
+    def __init__(self, tokenizer, owner: CausalLM, **kwargs) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True, **kwargs)
+        self.owner = owner
+        self.tokens = 0
+
+    def put(self, value) -> None:
+        if not (self.skip_prompt and self.next_tokens_are_prompt):
+            self.tokens += int(value.shape[-1])
+            self.owner.tokens_generated = self.tokens
+        super().put(value)
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text:
+            self.text_queue.put((text, self.tokens), timeout=self.timeout)
+        if stream_end:
+            self.text_queue.put(self.stop_signal, timeout=self.timeout)
+
+
 class CausalLM:
     """A loaded language model; ``run`` streams tokens through ``report(message=chunk)``."""
 
@@ -48,33 +117,139 @@ class CausalLM:
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
+        self.tokens_generated = 0  # live count of the current generation (read by tests and benches)
 
     def unload(self) -> None:
         self.model = None
 
-    def run(self, request: TextRequest, report, cancelled) -> JobResult:
-        seed = request.seed if request.seed is not None else random.randrange(2**32)
-        torch.manual_seed(seed)
-        inputs = self.tokenizer(request.prompt, return_tensors="pt").to(self.device)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    # ---------------------------------------------------------------- facts
+    @property
+    def window(self) -> int:
+        """How many tokens (prompt + generated) the model was built to attend to."""
+        config = self.model.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        limit = getattr(self.tokenizer, "model_max_length", 0)
+        return limit if 0 < limit < 1_000_000 else DEFAULT_WINDOW
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    # --------------------------------------------------------------- prompts
+    def prompt_ids(self, request: TextRequest) -> tuple[torch.Tensor, list[str]]:
+        """Token ids of what the model sees for ``request``, and notices for the user."""
+        budget = max(1, self.window - request.max_new_tokens)
+        if request.mode == "rewrite":
+            ids = self._rewrite_ids(request)
+            if ids.shape[-1] > budget:
+                raise BadInput(
+                    f"The selection is too long to rewrite with this model ({ids.shape[-1]} tokens with the "
+                    f"instruction; its window leaves {budget} for the text).",
+                    "Select less text, or lower max new tokens.",
+                )
+            return ids, []
+        ids = self.tokenizer(request.prompt, return_tensors="pt")["input_ids"]
+        notices = []
+        if ids.shape[-1] > budget:
+            cut = ids.shape[-1] - budget
+            ids = ids[:, cut:]
+            notices.append(
+                f"The text is longer than the model's window ({self.window} tokens, {request.max_new_tokens} of "
+                f"them kept for new text): the first {cut} tokens were left out; the model sees the last {budget}."
+            )
+        return ids, notices
+
+    def _rewrite_ids(self, request: TextRequest) -> torch.Tensor:
+        instruction = request.instruction.strip() or "Rewrite this text."
+        if self.has_chat_template:
+            user = f"{instruction}\n\n{request.prompt}"
+            for messages in (
+                [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}],
+                [{"role": "user", "content": f"{REWRITE_SYSTEM}\n\n{user}"}],  # templates without a system role
+            ):
+                try:
+                    text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                except Exception:  # templates raise whatever jinja raises
+                    continue
+                return self.tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        text = f"{instruction}\n\nOriginal: {request.prompt.strip()}\nRewritten:"
+        return self.tokenizer(text, return_tensors="pt")["input_ids"]
+
+    # --------------------------------------------------------------- watermark
+    def watermark_config(self, request: TextRequest):
+        from transformers import WatermarkingConfig
+
+        s = request.watermark_settings()
+        return WatermarkingConfig(greenlist_ratio=s["greenlist_ratio"], bias=s["bias"], hashing_key=s["hashing_key"],
+                                  seeding_scheme=s["seeding_scheme"], context_width=s["context_width"])
+
+    def watermark_info(self, request: TextRequest) -> dict:
+        return {**request.watermark_settings(), "vocab_size": int(self.model.config.vocab_size),
+                "model": request.model, "threshold": request.detect_threshold}
+
+    def detect(self, request: TextRequest) -> dict:
+        """Green-list watermark z-score of ``request.prompt`` under ``request``'s watermark settings."""
+        from transformers import WatermarkDetector
+
+        ids = self.tokenizer(request.prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        if ids.shape[-1] < 2:
+            raise BadInput("The text is too short to check for a watermark (fewer than 2 tokens).")
+        detector = WatermarkDetector(model_config=self.model.config, device=str(self.device),
+                                     watermarking_config=self.watermark_config(request), ignore_repeated_ngrams=True)
+        out = detector(ids.to(self.device), z_threshold=request.detect_threshold, return_dict=True)
+        z = float(out.z_score[0])
+        return {"z_score": round(z, 4), "detected": bool(z >= request.detect_threshold),
+                "tokens_scored": int(out.num_tokens_scored[0]),
+                "green_fraction": round(float(out.green_fraction[0]), 4),
+                "watermark": self.watermark_info(request)}
+
+    # --------------------------------------------------------------------- run
+    def generate_kwargs(self, request: TextRequest, input_ids: torch.Tensor) -> dict:
+        """The ``model.generate`` arguments for ``request`` (shared with the P6 benchmark's bare path)."""
+        sample = request.temperature > 0
         kwargs = dict(
-            **inputs,
+            input_ids=input_ids.to(self.device),
+            attention_mask=torch.ones_like(input_ids).to(self.device),
             max_new_tokens=request.max_new_tokens,
-            do_sample=request.temperature > 0,
-            temperature=request.temperature or None,
-            top_p=request.top_p,
-            top_k=request.top_k,
+            do_sample=sample,
             repetition_penalty=request.repetition_penalty,
-            streamer=streamer,
-            stopping_criteria=[_StopWhenCancelled(cancelled)],
-            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+            else self.tokenizer.eos_token_id,
         )
+        if sample:
+            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if request.watermark:
+            kwargs["watermarking_config"] = self.watermark_config(request)
+        if request.mode == "rewrite" and not self.has_chat_template:
+            kwargs.update(stop_strings=["\n\n"], tokenizer=self.tokenizer)
+        return kwargs
+
+    def run(self, request: TextRequest, report, cancelled) -> JobResult:
+        if request.mode == "detect":
+            data = self.detect(request)
+            report(1, 1, message="")
+            return JobResult(data=data)
+        seed = request.seed if request.seed is not None else random.randrange(2**32)
+        input_ids, notices = self.prompt_ids(request)
+        for notice in notices:
+            report(0, request.max_new_tokens, message=notice)
+        streamer = _CountingStreamer(self.tokenizer, self)
+        kwargs = self.generate_kwargs(request, input_ids)
+        kwargs.update(streamer=streamer, stopping_criteria=[_StopWhenCancelled(cancelled)])
         errors: list[BaseException] = []
+        outputs: list[torch.Tensor] = []
+        self.tokens_generated = 0
 
         def generate() -> None:
             try:
+                torch.manual_seed(seed)
                 with torch.inference_mode():
-                    self.model.generate(**kwargs)
+                    outputs.append(self.model.generate(**kwargs))
             except BaseException as exc:  # re-raised on the job's thread
                 errors.append(exc)
                 streamer.end()
@@ -82,14 +257,20 @@ class CausalLM:
         thread = threading.Thread(target=generate, name="studio-text-generate", daemon=True)
         thread.start()
         pieces: list[str] = []
-        for step, chunk in enumerate(streamer, start=1):
-            pieces.append(chunk)
-            try:
-                report(step, request.max_new_tokens, message=chunk)
-            except JobCancelled:
-                thread.join()
-                raise
+        try:
+            for chunk, tokens in streamer:
+                pieces.append(chunk)
+                report(max(1, tokens), request.max_new_tokens, message=chunk)
+        except JobCancelled:
+            thread.join()
+            raise
         thread.join()
         if errors:
             raise errors[0]
-        return JobResult(text="".join(pieces), data={"seed": seed})
+        new_ids = outputs[0][0, input_ids.shape[-1]:] if outputs else input_ids[0, :0]
+        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+        data = {"seed": seed, "new_tokens": int(new_ids.shape[-1]), "prompt_tokens": int(input_ids.shape[-1]),
+                "stopped": bool(cancelled()), "mode": request.mode, "notices": notices}
+        if request.watermark:
+            data["watermark"] = self.watermark_info(request)
+        return JobResult(text=text, data=data)

@@ -1,0 +1,43 @@
+"""Stacking LoRA files (diffusers/peft or kohya/A1111 keys) on a loaded pipeline, with weights."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from studio.core.errors import ModelError
+from studio.core.requests import LoraRef
+
+
+class LoraStack:
+    """Keeps the pipeline's adapters in step with what each request asks for."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe = pipe
+        self.loaded: dict[str, str] = {}  # path -> adapter name
+
+    def apply(self, loras: tuple[LoraRef, ...]) -> None:
+        wanted = [str(Path(lora.path).expanduser().resolve()) for lora in loras]
+        if set(wanted) != set(self.loaded):
+            if self.loaded:
+                self.pipe.unload_lora_weights()
+                self.loaded.clear()
+            for index, path in enumerate(wanted):
+                self._load(path, f"lora{index}_{re.sub(r'[^A-Za-z0-9_]', '_', Path(path).stem)[:40]}")
+        if self.loaded:
+            names = [self.loaded[p] for p in wanted]
+            self.pipe.set_adapters(names, adapter_weights=[lora.weight for lora in loras])
+
+    def _load(self, path: str, name: str) -> None:
+        if not Path(path).is_file():
+            raise ModelError(f"The LoRA file '{path}' does not exist.")
+        if not path.endswith(".safetensors"):
+            raise ModelError(f"The LoRA '{Path(path).name}' is not a .safetensors file.",
+                             "Pickle files can run code when loaded; convert it to safetensors first.")
+        try:
+            self.pipe.load_lora_weights(path, adapter_name=name)
+        except (ValueError, KeyError, OSError, RuntimeError) as exc:
+            self.pipe.unload_lora_weights()
+            self.loaded.clear()
+            raise ModelError(f"'{Path(path).name}' is not a LoRA that fits this model ({exc}).") from None
+        self.loaded[path] = name
