@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
@@ -14,10 +15,11 @@ from studio.core.requests import GenerationRequest
 from studio.core.settings import Settings
 from studio.jobs.queue import Job, JobState
 from studio.session import StudioSession
+
+if TYPE_CHECKING:  # dialogs are imported when first opened, not at start-up
+    from studio.ui.dialogs.plugins import PluginsDialog
+    from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
-from studio.ui.dialogs.about import about_box
-from studio.ui.dialogs.plugins import PluginsDialog
-from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.panels.canvas import Canvas
 from studio.ui.panels.empty import editor_panel, gallery_panel, training_panel
 from studio.ui.panels.log import LogPanel
@@ -204,7 +206,7 @@ class MainWindow(QMainWindow):
         self._action(tools, "&Plugins…", self.open_plugins)
 
         help_menu = bar.addMenu("&Help")
-        about = self._action(help_menu, "&About Studio", lambda: about_box(self).open(), keys.HelpContents)
+        about = self._action(help_menu, "&About Studio", self.open_about, keys.HelpContents)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         self._action(help_menu, "About &Qt", QApplication.aboutQt)
 
@@ -266,7 +268,16 @@ class MainWindow(QMainWindow):
         dialog = self.open_settings()
         dialog._browse()
 
+    def open_about(self) -> None:
+        from studio.ui.dialogs.about import about_box
+
+        box = about_box(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
     def open_settings(self) -> SettingsDialog:
+        from studio.ui.dialogs.settings import SettingsDialog
+
         dialog = SettingsDialog(self.session.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
@@ -274,6 +285,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_plugins(self) -> PluginsDialog:
+        from studio.ui.dialogs.plugins import PluginsDialog
+
         dialog = PluginsDialog(self.session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
