@@ -20,6 +20,7 @@ from studio.core.requests import Request
 from studio.jobs.queue import Job, JobState
 from studio.ui.tasks import run_in_background
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as in the log file
 ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total, state value) for the progress delegate
 JobRole = Qt.ItemDataRole.UserRole + 2  # the Job snapshot of the row
 
@@ -76,7 +77,7 @@ class QueueModel(QStandardItemModel):
         row = self._rows.get(job_id)
         if row is None or self._jobs[row].state.finished:
             return
-        self.upsert(replace(self._jobs[row], step=step, total=total, message=message or self._jobs[row].message))
+        self.upsert(replace(self._jobs[row], step=step, total=total, message=message))
 
     def _fill(self, items: list[QStandardItem], job: Job) -> None:
         tooltip = job.error or job.message or summarize(job.request)
@@ -157,23 +158,28 @@ class LogViewModel(QObject):
     line_added = Signal(str)
     _record = Signal(str)
 
-    def __init__(self, max_lines: int = 2000, parent: QObject | None = None) -> None:
+    def __init__(
+        self, tail_of: Path | None = None, max_lines: int = 2000, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.lines: collections.deque[str] = collections.deque(maxlen=max_lines)
         self._record.connect(self._append, Qt.ConnectionType.QueuedConnection)
         self._handler = _SignalHandler(self._record)
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        if tail_of is not None:
+            self.load_tail(tail_of)  # before listening, so no record shows twice
         logging.getLogger("studio").addHandler(self._handler)
 
-    def load_tail(self, path: Path, count: int = 200) -> None:
-        """Show the last ``count`` lines the log file already holds (earlier sessions)."""
+    def load_tail(self, path: Path, count: int = 200, max_bytes: int = 64_000) -> None:
+        """Show the last ``count`` lines the log file already holds (earlier sessions, start-up)."""
         try:
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                tail = collections.deque(handle, maxlen=count)
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - max_bytes))
+                text = handle.read().decode("utf-8", "replace")
         except OSError:
             return
-        for line in tail:
-            self._append(line.rstrip("\n"))
+        for line in text.splitlines()[-count:]:
+            self._append(line)
 
     def close(self) -> None:
         """Detach from the logger (call before the view-model goes away)."""
@@ -190,6 +196,11 @@ class _SignalHandler(logging.Handler):
     def __init__(self, signal: Any) -> None:
         super().__init__(logging.INFO)
         self._signal = signal
+
+    def format(self, record: logging.LogRecord) -> str:
+        """One line per record; tracebacks stay in the log file."""
+        lines = super().format(record).splitlines() or [""]
+        return lines[0] + ("  [details in the log file]" if len(lines) > 1 else "")
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.queue_model = QueueModel(self)
         self.queue_model.load(session.queue.jobs())
         self.canvas_model = CanvasViewModel(self)
-        self.log_model = LogViewModel(parent=self)
+        self.log_model = LogViewModel(tail_of=log_file(), parent=self)
         self.status_model = StatusViewModel(session.settings.backend, self)
         self.library_model = LibraryViewModel(session.library, self)
         self._wire_bridge()
@@ -232,11 +232,10 @@ class MainWindow(QMainWindow):
 
     # -- start-up work that must not delay the first paint ------------------------------
     def start_background_work(self) -> None:
-        """Scan models, probe the device and show the log's tail; called after the first paint."""
+        """Scan models and probe the device; called after the first paint."""
         if self._started:
             return
         self._started = True
-        self.log_model.load_tail(log_file(), 200)
         self.library_model.refresh()
         if self.probe is not None:
             self.probe.start()

@@ -44,6 +44,7 @@ def test_failed_job_shows_its_message_and_the_next_job_runs(make_window, qtbot, 
     assert any(f"Job {failing.id} failed" in n and "asked to fail" in n for n in notices)
     qtbot.waitUntil(lambda: "asked to fail" in window.log_panel.text(), timeout=WAIT_MS)
     assert f"Job {failing.id} failed" in window.log_panel.text()
+    assert "Traceback" not in window.log_panel.text()  # one line per record; details stay in the file
     # the next job ran to the end and its image is on the canvas
     qtbot.waitUntil(window.canvas.showing_image, timeout=WAIT_MS)
     assert window.canvas_model.job_id == following.id

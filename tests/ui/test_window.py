@@ -20,6 +20,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
         assert "will" in empty.message() or "appear" in empty.message(), key
     assert "No image yet" in EMPTY_TEXT
     assert not window.canvas.showing_image()
+    assert window.queue_panel.stack.currentWidget() is window.queue_panel.empty
     assert window.canvas.empty.title.text() == EMPTY_TEXT
     assert window.device_label.text() == "Device: detecting…"
     assert window.backend_label.text() == "Backend: torch"
@@ -60,3 +61,11 @@ def test_edit_menu_acts_on_the_focused_field(make_window, qtbot) -> None:
 
 def _actions(window) -> dict:
     return {a.text().replace("&", ""): a for top in window.menuBar().actions() for a in top.menu().actions()}
+
+
+def test_log_panel_starts_with_the_tail_of_the_log_file(make_window) -> None:
+    from studio.core.paths import log_file
+
+    log_file().write_text("2026-01-01 10:00:00,000 INFO studio: an earlier session said hello\n")
+    window = make_window()
+    assert "an earlier session said hello" in window.log_panel.text()

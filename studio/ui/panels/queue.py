@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QPushButton,
+    QStackedWidget,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.jobs.queue import Job, JobState
+from studio.ui.panels.empty import EmptyState
 from studio.ui.viewmodels import JobRole, ProgressRole, QueueModel
 
 REQUEUEABLE = (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
@@ -38,12 +40,13 @@ class ProgressDelegate(QStyledItemDelegate):
             return
         step, total, state = value
         done = state == JobState.DONE.value
+        ended = state in (JobState.FAILED.value, JobState.CANCELLED.value, JobState.INTERRUPTED.value)
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
         bar.minimum, bar.maximum = 0, max(total, 1)
         bar.progress = max(total, 1) if done else min(step, max(total, 1))
-        bar.text = "done" if done else (f"{step}/{total}" if total else str(state))
+        bar.text = str(state) if done or ended or not total else f"{step}/{total}"
         bar.textVisible = True
         bar.palette = option.palette
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
@@ -70,6 +73,8 @@ class QueuePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         # Fixed widths, not ResizeToContents: that re-measures every row on every progress update.
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -89,13 +94,24 @@ class QueuePanel(QWidget):
         buttons.addWidget(self.requeue_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.table, 1)
+        self.empty = EmptyState(
+            "No jobs yet",
+            "Every job you start is listed here with its progress. Failed, cancelled and "
+            "interrupted jobs stay here and can be re-queued.",
+        )
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.table)
+        layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         model.dataChanged.connect(self._update_buttons)
         model.rowsInserted.connect(self._scroll_to_new)
         model.modelReset.connect(self._update_buttons)
+        model.rowsInserted.connect(self._update_empty)
+        model.rowsRemoved.connect(self._update_empty)
         self._update_buttons()
+        self._update_empty()
 
     def selected_job(self) -> Job | None:
         rows = self.table.selectionModel().selectedRows()
@@ -120,6 +136,9 @@ class QueuePanel(QWidget):
         job = self.selected_job()
         self.cancel_button.setEnabled(job is not None and not job.state.finished)
         self.requeue_button.setEnabled(job is not None and job.state in REQUEUEABLE)
+
+    def _update_empty(self, *_args: object) -> None:
+        self.stack.setCurrentWidget(self.table if self.model.rowCount() else self.empty)
 
     def _scroll_to_new(self, _parent: QModelIndex, _first: int, last: int) -> None:
         self.table.scrollTo(self.model.index(last, 0))
