@@ -104,6 +104,21 @@ def test_generate_is_reproducible_and_carries_its_parameters(tmp_path, tiny_sd_f
     assert np.array_equal(a, np.asarray(Image.open(tmp_path / "c.png")))
 
 
+def test_other_tools_read_our_parameters(tmp_path, tiny_sd_folder):
+    from sd_parsers import ParserManager
+
+    assert main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a red circle, ink", "--negative-prompt",
+                 "blurry", "--seed", "42", "--steps", "2", "--guidance", "6.5", "--width", "32", "--height", "40",
+                 "--scheduler", "DPM++ 2M", "--out", str(tmp_path / "a.png")]) == 0
+    info = ParserManager().parse(str(tmp_path / "a.png"))
+    sampler = info.samplers[0]
+    assert sampler.name == "DPM++ 2M"
+    assert [p.value for p in sampler.prompts] == ["a red circle, ink"]
+    assert [p.value for p in sampler.negative_prompts] == ["blurry"]
+    assert sampler.parameters == {"cfg_scale": "6.5", "seed": "42", "steps": "2"}
+    assert info.metadata["Size"] == "32x40"
+
+
 def test_different_seeds_give_different_images(tmp_path, tiny_sd_folder):
     base = ["generate", "--model", str(tiny_sd_folder), "--prompt", "a cat", "--steps", "2", "--width", "32",
             "--height", "32"]
