@@ -19,6 +19,8 @@ SCHEMA_VERSION = 1
 BACKENDS = ("torch", "onnx")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_SIDE = 4096
+TEXT_MODES = ("continue", "rewrite", "detect")
+WATERMARK_KEY = 15485863  # transformers' default hashing key
 SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
 
 
@@ -146,13 +148,43 @@ class TextRequest(Request):
     top_k: int = 50
     repetition_penalty: float = 1.1
     watermark: bool = False
+    # What to do with ``prompt``: "continue" it; "rewrite" it (the selection) following
+    # ``instruction``; or "detect" a watermark in it (result data: z_score, detected, …).
+    mode: str = "continue"
+    instruction: str = ""
+    # Green-list watermark settings (generation and detection must use the same ones).
+    watermark_key: int = WATERMARK_KEY
+    watermark_bias: float = 2.0
+    watermark_ratio: float = 0.25
+    detect_threshold: float = 4.0
+
+    def watermark_settings(self) -> dict[str, Any]:
+        """What a document must keep to be checked later (stored with a draft)."""
+        return {"hashing_key": self.watermark_key, "bias": self.watermark_bias,
+                "greenlist_ratio": self.watermark_ratio, "seeding_scheme": "lefthash", "context_width": 1}
 
     def validate(self) -> None:
         super().validate()
         if not self.model:
             raise BadInput("No model chosen.", "Pass --model with a model folder or 'demo-text'.")
+        if self.mode not in TEXT_MODES:
+            raise BadInput(f"Unknown text mode '{self.mode}'.", f"Choose one of: {', '.join(TEXT_MODES)}.")
         if not self.prompt.strip():
+            if self.mode == "rewrite":
+                raise BadInput("Nothing is selected to rewrite.", "Select some text first.")
+            if self.mode == "detect":
+                raise BadInput("There is no text to check for a watermark.")
             raise BadInput("The prompt is empty.", "Type some text for the model to continue.")
+        if not 0.0 < self.watermark_ratio < 1.0:
+            raise BadInput(f"The watermark green-list ratio must be between 0 and 1, not {self.watermark_ratio}.")
+        if not 0.0 < self.top_p <= 1.0:
+            raise BadInput(f"top-p must be above 0 and at most 1, not {self.top_p}.")
+        if self.top_k < 0:
+            raise BadInput(f"top-k cannot be negative ({self.top_k}).")
+        if self.repetition_penalty <= 0:
+            raise BadInput(f"The repetition penalty must be positive, not {self.repetition_penalty}.")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            raise BadInput(f"Seed must be between 0 and {2**32 - 1}, not {self.seed}.")
         if not 1 <= self.max_new_tokens <= 32768:
             raise BadInput(f"max_new_tokens must be between 1 and 32768, not {self.max_new_tokens}.")
         if self.temperature < 0:

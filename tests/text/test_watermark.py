@@ -1,0 +1,40 @@
+"""Green-list watermark: 200 generated tokens are detected (z >= 4), text people wrote is not (z < 3).
+
+The false-positive rate over all human paragraphs is measured by bench/text_watermark_fpr.py."""
+
+from __future__ import annotations
+
+from studio.core.requests import TextRequest
+from studio.jobs import JobState
+from tests.text.conftest import human_paragraphs
+
+
+def _detect(model, text: str, **kw) -> dict:
+    return model.run(TextRequest(model="m", prompt=text, mode="detect", **kw), lambda *a, **k: None, lambda: False).data
+
+
+def test_watermarked_generations_are_detected_and_carry_their_settings(text_session, tiny_llama_folder):
+    for seed in (1, 2):
+        request = TextRequest(model=str(tiny_llama_folder), prompt="The studio", max_new_tokens=200, seed=seed,
+                              watermark=True, watermark_key=777)
+        job = text_session.runner.run_now(request)
+        assert job.state is JobState.DONE, job.error
+        settings = job.result.data["watermark"]
+        assert settings["hashing_key"] == 777 and settings["greenlist_ratio"] == 0.25
+        check = text_session.runner.run_now(
+            TextRequest(model=str(tiny_llama_folder), prompt=job.result.text, mode="detect", watermark_key=777))
+        assert check.result.data["z_score"] >= 4
+        assert check.result.data["detected"]
+        wrong_key = text_session.runner.run_now(
+            TextRequest(model=str(tiny_llama_folder), prompt=job.result.text, mode="detect", watermark_key=778))
+        assert wrong_key.result.data["z_score"] < 3
+
+
+def test_unmarked_generation_and_human_text_are_not_detected(loaded_tiny_llama):
+    plain = loaded_tiny_llama.run(TextRequest(model="m", prompt="The studio", max_new_tokens=200, seed=1),
+                                  lambda *a, **k: None, lambda: False)
+    assert _detect(loaded_tiny_llama, plain.text)["z_score"] < 3
+    paragraphs = human_paragraphs()[:20]
+    assert len(paragraphs) == 20
+    scores = [_detect(loaded_tiny_llama, p)["z_score"] for p in paragraphs]
+    assert max(scores) < 3, scores
