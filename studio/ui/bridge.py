@@ -23,9 +23,13 @@ PREVIEW_INTERVAL_S = 0.1
 
 
 class JobBridge(QObject):
-    """Implements ``JobListener``; signals: ``changed``, ``progress``, ``preview``, ``result``."""
+    """Implements ``JobListener``. Every state change emits ``changed``; a job that ends also emits
+    ``finished``, ``failed`` or ``cancelled``; running jobs emit ``progress`` and ``preview``."""
 
     changed = Signal(object)  # Job (a frozen snapshot)
+    finished = Signal(object)  # Job that ended done
+    failed = Signal(object)  # Job that ended failed (its ``error`` says why)
+    cancelled = Signal(object)  # Job that ended cancelled
     progress = Signal(int, int, int, str)  # job id, step, total, message
     preview = Signal(int, QImage)  # job id, intermediate image
     result = Signal(int, QImage)  # job id, first image the finished job wrote
@@ -40,6 +44,9 @@ class JobBridge(QObject):
     # -- JobListener (called on the worker thread) --------------------------------------
     def job_changed(self, job: Job) -> None:
         self.changed.emit(job)
+        ended = {JobState.DONE: self.finished, JobState.FAILED: self.failed, JobState.CANCELLED: self.cancelled}
+        if (signal := ended.get(job.state)) is not None:
+            signal.emit(job)
         if job.state is JobState.DONE and job.result is not None:
             for artifact in job.result.artifacts:
                 if artifact.kind == "image" and (image := load_qimage(artifact.path)) is not None:

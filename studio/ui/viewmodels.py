@@ -158,9 +158,7 @@ class LogViewModel(QObject):
     line_added = Signal(str)
     _record = Signal(str)
 
-    def __init__(
-        self, tail_of: Path | None = None, max_lines: int = 2000, parent: QObject | None = None
-    ) -> None:
+    def __init__(self, tail_of: Path | None = None, max_lines: int = 2000, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.lines: collections.deque[str] = collections.deque(maxlen=max_lines)
         self._record.connect(self._append, Qt.ConnectionType.QueuedConnection)

@@ -40,7 +40,15 @@ log = logging.getLogger("studio.ui")
 
 ICON = RESOURCES / "icons" / "studio.svg"
 NOTICE_MS = 15_000
+HISTORY_ROWS = 200
 DOCKS = ("prompt", "gallery", "queue", "editor", "training", "log")
+
+
+def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
+    """Unfinished and interrupted jobs, plus the most recent others (the queue keeps them all)."""
+    keep = {j.id for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)}
+    keep.update(j.id for j in jobs[-recent:])
+    return [j for j in jobs if j.id in keep]
 
 
 class MainWindow(QMainWindow):
@@ -68,7 +76,7 @@ class MainWindow(QMainWindow):
 
         # view-models
         self.queue_model = QueueModel(self)
-        self.queue_model.load(session.queue.jobs())
+        self.queue_model.load(jobs_to_show(session.queue.jobs()))
         self.canvas_model = CanvasViewModel(self)
         self.log_model = LogViewModel(tail_of=log_file(), parent=self)
         self.status_model = StatusViewModel(session.settings.backend, self)
@@ -311,19 +319,13 @@ class MainWindow(QMainWindow):
         b = self.bridge
         b.changed.connect(self.queue_model.upsert)
         b.changed.connect(self.canvas_model.on_job)
-        b.changed.connect(self._job_changed)
+        b.failed.connect(lambda job: self.notify(f"Job {job.id} failed: {job.error}"))
+        b.finished.connect(lambda job: self.notify(f"Job {job.id} finished."))
+        b.cancelled.connect(lambda job: self.notify(f"Job {job.id} cancelled."))
         b.progress.connect(self.queue_model.set_progress)
         b.progress.connect(self.canvas_model.on_progress)
         b.preview.connect(self.canvas_model.show_image)
         b.result.connect(self.canvas_model.show_image)
-
-    def _job_changed(self, job: Job) -> None:
-        if job.state is JobState.FAILED:
-            self.notify(f"Job {job.id} failed: {job.error}")
-        elif job.state is JobState.DONE:
-            self.notify(f"Job {job.id} finished.")
-        elif job.state is JobState.CANCELLED:
-            self.notify(f"Job {job.id} cancelled.")
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -343,7 +345,8 @@ class MainWindow(QMainWindow):
         wait_for_background()
 
     def _disconnect_bridge(self) -> None:
-        for signal in (self.bridge.changed, self.bridge.progress, self.bridge.preview, self.bridge.result):
+        b = self.bridge
+        for signal in (b.changed, b.finished, b.failed, b.cancelled, b.progress, b.preview, b.result):
             try:
                 signal.disconnect()
             except (RuntimeError, TypeError):

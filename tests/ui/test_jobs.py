@@ -103,3 +103,28 @@ def test_interrupted_jobs_are_listed_after_a_restart_and_can_be_requeued(make_wi
     assert panel.requeue_button.isEnabled()
     qtbot.mouseClick(panel.requeue_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _state(window, job.id) is JobState.DONE, timeout=WAIT_MS)
+
+
+def test_bridge_signals_arrive_on_the_gui_thread(make_window, qtbot, ui_model) -> None:
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    threads: list[object] = []
+    window.bridge.progress.connect(lambda *_: threads.append(QThread.currentThread()))
+    window.bridge.changed.connect(lambda *_: threads.append(QThread.currentThread()))
+    with qtbot.waitSignal(window.bridge.finished, timeout=WAIT_MS):
+        _generate(window, qtbot, ui_model, "a quiet forest", steps=5)
+    assert threads and all(t is QApplication.instance().thread() for t in threads)
+
+
+def test_only_recent_finished_jobs_are_listed() -> None:
+    from studio.ui.window import jobs_to_show
+
+    queue = JobQueue()
+    ids = [queue.submit(GenerationRequest(model="m", prompt=str(i))).id for i in range(6)]
+    queue.finish(queue.claim(ids[0]).id, JobState.DONE)
+    queue.finish(queue.claim(ids[4]).id, JobState.DONE)
+    shown = [j.id for j in jobs_to_show(queue.jobs(), recent=2)]
+    queue.close()
+    assert shown == ids[1:]  # the old finished job drops out; queued ones and the recent stay
