@@ -149,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save", default=None, help="folder to write the rendered images to")
     p.add_argument("--ground-truth", action="store_true",
                    help="judge the data set's own images instead (validates the judge)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     a = p.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     if a.ground_truth:
         print(json.dumps({"ground_truth": ground_truth(3)}))
         return 0

@@ -15,10 +15,15 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="work folder for checkpoints, samples and metrics (resumed if present)")
     p.add_argument("--steps", type=int, default=8000, help="UNet + text-encoder training steps")
     p.add_argument("--vae-steps", type=int, default=2000, help="VAE training steps")
+    p.add_argument("--vae-lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
+    p.add_argument("--export-only", action="store_true",
+                   help="save the pipeline from the latest checkpoint in --run-dir, no training")
     p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
                    help="continue from the latest checkpoints in --run-dir (the default)")
     p.add_argument("--no-resume", dest="no_resume", action="store_true",
