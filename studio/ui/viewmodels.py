@@ -239,9 +239,12 @@ class LibraryViewModel(QObject):
         self.library = library
         self.entries: list[ModelEntry] = []
         self.scanning = False
+        self._again = False
 
     def refresh(self) -> None:
+        """Scan again; a request during a scan runs once that scan ends (folders may have changed)."""
         if self.scanning:
+            self._again = True
             return
         self.scanning = True
         run_in_background(self.library.scan, self._scanned, self._failed)
@@ -250,6 +253,9 @@ class LibraryViewModel(QObject):
         self.scanning = False
         self.entries = entries
         self.changed.emit()
+        if self._again:
+            self._again = False
+            self.refresh()
 
     def _failed(self, error: BaseException) -> None:
         self.scanning = False
