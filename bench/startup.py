@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -219,6 +220,7 @@ def measure_stall(job_seconds: float) -> dict[str, Any]:
     busy1 = run_job(1)
     window.close()
     session.close()
+    shutil.rmtree(work, ignore_errors=True)
     stall16 = _lateness(busy16)
     return {
         "job": f"pure-Python CPU-bound job of {job_seconds:g} s (holds the GIL), 100 progress reports "

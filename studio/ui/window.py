@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         self._action(tools, "&Plugins…", self.open_plugins)
 
         help_menu = bar.addMenu("&Help")
-        about = self._action(help_menu, "&About Studio", self.open_about, keys.HelpContents)
+        about = self._action(help_menu, "&About Studio", self.open_about)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         self._action(help_menu, "About &Qt", QApplication.aboutQt)
 
