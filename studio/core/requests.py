@@ -228,6 +228,18 @@ class ExportRequest(Request):
     visible_image: str | None = None
     strip_metadata: bool = False
     name_template: str = "{n}"
+    lossless: bool = False  # WebP only
+    resize: int = 0  # long side in pixels; 0 keeps the size
+    conflict: str = "error"  # when a file exists: error | rename | overwrite
+    source_type: str = "auto"  # IPTC digital source type: auto | generated | composite | none
+    watermark_owner: int = 0  # the studio/user id the invisible mark carries (0–65535)
+    visible_anchor: str = "bottom-right"
+    visible_opacity: float = 0.5
+    visible_scale: float = 0.25
+    visible_margin: float = 0.03
+    visible_tile: bool = False
+    c2pa_cert: str | None = None  # PEM chain, leaf first; with c2pa_key, signs a C2PA manifest
+    c2pa_key: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -237,6 +249,18 @@ class ExportRequest(Request):
             raise BadInput(f"Unknown format '{self.format}'.", "Choose png, jpeg or webp.")
         if not 1 <= self.quality <= 100:
             raise BadInput(f"Quality must be between 1 and 100, not {self.quality}.")
+        if self.visible_text and self.visible_image:
+            raise BadInput("Choose a visible text or a visible image, not both.")
+        if not 0 <= self.resize <= 32768:
+            raise BadInput(f"Resize must be a long side between 1 and 32768 pixels, not {self.resize}.")
+        if self.conflict not in ("error", "rename", "overwrite"):
+            raise BadInput(f"Unknown conflict rule '{self.conflict}'.", "Choose error, rename or overwrite.")
+        if self.source_type not in ("auto", "generated", "composite", "none"):
+            raise BadInput(
+                f"Unknown source type '{self.source_type}'.", "Choose auto, generated, composite or none."
+            )
+        if not 0 <= self.watermark_owner < 2**16:
+            raise BadInput(f"The watermark owner id must be between 0 and 65535, not {self.watermark_owner}.")
 
 
 REQUEST_TYPES: dict[str, type[Request]] = {
