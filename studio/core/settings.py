@@ -32,11 +32,12 @@ class Settings:
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    allowed_pickles: list[str] = field(default_factory=list)  # pickle checkpoints the user trusts
 
-    def model_options(self) -> dict[str, bool]:
-        """Memory options handed to plugins when they load a model."""
+    def model_options(self) -> dict[str, object]:
+        """Options handed to plugins when they load a model (memory, trusted pickle files)."""
         return {"attention_slicing": self.attention_slicing, "vae_tiling": self.vae_tiling,
-                "cpu_offload": self.cpu_offload}
+                "cpu_offload": self.cpu_offload, "allowed_pickles": list(self.allowed_pickles)}
 
     def validate(self) -> None:
         if self.device not in DEVICES:

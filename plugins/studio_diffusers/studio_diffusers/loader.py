@@ -26,6 +26,7 @@ from studio_diffusers.inpaint import composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LatentPreview
 from studio_diffusers.schedulers import make_scheduler
+from studio_diffusers.single_file import load_single_file, refuse_pickle
 
 
 def load(context: LoadContext) -> StableDiffusionModel:
@@ -34,15 +35,18 @@ def load(context: LoadContext) -> StableDiffusionModel:
     entry = context.model
     device = resolve_device(context.device)
     dtype = default_dtype(device)
-    if entry.kind != "diffusers":
-        raise ModelError(
-            f"Single-file checkpoints like '{entry.name}' are not supported yet.",
-            "Use a diffusers folder for now.",
-        )
-    try:
-        pipe = DiffusionPipeline.from_pretrained(entry.path, dtype=dtype, local_files_only=True, use_safetensors=True)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"'{entry.name}' could not be loaded as a Stable Diffusion model: {exc}") from None
+    if entry.kind == "pickle-checkpoint":
+        refuse_pickle(entry, context.options.get("allowed_pickles", []))
+        pipe = load_single_file(entry, dtype, context.options.get("single_file_config"))
+    elif entry.kind == "sd-checkpoint":
+        pipe = load_single_file(entry, dtype, context.options.get("single_file_config"))
+    else:
+        try:
+            pipe = DiffusionPipeline.from_pretrained(
+                entry.path, dtype=dtype, local_files_only=True, use_safetensors=True
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"'{entry.name}' could not be loaded as a Stable Diffusion model: {exc}") from None
     if not hasattr(pipe, "vae") or not hasattr(pipe, "unet"):
         raise ModelError(f"'{entry.name}' is a {type(pipe).__name__}, not a Stable Diffusion pipeline.")
     pipe.set_progress_bar_config(disable=True)
