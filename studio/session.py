@@ -27,12 +27,20 @@ log = logging.getLogger("studio")
 
 
 class ModelCache:
-    """Loaded models, least recently used first out; switching back to a loaded model is instant."""
+    """Loaded models, least recently used out first, within a count and a memory budget.
 
-    def __init__(self, max_models: int = 2) -> None:
+    Switching back to a model still in the cache is instant. A model may expose ``memory_bytes``
+    (an int attribute) so the budget can be kept; the most recent model always stays.
+    """
+
+    def __init__(self, max_models: int = 3, budget_bytes: int = 0) -> None:
         self.max_models = max_models
+        self.budget_bytes = budget_bytes
         self._models: OrderedDict[tuple[str, ...], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __contains__(self, key: tuple[str, ...]) -> bool:
+        return key in self._models
 
     def get(self, key: tuple[str, ...], load: Callable[[], LoadedModel]) -> LoadedModel:
         with self._lock:
@@ -42,10 +50,15 @@ class ModelCache:
         model = load()
         with self._lock:
             self._models[key] = model
-            while len(self._models) > self.max_models:
+            while len(self._models) > 1 and (
+                len(self._models) > self.max_models or (self.budget_bytes and self.total_bytes() > self.budget_bytes)
+            ):
                 _, old = self._models.popitem(last=False)
                 old.unload()
         return model
+
+    def total_bytes(self) -> int:
+        return sum(int(getattr(model, "memory_bytes", 0) or 0) for model in self._models.values())
 
     def clear(self) -> None:
         with self._lock:
@@ -73,7 +86,7 @@ class StudioSession:
             self.settings.scan_hf_cache,
             patterns=self.registry.model_file_patterns(),
         )
-        self.models = ModelCache()
+        self.models = ModelCache(budget_bytes=int(self.settings.memory_budget_gb * 1e9))
         self.queue = JobQueue()
         self.gallery = Gallery()
         self.runner = JobRunner(self.queue, self.execute, listener)

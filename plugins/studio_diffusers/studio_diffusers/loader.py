@@ -74,6 +74,11 @@ class StableDiffusionModel:
         self._derived: dict[str, DiffusionPipeline] = {}
         self.default_scheduler_config = dict(pipe.scheduler.config)
         self.preview = LatentPreview.fit(pipe.vae, device, pipe.vae.dtype)
+        self.memory_bytes = sum(
+            p.numel() * p.element_size()
+            for module in pipe.components.values() if isinstance(module, torch.nn.Module)
+            for p in module.parameters()
+        )
 
     def unload(self) -> None:
         self.pipe = None
