@@ -11,15 +11,20 @@ import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QMessageLogContext, QObject, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from studio import __version__
+from studio.core.errors import describe
 from studio.core.paths import studio_home
-from studio.session import StudioSession
+from studio.core.settings import Settings
 from studio.ui.bridge import JobBridge
 from studio.ui.window import MainWindow
+
+if TYPE_CHECKING:
+    from studio.session import StudioSession
 
 _IMPORTED_AT = time.perf_counter()
 REPORT_MODULES_ENV = "STUDIO_SMOKE_REPORT_MODULES"
@@ -91,37 +96,67 @@ def run(smoke_test: bool = False, started_at: float | None = None) -> int:
     """Open the studio and run the event loop; returns the exit code.
 
     ``started_at`` is a ``time.perf_counter()`` value taken as early as possible by the caller;
-    without it the process start time is used where the platform tells it.
+    without it the process start time is used where the platform tells it. The window paints
+    first; the session (plugin discovery, the queue database, the worker) opens right after.
     """
     started = started_at if started_at is not None else process_started_at()
-    qInstallMessageHandler(_qt_message)
+    previous_handler = qInstallMessageHandler(_qt_message)
     app = application()
-    bridge = JobBridge()
-    session = StudioSession(listener=bridge)
-    log.info("Studio %s started; data folder %s", __version__, studio_home())
-    window = MainWindow(session, bridge)
-    watcher = FirstPaint(window)
-    if smoke_test:
-        watcher.painted.connect(lambda: _report_and_quit(window, started))
-    else:
-        watcher.painted.connect(window.start_background_work)
-    window.show()
-    session.runner.start()
+    startup = _Startup(smoke_test, started)
+    FirstPaint(startup.window).painted.connect(startup.after_first_paint)
+    startup.window.show()
     try:
         code = app.exec()
     finally:
-        session.close()
-        window.deleteLater()
-        bridge.deleteLater()
+        startup.close()
         app.processEvents()
-        qInstallMessageHandler(None)
-    return int(code)
+        qInstallMessageHandler(previous_handler)
+    return int(code) or startup.exit_code
 
 
-def _report_and_quit(window: MainWindow, started: float) -> None:
+class _Startup:
+    """The window now; the session, the worker and the background scans after the first paint."""
+
+    def __init__(self, smoke_test: bool, started: float) -> None:
+        self.smoke_test = smoke_test
+        self.started = started
+        self.settings = Settings.load()
+        self.bridge = JobBridge()
+        self.window = MainWindow(None, self.bridge, settings=self.settings)
+        self.session: StudioSession | None = None
+        self.exit_code = 0
+
+    def after_first_paint(self) -> None:
+        if self.smoke_test:
+            _report_startup(self.started)
+        try:
+            from studio.session import StudioSession
+
+            self.session = StudioSession(settings=self.settings, listener=self.bridge)
+            self.window.attach(self.session)
+            self.session.runner.start()
+        except Exception as exc:  # the window stays up and says what went wrong
+            log.exception("The studio could not open its session")
+            self.window.notify(f"The studio could not start its worker: {describe(exc)}")
+            self.exit_code = 1
+        else:
+            log.info("Studio %s started; data folder %s", __version__, studio_home())
+        if self.smoke_test:
+            self.window.close()
+            QApplication.quit()
+        else:
+            self.window.start_background_work()
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.window.shutdown()
+        self.window.deleteLater()
+        self.bridge.deleteLater()
+
+
+def _report_startup(started: float) -> None:
     report: dict[str, object] = {"startup_ms": round((time.perf_counter() - started) * 1000)}
     if os.environ.get(REPORT_MODULES_ENV):
         report["torch_imported"] = "torch" in sys.modules
     print(json.dumps(report), flush=True)
-    window.close()
-    QApplication.quit()

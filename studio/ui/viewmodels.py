@@ -234,15 +234,17 @@ class LibraryViewModel(QObject):
     changed = Signal()
     failed = Signal(str)
 
-    def __init__(self, library: ModelLibrary, parent: QObject | None = None) -> None:
+    def __init__(self, library: ModelLibrary | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.library = library
+        self.library = library  # None until the window has a session
         self.entries: list[ModelEntry] = []
         self.scanning = False
         self._again = False
 
     def refresh(self) -> None:
         """Scan again; a request during a scan runs once that scan ends (folders may have changed)."""
+        if self.library is None:
+            return
         if self.scanning:
             self._again = True
             return

@@ -14,9 +14,9 @@ from studio.core.paths import RESOURCES, log_file
 from studio.core.requests import GenerationRequest
 from studio.core.settings import Settings
 from studio.jobs.queue import Job, JobState
-from studio.session import StudioSession
 
-if TYPE_CHECKING:  # dialogs are imported when first opened, not at start-up
+if TYPE_CHECKING:  # dialogs are imported when first opened, the session after the first paint
+    from studio.session import StudioSession
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
@@ -52,17 +52,24 @@ def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
 
 
 class MainWindow(QMainWindow):
-    """The studio window; it sends intents to ``session`` and shows state from the view-models."""
+    """The studio window; it sends intents to ``session`` and shows state from the view-models.
+
+    ``session`` may come later through :meth:`attach` (the app paints the window first, then opens
+    the session: plugin discovery and the queue database stay out of the time to first paint);
+    ``settings`` must then be the object the session will use.
+    """
 
     def __init__(
         self,
-        session: StudioSession,
+        session: StudioSession | None,
         bridge: JobBridge,
         probe_command: tuple[str, ...] | None = PROBE_COMMAND,
+        settings: Settings | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.session = session
+        self.session: StudioSession | None = None
+        self.settings = session.settings if session is not None else (settings or Settings.load())
         self.bridge = bridge
         self.setWindowTitle("Studio")
         self.setObjectName("studioMainWindow")
@@ -76,18 +83,17 @@ class MainWindow(QMainWindow):
 
         # view-models
         self.queue_model = QueueModel(self)
-        self.queue_model.load(jobs_to_show(session.queue.jobs()))
         self.canvas_model = CanvasViewModel(self)
         self.log_model = LogViewModel(tail_of=log_file(), parent=self)
-        self.status_model = StatusViewModel(session.settings.backend, self)
-        self.library_model = LibraryViewModel(session.library, self)
+        self.status_model = StatusViewModel(self.settings.backend, self)
+        self.library_model = LibraryViewModel(None, self)
         self._wire_bridge()
 
         # widgets
         self.canvas = Canvas(self.canvas_model)
         self.setCentralWidget(self.canvas)
         self.prompt_panel = PromptPanel(
-            self.library_model, session.settings, self.submit, image_kinds=self.image_model_kinds
+            self.library_model, self.settings, self.submit, image_kinds=self.image_model_kinds
         )
         self.queue_panel = QueuePanel(self.queue_model, self.cancel_job, self.requeue_job)
         self.log_panel = LogPanel(self.log_model)
@@ -109,6 +115,15 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         self._started = False
         self._shut_down = False
+        if session is not None:
+            self.attach(session)
+
+    def attach(self, session: StudioSession) -> None:
+        """Show ``session``'s jobs and models and send intents to it from now on."""
+        self.session = session
+        self.settings = session.settings
+        self.queue_model.load(jobs_to_show(session.queue.jobs()))
+        self.library_model.library = session.library
 
     # -- layout ------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
@@ -250,6 +265,8 @@ class MainWindow(QMainWindow):
 
     def image_model_kinds(self) -> set[str]:
         """Model kinds some enabled plugin can generate images from."""
+        if self.session is None:
+            return set()
         return {
             kind
             for record in self.session.registry.usable()
@@ -258,16 +275,21 @@ class MainWindow(QMainWindow):
         }
 
     # -- intents -------------------------------------------------------------------------
+    def _require_session(self) -> StudioSession:
+        if self.session is None:
+            raise StudioError("The studio is still starting.", "Try again in a moment.")
+        return self.session
+
     def submit(self, request: GenerationRequest) -> Job:
-        return self.session.runner.submit(request)
+        return self._require_session().runner.submit(request)
 
     def cancel_job(self, job_id: int) -> None:
-        self.session.runner.cancel(job_id)
+        self._require_session().runner.cancel(job_id)
         self.notify(f"Cancelling job {job_id}…")
 
     def requeue_job(self, job_id: int) -> None:
         try:
-            self.session.runner.requeue(job_id)
+            self._require_session().runner.requeue(job_id)
         except StudioError as exc:
             self.notify(exc.user_text())
 
@@ -285,22 +307,26 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         from studio.ui.dialogs.settings import SettingsDialog
 
-        dialog = SettingsDialog(self.session.settings, self)
+        dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         dialog.open()
         return dialog
 
-    def open_plugins(self) -> PluginsDialog:
+    def open_plugins(self) -> PluginsDialog | None:
         from studio.ui.dialogs.plugins import PluginsDialog
 
+        if self.session is None:
+            self.notify("The studio is still starting; try again in a moment.")
+            return None
         dialog = PluginsDialog(self.session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
     def _settings_saved(self, settings: Settings) -> None:
-        self.session.library.folders = list(settings.model_folders)
+        if self.session is not None:
+            self.session.library.folders = list(settings.model_folders)
         self.status_model.set_backend(settings.backend)
         self.library_model.refresh()
         self.notify("Settings saved.")

@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.ui.app import run
 from studio.ui.probe import DeviceProbe
+from studio.ui.window import MainWindow
 
 FAKE_PROBE = (sys.executable, "-c", 'print(\'{"device": "CPU", "memory": "1.0 GB RAM", "torch": null}\')')
 
@@ -46,3 +51,26 @@ def test_backends_probe_reports_a_device() -> None:
     info = json.loads(done.stdout)
     assert info["device"] == "CPU" or info["device"].startswith(("CUDA: ", "MPS"))
     assert info["memory"]
+
+
+def test_run_opens_the_session_after_the_first_paint_and_closes_cleanly(qapp, monkeypatch) -> None:
+    monkeypatch.setattr(DeviceProbe, "start", lambda self: None)  # no torch-importing child here
+    seen: dict[str, bool] = {}
+
+    def check() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        if windows and windows[0].session is not None:
+            seen.update(running=windows[0].session.runner.running, scanning_started=windows[0]._started)
+            windows[0].close()
+        else:
+            QTimer.singleShot(20, check)
+
+    QTimer.singleShot(0, check)
+    guard = QTimer(singleShot=True, interval=30_000)  # never hang the suite
+    guard.timeout.connect(QApplication.quit)
+    guard.start()
+    try:
+        assert run() == 0
+    finally:
+        guard.stop()
+    assert seen == {"running": True, "scanning_started": True}
