@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from studio.core.errors import BadInput, ModelError
+from studio.core.paths import DEMO_MODELS
 from studio.core.requests import TextRequest
 from studio.jobs import JobState
 from tests.text.conftest import load_through_plugin
@@ -112,3 +113,28 @@ def test_model_folder_without_tokenizer_is_a_clear_error(text_session, no_tokeni
     assert job.state is JobState.FAILED
     assert isinstance(text_session.runner.last_error, ModelError)
     assert "has no tokenizer" in job.error and "Copy the tokenizer files" in job.error
+
+
+def test_model_too_large_for_memory_is_a_clear_error(text_session, tiny_llama_folder, monkeypatch):
+    import studio_transformers.loader as loader
+
+    monkeypatch.setattr(loader, "_available_memory", lambda: 1000)
+    job = text_session.runner.run_now(_request(tiny_llama_folder))
+    assert job.state is JobState.FAILED
+    assert "of memory is free" in job.error and "smaller" in job.error
+
+
+@pytest.mark.skipif(not (DEMO_MODELS / "demo-text" / "model.safetensors").is_file(),
+                    reason="resources/models/demo-text is not built (studio train demo-text)")
+def test_demo_text_a_model_no_test_built_streams_and_stops(text_session):
+    job = text_session.runner.run_now(TextRequest(model="demo-text", prompt="The", max_new_tokens=30, seed=5))
+    assert job.state is JobState.DONE, job.error
+    assert len(text_session.events.chunks) >= 5
+
+    def stop_early(job_id, step, total, message):
+        if step >= 3:
+            text_session.runner.cancel(job_id)
+
+    text_session.events.on_progress = stop_early
+    stopped = text_session.runner.run_now(TextRequest(model="demo-text", prompt="The", max_new_tokens=100, seed=5))
+    assert stopped.state is JobState.CANCELLED
