@@ -2,7 +2,7 @@
 
 How it works (numpy + Pillow only, no Qt, no torch):
 
-* The payload (16-bit owner id + 32-bit image id) gets a CRC-16, giving 64 coded bits.
+* The payload (16-bit owner id + 32-bit image id) gets a CRC-24, giving 64 coded bits.
 * A square tile of ``GRID × GRID`` chips carries every coded bit many times: each chip belongs to one
   bit (a keyed permutation) and has a keyed ±1 sign. The tile is rendered smoothly (bilinear) with a
   period proportional to the image size (at least ``MIN_CHIP`` pixels a chip) and repeated over the
@@ -33,12 +33,16 @@ CANON = GRID * CANON_CHIP  # canonical tile side in pixels
 OWNER_BITS = 16
 IMAGE_BITS = 32
 PAYLOAD_BITS = OWNER_BITS + IMAGE_BITS
-CRC_BITS = 16
-SYNC_BITS = 32  # known bits: their coherent correlation finds the tile offset after a crop
-CODED_BITS = PAYLOAD_BITS + CRC_BITS + SYNC_BITS
+CRC_BITS = 24
+SYNC_BITS = 48  # known bits: their coherent correlation finds the tile offset after a crop
+CONV_K = 7  # convolutional code, rate 1/2, constraint length 7 (the NASA/CCSDS code), soft Viterbi
+CONV_G = (0o133, 0o171)
+DATA_BITS = 2 * (PAYLOAD_BITS + CRC_BITS + CONV_K - 1)  # coded payload+CRC with the zero tail
+CODED_BITS = DATA_BITS + SYNC_BITS
 KEY = 0x5354_5544_494F  # "STUDIO": the key of the chip layout; change it and old marks read as absent
-DEFAULT_PSNR = 40.0
-Z_THRESHOLD = 7.0  # how far the correlation peak must stand above the other offsets
+DEFAULT_PSNR = 39.0
+RHO_THRESHOLD = 0.25  # decoded codeword vs soft values: below this a CRC match is treated as chance
+OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
 @dataclass(frozen=True)
@@ -91,25 +95,64 @@ class Detection:
 
 
 # -- code -------------------------------------------------------------------------------------------
-def crc16(bits: np.ndarray) -> np.ndarray:
-    """CRC-16-CCITT (poly 0x1021, init 0xFFFF) of a bit array, as 16 bits."""
-    reg = 0xFFFF
+def crc24(bits: np.ndarray) -> np.ndarray:
+    """CRC-24/OPENPGP (poly 0x864CFB, init 0xB704CE) of a bit array, as 24 bits."""
+    reg = 0xB704CE
     for bit in bits:
-        top = ((reg >> 15) & 1) ^ int(bit)
-        reg = (reg << 1) & 0xFFFF
+        top = ((reg >> 23) & 1) ^ int(bit)
+        reg = (reg << 1) & 0xFFFFFF
         if top:
-            reg ^= 0x1021
-    return np.array([(reg >> (15 - i)) & 1 for i in range(16)], dtype=np.uint8)
+            reg ^= 0x864CFB
+    return np.array([(reg >> (23 - i)) & 1 for i in range(24)], dtype=np.uint8)
 
 
 SYNC = np.random.default_rng(KEY + 1).integers(0, 2, SYNC_BITS).astype(np.uint8)
-DATA_BITS = PAYLOAD_BITS + CRC_BITS
+_REGS = np.arange(2**CONV_K)
+_OUT = np.array([[bin(r & g).count("1") & 1 for g in CONV_G] for r in _REGS], dtype=np.float64)
+
+
+def conv_encode(bits: np.ndarray) -> np.ndarray:
+    """Rate-1/2 convolutional code with a zero tail (so the decoder ends in state 0)."""
+    reg, out = 0, []
+    for bit in [*bits, *([0] * (CONV_K - 1))]:
+        reg = ((reg << 1) | int(bit)) & (2**CONV_K - 1)
+        out.extend(int(v) for v in _OUT[reg])
+    return np.array(out, dtype=np.uint8)
+
+
+def viterbi(soft: np.ndarray) -> np.ndarray:
+    """Soft-decision Viterbi decoding of :func:`conv_encode` (positive soft value = bit 1)."""
+    n_states = 2 ** (CONV_K - 1)
+    steps = len(soft) // 2
+    metric = np.full(n_states, -np.inf)
+    metric[0] = 0.0
+    signs = 2 * _OUT - 1
+    choices = np.zeros((steps, n_states), dtype=np.int64)
+    for t in range(steps):
+        branch = metric[_REGS >> 1] + signs[:, 0] * soft[2 * t] + signs[:, 1] * soft[2 * t + 1]
+        pair = branch.reshape(2, n_states)  # reg = hi * 64 + next_state
+        pick = np.argmax(pair, axis=0)
+        metric = pair[pick, np.arange(n_states)]
+        choices[t] = pick * n_states + np.arange(n_states)
+    state, bits = 0, []
+    for t in range(steps - 1, -1, -1):
+        reg = choices[t, state]
+        bits.append(reg & 1)
+        state = reg >> 1
+    return np.array(bits[::-1][: steps - (CONV_K - 1)], dtype=np.uint8)
 
 
 def encode(payload: Payload) -> np.ndarray:
-    """Payload bits, their CRC-16, then the fixed sync bits."""
+    """The coded bits: payload + CRC-24, convolutionally coded, then the fixed sync bits."""
     bits = payload.bits()
-    return np.concatenate([bits, crc16(bits), SYNC])
+    return np.concatenate([conv_encode(np.concatenate([bits, crc24(bits)])), SYNC])
+
+
+def decode_soft(soft: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(payload bits, whether the CRC matches) from the soft values of the coded data bits."""
+    scale = float(np.std(soft[:DATA_BITS])) or 1.0
+    bits = viterbi(soft[:DATA_BITS] / scale)
+    return bits[:PAYLOAD_BITS], bool(np.array_equal(crc24(bits[:PAYLOAD_BITS]), bits[PAYLOAD_BITS:]))
 
 
 def _layout() -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +263,7 @@ def _informed_chips(y: np.ndarray, mask: np.ndarray, coded: np.ndarray, period: 
     b = 2.0 * coded - 1.0
     unit = render_tile(chip_pattern(coded), h, w, period) * mask
     host = _soft_at(_fold(y, period), (0, 0))
-    gain = np.maximum(b * _soft_at(_fold(unit, period, clip=False), (0, 0)), 1e-9)
+    gain = np.maximum(b * _soft_at(_fold(y, period, mark=unit), (0, 0)), 1e-9)
     need = np.maximum(0.0, -b * host / gain) * 1.25  # amplitude that outweighs the host's push, with margin
     budget = target_mse * h * w
     base_energy = float(np.sum(unit * unit))
@@ -301,15 +344,35 @@ def candidate_periods(y: np.ndarray, count: int = 4) -> list[float]:
     return [p for _, p in found[:count]]
 
 
-def _fold(y: np.ndarray, period: float, *, clip: bool = True) -> np.ndarray:
-    """Resample so the tile period is ``CANON``, whiten, and fold every tile onto one (a mean)."""
+def _resample(y: np.ndarray, period: float) -> np.ndarray:
     h, w = y.shape
     s = CANON / period
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
-    if (nh, nw) != (h, w):
-        resample = Image.Resampling.BILINEAR if s > 1 else Image.Resampling.BOX
-        y = np.asarray(Image.fromarray(y.astype(np.float32), "F").resize((nw, nh), resample), dtype=np.float32)
-    r = _whiten(y) if clip else y - box_blur(y, 2)
+    if (nh, nw) == (h, w):
+        return y
+    resample = Image.Resampling.BILINEAR if s > 1 else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(y.astype(np.float32), "F").resize((nw, nh), resample), dtype=np.float32)
+
+
+def _weights(r: np.ndarray) -> np.ndarray:
+    """Trust flat areas more than busy ones: 1 / (local residual level + its median)."""
+    local = np.sqrt(np.maximum(box_blur(r * r, 4), 0))
+    return 1.0 / (local + float(np.median(local)) + 1e-3)
+
+
+def _fold(y: np.ndarray, period: float, *, mark: np.ndarray | None = None) -> np.ndarray:
+    """Resample so the tile period is ``CANON``, whiten, weight, and fold every tile onto one (a mean).
+
+    With ``mark``, fold the mark instead, weighted as the host ``y`` would be (for informed embedding)."""
+    y = _resample(y, period)
+    nh, nw = y.shape
+    r = _whiten(y)
+    weight = _weights(r)
+    if mark is None:
+        r = r * weight
+    else:
+        m = _resample(mark, period)
+        r = (m - box_blur(m, 2)) * weight
     th, tw = (nh // CANON) * CANON, (nw // CANON) * CANON
     folded = np.zeros((CANON, CANON), dtype=np.float64)
     counts = np.zeros((CANON, CANON), dtype=np.float64)
@@ -338,20 +401,34 @@ def _soft_at(folded: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
     return _correlate(folded)[:, offset[0], offset[1]]
 
 
-def _try_period(y: np.ndarray, period: float) -> tuple[float, tuple[int, int], np.ndarray]:
-    """Fold at ``period``; return (z-score of the best offset, that offset, soft bits there)."""
-    corr = _correlate(_fold(y, period))
+def _offset_candidates(corr: np.ndarray, count: int) -> list[tuple[float, tuple[int, int]]]:
+    """The ``count`` strongest local peaks of the sync correlation, as (z-score, offset)."""
     sync = 2.0 * SYNC.astype(np.float64) - 1.0
-    energy = np.tensordot(sync, corr[DATA_BITS:], axes=1)
-    k = int(np.argmax(energy))
-    oy, ox = divmod(k, CANON)
-    med = float(np.median(energy))
-    mad = float(np.median(np.abs(energy - med))) * 1.4826 + 1e-12
-    z = (float(energy[oy, ox]) - med) / mad
-    return z, (oy, ox), corr[:, oy, ox]
+    score = np.tensordot(sync, corr[DATA_BITS:], axes=1)
+    med = float(np.median(score))
+    mad = float(np.median(np.abs(score - med))) * 1.4826 + 1e-12
+    z = (score - med) / mad
+    out: list[tuple[float, tuple[int, int]]] = [(float(z[0, 0]), (0, 0))]  # an uncropped image: no shift
+    work = z.copy()
+    work[np.ix_(np.arange(-3, 4) % CANON, np.arange(-3, 4) % CANON)] = -np.inf
+    for _ in range(count):
+        k = int(np.argmax(work))
+        oy, ox = divmod(k, CANON)
+        out.append((float(z[oy, ox]), (oy, ox)))
+        ys = np.arange(oy - 3, oy + 4) % CANON
+        xs = np.arange(ox - 3, ox + 4) % CANON
+        work[np.ix_(ys, xs)] = -np.inf
+    return out
 
 
-def detect(image: Image.Image, *, max_side: int = 2048) -> Detection:
+def _agreement(soft: np.ndarray, bits: np.ndarray) -> float:
+    """Normalised correlation of the data soft values with the re-encoded decoded bits (0…1)."""
+    code = 2.0 * conv_encode(np.concatenate([bits, crc24(bits)])) - 1.0
+    data = soft[:DATA_BITS]
+    return float(np.dot(code, data) / (np.linalg.norm(data) * math.sqrt(len(data)) + 1e-12))
+
+
+def detect(image: Image.Image, *, max_side: int = 2048, offsets: int = OFFSET_TRIES) -> Detection:
     """Look for a mark in ``image``; robust to JPEG, rescaling, cropping and brightness changes."""
     y = luma(image)
     h, w = y.shape
@@ -364,24 +441,24 @@ def detect(image: Image.Image, *, max_side: int = 2048) -> Detection:
     for p in [*candidate_periods(y), guess, guess / 2, GRID * MIN_CHIP, GRID * MIN_CHIP / 2]:
         if p >= GRID * 1.2 and all(abs(p - q) > 0.75 for q in periods):
             periods.append(p)
-    best: tuple[float, float, tuple[int, int], np.ndarray] | None = None
-    found: tuple[float, float, tuple[int, int], np.ndarray, Payload] | None = None
+    best: Detection | None = None
     for period in periods:
-        z, offset, soft = _try_period(y, period)
-        bits = (soft > 0).astype(np.uint8)
-        if best is None or z > best[0]:
-            best = (z, period, offset, soft)
-        if z >= Z_THRESHOLD and np.array_equal(crc16(bits[:PAYLOAD_BITS]), bits[PAYLOAD_BITS:DATA_BITS]):
-            if found is None or z > found[0]:
-                found = (z, period, offset, soft, Payload.from_bits(bits))
-    if found is not None:
-        z, period, offset, soft, payload = found
-        confidence = float(min(1.0, 0.5 + (z - Z_THRESHOLD) / (4 * Z_THRESHOLD)))
-        bits = tuple(int(b) for b in (soft[:PAYLOAD_BITS] > 0))
-        return Detection(True, payload, confidence, z, period, offset, bits)
-    if best is None:
-        return Detection(False, None, 0.0)
-    z, period, offset, soft = best
-    bits = tuple(int(b) for b in (soft[:PAYLOAD_BITS] > 0))
-    confidence = float(max(0.0, min(0.49, 0.49 * z / Z_THRESHOLD)))
-    return Detection(False, None, confidence, z, period, offset, bits)
+        corr = _correlate(_fold(y, period))
+        for z, offset in _offset_candidates(corr, offsets):
+            soft = corr[:, offset[0], offset[1]]
+            bits, ok = decode_soft(soft)
+            rho = _agreement(soft, bits)
+            found = ok and rho >= RHO_THRESHOLD
+            confidence = _confidence(rho, z) if found else 0.0
+            candidate = Detection(
+                found, Payload.from_bits(bits) if found else None, confidence, z, period, offset,
+                tuple(int(b) for b in bits),
+            )
+            if best is None or (candidate.detected, candidate.confidence, z) > (best.detected, best.confidence, best.z_score):
+                best = candidate
+    return best or Detection(False, None, 0.0)
+
+
+def _confidence(rho: float, z: float) -> float:
+    """0–1: how clearly the decoded codeword stands out (0.5 at the detection threshold)."""
+    return float(np.clip(0.5 + (rho - RHO_THRESHOLD) / (2 * (1 - RHO_THRESHOLD)), 0.0, 1.0))
