@@ -100,6 +100,8 @@ class StudioSession:
     # -- execution (runs on the worker) --------------------------------------------------
     def execute(self, request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
         """Find the model and the plugin for ``request``, load it (cached) and run it."""
+        if request.kind == "export":  # a light job: no model, no plugin; the export package does it all
+            return self._export(request, report, cancelled)
         entry = self.library.resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
         record = self.registry.for_model(entry.kind, capability)
@@ -117,6 +119,12 @@ class StudioSession:
         if isinstance(request, GenerationRequest):
             result = self._add_to_gallery(request, result)
         return result
+
+    @staticmethod
+    def _export(request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
+        from studio.export.batch import export_images  # Pillow/numpy, imported when first used
+
+        return export_images(request, report, cancelled)  # type: ignore[arg-type]
 
     def _add_to_gallery(self, request: GenerationRequest, result: JobResult) -> JobResult:
         """Index every image of a generation in the gallery; artifacts gain their gallery id."""

@@ -40,9 +40,13 @@ class JobBridge(QObject):
         self._last_progress: dict[int, float] = {}
         self._last_preview: dict[int, float] = {}
         self._last_message: dict[int, str] = {}
+        self._streams: set[int] = set()  # text jobs: every message is a chunk of text, never dropped
 
     # -- JobListener (called on the worker thread) --------------------------------------
     def job_changed(self, job: Job) -> None:
+        if job.state is JobState.RUNNING and job.request.kind == "text":
+            with self._lock:
+                self._streams.add(job.id)
         self.changed.emit(job)
         ended = {JobState.DONE: self.finished, JobState.FAILED: self.failed, JobState.CANCELLED: self.cancelled}
         if (signal := ended.get(job.state)) is not None:
@@ -57,6 +61,7 @@ class JobBridge(QObject):
                 self._last_progress.pop(job.id, None)
                 self._last_preview.pop(job.id, None)
                 self._last_message.pop(job.id, None)
+                self._streams.discard(job.id)
 
     def job_progress(self, job_id: int, step: int, total: int, preview: Any, message: str) -> None:
         now = time.monotonic()
@@ -65,6 +70,7 @@ class JobBridge(QObject):
                 step <= 0
                 or step >= total
                 or message != self._last_message.get(job_id, "")
+                or (bool(message) and job_id in self._streams)
                 or now - self._last_progress.get(job_id, 0.0) >= PROGRESS_INTERVAL_S
             )
             if due:

@@ -17,13 +17,16 @@ from studio.jobs.queue import Job, JobState
 
 if TYPE_CHECKING:  # dialogs are imported when first opened, the session after the first paint
     from studio.session import StudioSession
+    from studio.ui.dialogs.export import ExportDialog
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
 from studio.ui.panels.canvas import Canvas
-from studio.ui.panels.empty import editor_panel, gallery_panel, training_panel
+from studio.ui.panels.editor import EditorPanel
+from studio.ui.panels.empty import gallery_panel, training_panel
 from studio.ui.panels.log import LogPanel
 from studio.ui.panels.prompt import PromptPanel
+from studio.ui.panels.provenance import ProvenancePanel
 from studio.ui.panels.queue import QueuePanel
 from studio.ui.probe import PROBE_COMMAND, DeviceProbe
 from studio.ui.qsettings import ui_settings
@@ -41,7 +44,7 @@ log = logging.getLogger("studio.ui")
 ICON = RESOURCES / "icons" / "studio.svg"
 NOTICE_MS = 15_000
 HISTORY_ROWS = 200
-DOCKS = ("prompt", "gallery", "queue", "editor", "training", "log")
+DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
 
 
 def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
@@ -97,10 +100,13 @@ class MainWindow(QMainWindow):
         )
         self.queue_panel = QueuePanel(self.queue_model, self.cancel_job, self.requeue_job)
         self.log_panel = LogPanel(self.log_model)
+        self.editor_panel = EditorPanel(self.library_model, self.bridge, self.submit, self.cancel_job)
+        self.provenance_panel = ProvenancePanel()
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("prompt", "Prompt", self.prompt_panel)
         self._add_dock("gallery", "Gallery", gallery_panel())
-        self._add_dock("editor", "Editor", editor_panel())
+        self._add_dock("editor", "Editor", self.editor_panel)
+        self._add_dock("provenance", "Check provenance", self.provenance_panel)
         self._add_dock("queue", "Queue", self.queue_panel)
         self._add_dock("log", "Log", self.log_panel)
         self._add_dock("training", "Training monitor", training_panel())
@@ -138,6 +144,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d["prompt"])
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d["gallery"])
         self.tabifyDockWidget(d["gallery"], d["editor"])
+        self.tabifyDockWidget(d["editor"], d["provenance"])
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, d["queue"])
         self.splitDockWidget(d["queue"], d["log"], Qt.Orientation.Horizontal)
         self.tabifyDockWidget(d["log"], d["training"])
@@ -192,6 +199,7 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self._action(file, "&Add Model Folder…", self.add_model_folder, keys.Open, "Ctrl+O")
         self._action(file, "&Rescan Models", self.library_model.refresh, keys.Refresh, "F5")
+        self._action(file, "&Export Images…", self.export_images, "Ctrl+Shift+X")
         file.addSeparator()
         quit_action = self._action(file, "&Quit", self.close, keys.Quit, "Ctrl+Q")
         quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -262,6 +270,7 @@ class MainWindow(QMainWindow):
         self.library_model.refresh()
         if self.probe is not None:
             self.probe.start()
+        self.editor_panel.start()
 
     def image_model_kinds(self) -> set[str]:
         """Model kinds some enabled plugin can generate images from."""
@@ -292,6 +301,17 @@ class MainWindow(QMainWindow):
             self._require_session().runner.requeue(job_id)
         except StudioError as exc:
             self.notify(exc.user_text())
+
+    def export_images(self, paths: list[str] | None = None) -> ExportDialog:
+        """The export dialog for ``paths`` (default: the gallery's selection, else files the user adds)."""
+        from studio.ui.dialogs.export import ExportDialog, gallery_selection
+
+        images = list(paths) if paths is not None else gallery_selection(self)
+        dialog = ExportDialog(images, self._require_session().runner.submit, self.cancel_job, self.bridge,
+                              parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def add_model_folder(self) -> None:
         dialog = self.open_settings()
@@ -366,6 +386,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         if self.probe is not None:
             self.probe.stop()
+        self.editor_panel.shutdown()
         self._disconnect_bridge()
         self.log_model.close()
         wait_for_background()

@@ -14,7 +14,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
     assert set(window.docks) == set(DOCKS)
     for key in ("prompt", "queue"):
         assert window.docks[key].isVisible(), key
-    for key in ("gallery", "editor", "training"):
+    for key in ("gallery", "training"):  # the editor has its own tests (test_editor.py)
         empty = window.docks[key].widget()
         assert isinstance(empty, EmptyState)
         assert "will" in empty.message() or "appear" in empty.message(), key
