@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QImage, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from studio.core.library import ModelEntry, ModelLibrary
 from studio.core.requests import Request
 from studio.jobs.queue import Job, JobState
+from studio.ui.canvas_model import CanvasViewModel
 from studio.ui.tasks import run_in_background
+
+__all__ = [
+    "CanvasViewModel", "JobRole", "LibraryViewModel", "LogViewModel", "ProgressRole", "QueueModel",
+    "StatusViewModel", "summarize",
+]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as in the log file
 ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total, state value) for the progress delegate
@@ -114,42 +120,6 @@ class QueueModel(QStandardItemModel):
         if column == 4:
             return f"{job.step}/{job.total}" if job.total else ""
         return job.error if job.state in (JobState.FAILED, JobState.INTERRUPTED) else job.message
-
-
-class CanvasViewModel(QObject):
-    """What the canvas shows: the latest preview or result image and a caption."""
-
-    image_changed = Signal(QImage)
-    caption_changed = Signal(str)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.image = QImage()
-        self.caption = ""
-        self.job_id: int | None = None
-
-    def show_image(self, job_id: int, image: QImage) -> None:
-        self.job_id = job_id
-        self.image = image
-        self.image_changed.emit(image)
-
-    def on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
-        text = f"Job {job_id}: step {step} of {total}" if total else f"Job {job_id}"
-        self._set_caption(f"{text} — {message}" if message else text)
-
-    def on_job(self, job: Job) -> None:
-        if job.state is JobState.RUNNING:
-            self._set_caption(f"Job {job.id}: starting…")
-        elif job.state is JobState.DONE:
-            self._set_caption(f"Job {job.id} finished.")
-        elif job.state is JobState.FAILED:
-            self._set_caption(f"Job {job.id} failed: {job.error}")
-        elif job.state is JobState.CANCELLED and job.started_at is not None:
-            self._set_caption(f"Job {job.id} was cancelled.")
-
-    def _set_caption(self, text: str) -> None:
-        self.caption = text
-        self.caption_changed.emit(text)
 
 
 class LogViewModel(QObject):

@@ -21,9 +21,12 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
+from studio.ui.gallery_model import GalleryViewModel
+from studio.ui.imaging import connect_imaging
 from studio.ui.panels.canvas import Canvas
 from studio.ui.panels.editor import EditorPanel
-from studio.ui.panels.empty import gallery_panel, training_panel
+from studio.ui.panels.empty import training_panel
+from studio.ui.panels.gallery import GalleryPanel
 from studio.ui.panels.log import LogPanel
 from studio.ui.panels.prompt import PromptPanel
 from studio.ui.panels.provenance import ProvenancePanel
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
         self.log_model = LogViewModel(tail_of=log_file(), parent=self)
         self.status_model = StatusViewModel(self.settings.backend, self)
         self.library_model = LibraryViewModel(None, self)
+        self.gallery_model = GalleryViewModel(None, self)
         self._wire_bridge()
 
         # widgets
@@ -104,7 +108,8 @@ class MainWindow(QMainWindow):
         self.provenance_panel = ProvenancePanel()
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("prompt", "Prompt", self.prompt_panel)
-        self._add_dock("gallery", "Gallery", gallery_panel())
+        self.gallery_panel = GalleryPanel(self.gallery_model)
+        self._add_dock("gallery", "Gallery", self.gallery_panel)
         self._add_dock("editor", "Editor", self.editor_panel)
         self._add_dock("provenance", "Check provenance", self.provenance_panel)
         self._add_dock("queue", "Queue", self.queue_panel)
@@ -113,6 +118,7 @@ class MainWindow(QMainWindow):
         self._default_layout()
         self._build_menus()
         self._build_status_bar()
+        self.imaging = connect_imaging(self)
 
         self.probe = DeviceProbe(probe_command, self) if probe_command else None
         if self.probe is not None:
@@ -130,6 +136,8 @@ class MainWindow(QMainWindow):
         self.settings = session.settings
         self.queue_model.load(jobs_to_show(session.queue.jobs()))
         self.library_model.library = session.library
+        self.gallery_model.gallery = session.gallery
+        self.gallery_model.refresh()
 
     # -- layout ------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
@@ -371,7 +379,7 @@ class MainWindow(QMainWindow):
         b.progress.connect(self.queue_model.set_progress)
         b.progress.connect(self.canvas_model.on_progress)
         b.preview.connect(self.canvas_model.show_image)
-        b.result.connect(self.canvas_model.show_image)
+        b.result.connect(self.canvas_model.show_result)
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -1,67 +1,424 @@
-"""The central canvas: the latest preview or result, or an empty state saying how to make one."""
+"""The central canvas: live previews and results, zoom and pan, mask painting, compare, outpaint.
+
+Binds to a :class:`~studio.ui.canvas_model.CanvasViewModel`; every edit goes through it (and its
+undo stack). Files and images dropped or pasted in are announced with ``files_dropped`` /
+``image_dropped``: the window decides what they mean (open on the canvas, recall parameters).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QImage, QPainter, QPaintEvent
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QDrag,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QSpinBox,
+    QStackedWidget,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from studio.core.errors import StudioError
+from studio.core.paths import home_path
+from studio.ui.canvas_model import SIDES, CanvasViewModel
 from studio.ui.panels.empty import EmptyState
-from studio.ui.viewmodels import CanvasViewModel
 
 EMPTY_TEXT = "No image yet — write a prompt and press Generate"
+MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
+WHEEL_STEP = 1.15
 
 
-class ImageView(QWidget):
-    """Paints one image, scaled to fit with its aspect ratio kept."""
+def dropped_files(mime: QMimeData) -> list[str]:
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+
+class CanvasView(QWidget):
+    """Paints the canvas model with zoom and pan; paints the mask with the brush or eraser."""
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, model: CanvasViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.model = model
+        self.setObjectName("canvasView")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.setMinimumSize(160, 160)
+        self.tool = "brush"  # brush | eraser | pan
+        self.zoom = 1.0
+        self.offset = QPointF(0, 0)
+        self.fitting = True  # refit whenever the view or the image size changes
+        self.compare = False
+        self.split = 0.5  # compare divider, as a fraction of the image width
+        self._drag: tuple[str, QPointF] | None = None
+        self._cursor: QPointF | None = None
+        self._frame = QSize()
+        model.image_changed.connect(self._image_changed)
+        model.mask_changed.connect(lambda _rect: self.update())
+        # the image handed over by the model, kept as a QImage reference (no copy)
         self.image = QImage()
 
-    def set_image(self, image: QImage) -> None:
-        self.image = image
+    # -- geometry ---------------------------------------------------------------------------
+    def frame_size(self) -> QSize:
+        """The size of the picture in image pixels (a preview is stretched over it)."""
+        m = self.model
+        if m.previewing and m.preview_size.isValid() and not m.preview_size.isEmpty():
+            return m.preview_size
+        return m.image.size()
+
+    def to_image(self, point: QPointF) -> QPointF:
+        return (point - self.offset) / self.zoom
+
+    def image_rect(self) -> QRectF:
+        size = self.frame_size()
+        return QRectF(self.offset, QPointF(self.offset.x() + size.width() * self.zoom,
+                                          self.offset.y() + size.height() * self.zoom))
+
+    def fit(self) -> None:
+        size = self.frame_size()
+        self.fitting = True
+        if size.isEmpty():
+            return
+        margin = 8
+        zoom = min((self.width() - 2 * margin) / size.width(), (self.height() - 2 * margin) / size.height())
+        self._set_zoom(max(MIN_ZOOM, min(MAX_ZOOM, zoom)))
+        self.offset = QPointF((self.width() - size.width() * self.zoom) / 2,
+                              (self.height() - size.height() * self.zoom) / 2)
         self.update()
 
-    def sizeHint(self) -> QSize:
-        return QSize(512, 512)
+    def actual_size(self) -> None:
+        self.zoom_at(1.0, QPointF(self.width() / 2, self.height() / 2))
+        size = self.frame_size()
+        self.offset = QPointF((self.width() - size.width()) / 2, (self.height() - size.height()) / 2)
+        self.update()
 
+    def zoom_at(self, zoom: float, anchor: QPointF) -> None:
+        """Zoom to ``zoom`` keeping the image point under ``anchor`` (widget coordinates) still."""
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        point = self.to_image(anchor)
+        self.fitting = False
+        self._set_zoom(zoom)
+        self.offset = anchor - point * zoom
+        self.update()
+
+    def _set_zoom(self, zoom: float) -> None:
+        if zoom != self.zoom:
+            self.zoom = zoom
+            self.zoom_changed.emit(zoom)
+
+    def _image_changed(self, image: QImage) -> None:
+        self.image = image
+        size = self.frame_size()
+        if size != self._frame:
+            self._frame = size
+            if self.fitting or not self.model.previewing:
+                self.fit()
+        self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        if self.fitting:
+            self.fit()
+        super().resizeEvent(event)
+
+    # -- painting ---------------------------------------------------------------------------
     def paintEvent(self, _event: QPaintEvent) -> None:
-        if self.image.isNull():
+        m = self.model
+        image = m.image
+        if image.isNull():
             return
-        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.image.width() <= self.width() and self.image.height() <= self.height():
-            size = self.image.size()  # small images are shown at their own size, not blown up
-        target = QRect(0, 0, size.width(), size.height())
-        target.moveCenter(self.rect().center())
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(target, self.image)
+        target = self.image_rect()
+        painter.fillRect(target, QColor(128, 128, 128))
+        smooth = self.zoom < 2.0
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        if self.compare and not m.before.isNull() and not m.previewing:
+            split_x = target.left() + target.width() * self.split
+            painter.save()
+            painter.setClipRect(QRectF(target.topLeft(), QPointF(split_x, target.bottom())))
+            painter.drawImage(target, m.before)
+            painter.setClipRect(QRectF(QPointF(split_x, target.top()), target.bottomRight()))
+            painter.drawImage(target, image)
+            painter.restore()
+            painter.setPen(QPen(QColor(255, 255, 255), 2))
+            painter.drawLine(QPointF(split_x, target.top()), QPointF(split_x, target.bottom()))
+            painter.drawText(target.adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                             "Before")
+            painter.drawText(target.adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                             "After")
+        else:
+            painter.drawImage(target, image)
+        if not m.previewing and not m.mask.isNull():
+            painter.setOpacity(0.45)
+            painter.drawImage(target, m.mask)
+            painter.setOpacity(1.0)
+        if self._cursor is not None and self.tool in ("brush", "eraser") and not self.compare:
+            radius = m.brush_size * self.zoom / 2
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for colour, width in ((QColor(0, 0, 0, 160), 3), (QColor(255, 255, 255), 1)):
+                painter.setPen(QPen(colour, width))
+                painter.drawEllipse(self._cursor, radius, radius)
+        painter.end()
+
+    # -- mouse --------------------------------------------------------------------------------
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_at(self.zoom * WHEEL_STEP**steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self.tool == "pan"
+        ):
+            self._drag = ("pan", pos)
+        elif event.button() == Qt.MouseButton.LeftButton and self.compare:
+            self._drag = ("split", pos)
+            self._move_split(pos)
+        elif event.button() == Qt.MouseButton.LeftButton and self.tool in ("brush", "eraser"):
+            if self.model.previewing:
+                return
+            self._drag = ("paint", pos)
+            self.model.begin_stroke(self.to_image(pos), erase=self.tool == "eraser")
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        self._cursor = pos
+        if self._drag is not None:
+            kind, last = self._drag
+            if kind == "pan":
+                self.fitting = False
+                self.offset += pos - last
+                self._drag = (kind, pos)
+            elif kind == "split":
+                self._move_split(pos)
+            elif kind == "paint":
+                self.model.stroke_to(self.to_image(pos))
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._drag is not None and self._drag[0] == "paint":
+            self.model.end_stroke()
+        self._drag = None
+        event.accept()
+
+    def leaveEvent(self, event: object) -> None:
+        self._cursor = None
+        self.update()
+
+    def _move_split(self, pos: QPointF) -> None:
+        rect = self.image_rect()
+        if rect.width() > 0:
+            self.split = max(0.0, min(1.0, (pos.x() - rect.left()) / rect.width()))
+        self.update()
+
+    # -- the Edit menu forwards to the focused widget ----------------------------------------
+    def undo(self) -> None:
+        self.model.undo_stack.undo()
+
+    def redo(self) -> None:
+        self.model.undo_stack.redo()
+
+    def copy(self) -> None:
+        if not self.model.document.isNull():
+            QGuiApplication.clipboard().setImage(self.model.document)
+            self.model.notice.emit("Image copied.")
+
+    def paste(self) -> None:
+        canvas = self.parent()
+        while canvas is not None and not isinstance(canvas, Canvas):
+            canvas = canvas.parent()
+        if isinstance(canvas, Canvas):
+            canvas.paste()
+
+
+class DragHandle(QToolButton):
+    """Drag the canvas image out (to a file manager, another app) as an image and a PNG file."""
+
+    def __init__(self, model: CanvasViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setText("Drag out")
+        self.setToolTip("Drag the image from here into another application or a folder")
+        self._pressed: QPoint | None = None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._pressed = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pressed is None or self.model.document.isNull():
+            return
+        if (event.position().toPoint() - self._pressed).manhattanLength() < 8:
+            return
+        self._pressed = None
+        self.setDown(False)
+        drag = QDrag(self)
+        drag.setMimeData(self.mime_data())
+        drag.exec(Qt.DropAction.CopyAction)
+
+    def mime_data(self) -> QMimeData:
+        mime = QMimeData()
+        image = self.model.document
+        mime.setImageData(image)
+        path = home_path("cache", "canvas") / f"canvas-{image.cacheKey() & 0xFFFFFFFF:08x}.png"
+        if path.exists() or image.save(str(path), "PNG"):
+            mime.setUrls([QUrl.fromLocalFile(str(path))])
+        return mime
 
 
 class Canvas(QWidget):
-    """Binds to a :class:`CanvasViewModel`."""
+    """The canvas with its tool bar; binds to a :class:`CanvasViewModel`."""
+
+    files_dropped = Signal(list)  # local paths dropped or pasted on the canvas
 
     def __init__(self, model: CanvasViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("canvas")
+        self.setAcceptDrops(True)
         self.model = model
         self.empty = EmptyState(
-            EMPTY_TEXT, "Each image appears here while it is made; the queue shows every job's progress."
+            EMPTY_TEXT,
+            "Each image appears here while it is made. Drop or paste an image to start from it; "
+            "paint a mask on it to inpaint.",
         )
-        self.view = ImageView()
+        self.view = CanvasView(model)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.view)
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
+        self.toolbar = self._build_toolbar()
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 4)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.caption)
         model.image_changed.connect(self._show)
         model.caption_changed.connect(self.caption.setText)
+        model.document_changed.connect(self._update_actions)
+        model.mask_changed.connect(lambda _r: self._update_actions())
+        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self._update_actions()
 
+    def _build_toolbar(self) -> QToolBar:
+        bar = QToolBar("Canvas tools")
+        bar.setObjectName("canvasTools")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        group = QActionGroup(bar)
+        self.tool_actions: dict[str, QAction] = {}
+        for key, text, tip in (
+            ("brush", "Brush", "Paint the inpaint mask (B)"),
+            ("eraser", "Eraser", "Erase the mask (E)"),
+            ("pan", "Pan", "Drag to move the view (H; the middle button always pans)"),
+        ):
+            action = bar.addAction(text)
+            action.setCheckable(True)
+            action.setToolTip(tip)
+            action.setShortcut(QKeySequence(key[0].upper() if key != "pan" else "H"))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _=False, k=key: self.set_tool(k))
+            group.addAction(action)
+            self.tool_actions[key] = action
+        self.tool_actions["brush"].setChecked(True)
+        self.brush_size = _spin(1, 512, self.model.brush_size, "Brush size in image pixels", " px")
+        self.brush_size.valueChanged.connect(self._set_brush)
+        self.feather = _spin(0, 64, self.model.feather, "Feather: how many pixels the mask's edge is blurred", " px")
+        self.feather.valueChanged.connect(self._set_feather)
+        bar.addWidget(QLabel(" Size "))
+        bar.addWidget(self.brush_size)
+        bar.addWidget(QLabel(" Feather "))
+        bar.addWidget(self.feather)
+        self.clear_mask_action = bar.addAction("Clear mask", self.model.clear_mask)
+        bar.addSeparator()
+        self.undo_action = self.model.undo_stack.createUndoAction(bar, "Undo")
+        self.redo_action = self.model.undo_stack.createRedoAction(bar, "Redo")
+        bar.addAction(self.undo_action)
+        bar.addAction(self.redo_action)
+        bar.addSeparator()
+        self.fit_action = bar.addAction("Fit", self.view.fit)
+        self.fit_action.setToolTip("Fit the image in the view")
+        self.actual_action = bar.addAction("100 %", self.view.actual_size)
+        self.actual_action.setToolTip("Show the image at its own size")
+        self.zoom_label = QLabel("100 %")
+        self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("3200 %"))
+        bar.addWidget(self.zoom_label)
+        self.compare_action = bar.addAction("Compare")
+        self.compare_action.setCheckable(True)
+        self.compare_action.setToolTip("Before/after: drag across the image to move the divider")
+        self.compare_action.toggled.connect(self._set_compare)
+        bar.addSeparator()
+        self.extend_side = QComboBox()
+        self.extend_side.addItems(SIDES)
+        self.extend_side.setToolTip("Which side to extend for outpainting")
+        self.extend_by = _spin(8, 2048, 128, "How many pixels to add (a multiple of 8)", " px")
+        self.extend_by.setSingleStep(64)
+        bar.addWidget(self.extend_side)
+        bar.addWidget(self.extend_by)
+        self.extend_action = bar.addAction("Extend", self.extend)
+        self.extend_action.setToolTip("Grow the canvas and mask the new area, ready to outpaint")
+        bar.addSeparator()
+        self.clear_action = bar.addAction("Clear", self.model.clear)
+        self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
+        self.drag_handle = DragHandle(self.model)
+        bar.addWidget(self.drag_handle)
+        return bar
+
+    # -- tools ----------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.view.tool = tool
+        self.tool_actions[tool].setChecked(True)
+        self.view.update()
+
+    def _set_brush(self, value: int) -> None:
+        self.model.brush_size = value
+        self.view.update()
+
+    def _set_feather(self, value: int) -> None:
+        self.model.feather = value
+
+    def _set_compare(self, on: bool) -> None:
+        self.view.compare = on
+        self.view.update()
+
+    def extend(self) -> None:
+        try:
+            self.model.extend(self.extend_side.currentText(), self.extend_by.value())
+        except StudioError as exc:
+            self.model.notice.emit(exc.user_text())
+
+    def _update_actions(self) -> None:
+        has_image = self.model.has_image()
+        for action in (self.extend_action, self.clear_action, self.fit_action, self.actual_action):
+            action.setEnabled(has_image)
+        self.clear_mask_action.setEnabled(has_image and not self.model.mask.isNull())
+        self.compare_action.setEnabled(not self.model.before.isNull())
+        if self.model.before.isNull() and self.compare_action.isChecked():
+            self.compare_action.setChecked(False)
+        self.drag_handle.setEnabled(has_image)
+
+    # -- state ------------------------------------------------------------------------------------
     def empty_text(self) -> str:
         return EMPTY_TEXT
 
@@ -69,5 +426,51 @@ class Canvas(QWidget):
         return self.stack.currentWidget() is self.view
 
     def _show(self, image: QImage) -> None:
-        self.view.set_image(image)
         self.stack.setCurrentWidget(self.view if not image.isNull() else self.empty)
+        self._update_actions()
+
+    # -- drag and drop, clipboard ------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if (mime.hasUrls() and dropped_files(mime)) or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragEnterEvent) -> None:  # type: ignore[override]
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if event.source() is self.drag_handle:
+            return  # dragged out and dropped back: nothing to do
+        self.take(event.mimeData())
+        event.acceptProposedAction()
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self.take(mime):
+            self.model.notice.emit("The clipboard holds no image to paste.")
+
+    def take(self, mime: QMimeData) -> bool:
+        """Open dropped/pasted files (announced) or image data; False when nothing usable came."""
+        files = dropped_files(mime) if mime.hasUrls() else []
+        if files:
+            self.files_dropped.emit(files)
+            return True
+        if mime.hasImage():
+            image = mime.imageData()
+            if isinstance(image, QImage) and not image.isNull():
+                self.model.set_document(image, "Paste image")
+                return True
+        return False
+
+    def copy(self) -> None:
+        self.view.copy()
+
+
+def _spin(low: int, high: int, value: int, tip: str, suffix: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box

@@ -1,33 +1,72 @@
-"""The prompt panel: model, prompts and sampling settings → one ``GenerationRequest``."""
+"""The prompt panel: model, prompts and sampling settings → one ``GenerationRequest``.
+
+The mode (txt2img / img2img / inpaint / outpaint) follows what the user does on the canvas; the
+init image and the mask come from the canvas, written as PNG files when the request is made.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
     QStyle,
+    QTableWidget,
+    QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.errors import StudioError, describe
-from studio.core.requests import MAX_SIDE, GenerationRequest
+from studio.core.errors import BadInput, StudioError, describe
+from studio.core.requests import MAX_SIDE, SCHEDULER_NAMES, GenerationRequest, LoraRef
 from studio.core.settings import Settings
 from studio.jobs.queue import Job
+from studio.ui.canvas_model import MODES, CanvasViewModel
+from studio.ui.recall import fields_from_request
 from studio.ui.viewmodels import LibraryViewModel
 
-SCHEDULERS = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "PNDM", "LMS")
+SCHEDULERS = SCHEDULER_NAMES
+SIZE_PRESETS = (
+    ("512 × 512", 512, 512), ("768 × 768", 768, 768), ("1024 × 1024", 1024, 1024),
+    ("512 × 768 portrait", 512, 768), ("768 × 512 landscape", 768, 512),
+    ("832 × 1216 portrait", 832, 1216), ("1216 × 832 landscape", 1216, 832),
+)
+CUSTOM = "Custom"
+MAX_SEED = 2**32 - 1
+MODE_TIPS = {
+    "txt2img": "Text to image: a new picture from the prompt.",
+    "img2img": "Image to image: rework the canvas image; Strength says how much.",
+    "inpaint": "Inpaint: repaint only the masked part of the canvas image.",
+    "outpaint": "Outpaint: fill the area added with Extend (it is masked).",
+}
+
+
+def size_problem(width: int, height: int) -> str:
+    """Why ``width`` × ``height`` cannot be generated, or ``""``."""
+    for name, side in (("Width", width), ("Height", height)):
+        if side <= 0 or side % 8 or side > MAX_SIDE:
+            return f"{name} {side} is not usable: use a multiple of 8 between 8 and {MAX_SIDE}."
+    return ""
+
+
+def round8(side: int) -> int:
+    return max(8, min(MAX_SIDE, round(side / 8) * 8))
 
 
 class PromptPanel(QWidget):
@@ -73,10 +112,42 @@ class PromptPanel(QWidget):
         for edit, lines in ((self.prompt, 5), (self.negative, 2)):
             edit.setFixedHeight(edit.fontMetrics().lineSpacing() * lines + 12)
 
-        self.seed = QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        for index, key in enumerate(MODES):
+            self.mode.setItemData(index, MODE_TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        self.mode.setToolTip(
+            "Follows the canvas: drop an image for img2img, paint a mask to inpaint, extend to outpaint."
+        )
+        self.mode.currentTextChanged.connect(self._mode_changed)
+        self.init_label = QLabel()
+        self.init_label.setWordWrap(True)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.01, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(0.75)
+        self.strength.setToolTip("How much the canvas image changes: 0 keeps it, 1 repaints it entirely.")
+
+        self.seed = QDoubleSpinBox()  # a double holds every 32-bit seed exactly
+        self.seed.setDecimals(0)
+        self.seed.setRange(-1, MAX_SEED)
         self.seed.setValue(-1)
         self.seed.setSpecialValueText("Random")
+        self.seed.setToolTip("Random draws a new seed for every job (it is recorded with the image).")
+        self.random_seed = QToolButton()
+        self.random_seed.setText("Random")
+        self.random_seed.setToolTip("Use a new random seed for every job")
+        self.random_seed.clicked.connect(lambda: self.seed.setValue(-1))
+        self.reuse_seed = QToolButton()
+        self.reuse_seed.setText("Reuse last")
+        self.reuse_seed.setToolTip("Fix the seed of the last image generated")
+        self.reuse_seed.setEnabled(False)
+        self.reuse_seed.clicked.connect(self._reuse_last_seed)
+        self.last_seed: int | None = None
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        seed_row.addWidget(self.reuse_seed)
         self.steps = _spin(1, 1000, 20)
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 50.0)
@@ -88,9 +159,53 @@ class PromptPanel(QWidget):
         size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"), 0)
         size_row.addWidget(self.height_box, 1)
+        self.size_preset = QComboBox()
+        for text, _, _ in SIZE_PRESETS:
+            self.size_preset.addItem(text)
+        self.size_preset.addItem(CUSTOM)
+        self.size_preset.setToolTip("Common sizes; SD 1.x likes 512, SDXL 1024")
+        self.size_preset.activated.connect(self._preset_chosen)
+        self.size_note = QLabel()
+        self.size_note.setObjectName("sizeNote")
+        self.size_note.setWordWrap(True)
+        self.size_note.hide()
+        for box in (self.width_box, self.height_box):
+            box.setKeyboardTracking(True)
+            box.valueChanged.connect(self._size_changed)
+        size_box = QVBoxLayout()
+        size_box.setContentsMargins(0, 0, 0, 0)
+        size_box.addWidget(self.size_preset)
+        size_box.addLayout(size_row)
+        size_box.addWidget(self.size_note)
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
         self.batch = _spin(1, 64, 1)
+
+        self.loras = QTableWidget(0, 2)
+        self.loras.setHorizontalHeaderLabels(["LoRA", "Weight"])
+        self.loras.verticalHeader().hide()
+        self.loras.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.loras.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.loras.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.loras.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.loras.setFixedHeight(self.loras.fontMetrics().lineSpacing() * 6)
+        self.add_lora_button = QToolButton()
+        self.add_lora_button.setText("Add LoRA")
+        self.add_lora_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.lora_menu = QMenu(self.add_lora_button)
+        self.lora_menu.aboutToShow.connect(self._fill_lora_menu)
+        self.add_lora_button.setMenu(self.lora_menu)
+        self.remove_lora_button = QToolButton()
+        self.remove_lora_button.setText("Remove")
+        self.remove_lora_button.clicked.connect(self._remove_selected_lora)
+        lora_buttons = QHBoxLayout()
+        lora_buttons.addWidget(self.add_lora_button)
+        lora_buttons.addWidget(self.remove_lora_button)
+        lora_buttons.addStretch(1)
+        lora_box = QVBoxLayout()
+        lora_box.setContentsMargins(0, 0, 0, 0)
+        lora_box.addWidget(self.loras)
+        lora_box.addLayout(lora_buttons)
 
         self.generate = QPushButton("Generate")
         self.generate.setDefault(True)
@@ -114,14 +229,18 @@ class PromptPanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", model_row)
+        form.addRow("Mode", self.mode)
+        form.addRow("", self.init_label)
+        form.addRow("Strength", self.strength)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
-        form.addRow("Seed", self.seed)
+        form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
-        form.addRow("Size", size_row)
+        form.addRow("Size", size_box)
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Batch", self.batch)
+        form.addRow("LoRAs", lora_box)
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
         inner_layout.addLayout(form)
@@ -139,10 +258,28 @@ class PromptPanel(QWidget):
         library.changed.connect(self._models_changed)
         library.failed.connect(lambda text: self.show_error(f"Scanning models failed: {text}"))
         self._models_changed()
+        self.canvas: CanvasViewModel | None = None
+        self._sync_preset()
+        self._mode_changed(self.mode.currentText())
 
     # -- the request -------------------------------------------------------------------
     def request(self) -> GenerationRequest:
-        seed = self.seed.value()
+        """The request the fields describe; for img2img/inpaint/outpaint the canvas image (and
+        mask) are written to ``STUDIO_HOME/cache`` first. Raises :class:`BadInput` when the
+        canvas cannot give what the mode needs."""
+        seed = int(self.seed.value())
+        mode = self.mode.currentText()
+        width, height = self.width_box.value(), self.height_box.value()
+        init = mask = None
+        if mode != "txt2img":
+            canvas = self.canvas
+            if canvas is None or not canvas.has_image():
+                raise BadInput(
+                    f"{mode} needs an image on the canvas.",
+                    "Generate one first, or drop or paste an image onto the canvas.",
+                )
+            width, height = round8(canvas.size().width()), round8(canvas.size().height())
+            init, mask = canvas.write_request_files(with_mask=mode in ("inpaint", "outpaint"))
         return GenerationRequest(
             model=self.model_reference(),
             prompt=self.prompt.toPlainText().strip(),
@@ -150,10 +287,14 @@ class PromptPanel(QWidget):
             seed=None if seed < 0 else seed,
             steps=self.steps.value(),
             guidance=round(self.guidance.value(), 2),
-            width=self.width_box.value(),
-            height=self.height_box.value(),
+            width=width,
+            height=height,
             scheduler=self.scheduler.currentText(),
             batch=self.batch.value(),
+            init_image=init,
+            strength=round(self.strength.value(), 2),
+            mask=mask,
+            loras=tuple(self.lora_refs()),
             backend=self.settings.backend,
             device=self.settings.device,
         )
@@ -167,7 +308,9 @@ class PromptPanel(QWidget):
 
     def submit(self) -> Job | None:
         try:
-            job = self._submit(self.request())
+            request = self.request()
+            request.validate()
+            job = self._submit(request)
         except StudioError as exc:
             self.show_error(exc.user_text())
             return None
@@ -185,6 +328,179 @@ class PromptPanel(QWidget):
         self.feedback.setText(text)
         self.feedback.setProperty("error", error)
         self.feedback_icon.setVisible(error)
+
+    # -- the canvas ----------------------------------------------------------------------
+    def set_canvas(self, canvas: CanvasViewModel) -> None:
+        """Take the init image and the mask from ``canvas``; the mode follows its edits."""
+        self.canvas = canvas
+        canvas.mode_hint.connect(self.set_mode)
+        canvas.document_changed.connect(lambda: self._mode_changed(self.mode.currentText()))
+        self._mode_changed(self.mode.currentText())
+
+    def set_mode(self, mode: str) -> None:
+        if mode in MODES:
+            self.mode.setCurrentText(mode)
+
+    def _mode_changed(self, mode: str) -> None:
+        from_canvas = mode != "txt2img"
+        self.strength.setEnabled(from_canvas)
+        for widget in (self.width_box, self.height_box, self.size_preset):
+            widget.setEnabled(not from_canvas)
+        canvas = getattr(self, "canvas", None)
+        if not from_canvas:
+            self.init_label.setText(MODE_TIPS[mode])
+        elif canvas is None or not canvas.has_image():
+            self.init_label.setText(f"{MODE_TIPS[mode]} The canvas is empty: generate, drop or paste an image.")
+        else:
+            size = canvas.size()
+            w, h = round8(size.width()), round8(size.height())
+            note = "" if (w, h) == (size.width(), size.height()) else f", made at {w} × {h}"
+            self.init_label.setText(f"{MODE_TIPS[mode]} From the canvas: {size.width()} × {size.height()}{note}.")
+
+    # -- seed, size, LoRAs -----------------------------------------------------------------
+    def note_finished(self, job: Job) -> None:
+        """Remember the seed of a finished generation for "Reuse last"."""
+        result = job.result
+        if not isinstance(job.request, GenerationRequest) or result is None:
+            return
+        seed = result.data.get("seed") if isinstance(result.data, dict) else None
+        if seed is None:
+            seed = next((a.metadata.get("seed") for a in result.artifacts if "seed" in a.metadata), None)
+        if isinstance(seed, int):
+            self.last_seed = seed
+            self.reuse_seed.setEnabled(True)
+            self.reuse_seed.setToolTip(f"Fix the seed of the last image generated ({seed})")
+
+    def _reuse_last_seed(self) -> None:
+        if self.last_seed is not None:
+            self.seed.setValue(self.last_seed)
+
+    def _preset_chosen(self, index: int) -> None:
+        if 0 <= index < len(SIZE_PRESETS):
+            _, width, height = SIZE_PRESETS[index]
+            self.width_box.setValue(width)
+            self.height_box.setValue(height)
+
+    def _size_changed(self, _value: int = 0) -> None:
+        self._sync_preset()
+        problem = size_problem(self.width_box.value(), self.height_box.value())
+        self.size_note.setText(problem)
+        self.size_note.setVisible(bool(problem))
+
+    def _sync_preset(self) -> None:
+        size = (self.width_box.value(), self.height_box.value())
+        index = next((i for i, (_, w, h) in enumerate(SIZE_PRESETS) if (w, h) == size), len(SIZE_PRESETS))
+        self.size_preset.setCurrentIndex(index)
+
+    def add_lora(self, path: str, weight: float = 1.0) -> None:
+        """Add a LoRA file to the stack (or set its weight if it is already there)."""
+        for row in range(self.loras.rowCount()):
+            if self.loras.item(row, 0).data(Qt.ItemDataRole.UserRole) == path:
+                self._weight_box(row).setValue(weight)
+                return
+        row = self.loras.rowCount()
+        self.loras.insertRow(row)
+        item = QTableWidgetItem(Path(path).stem)
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        item.setToolTip(path)
+        self.loras.setItem(row, 0, item)
+        weight_box = QDoubleSpinBox()
+        weight_box.setRange(-4.0, 4.0)
+        weight_box.setSingleStep(0.05)
+        weight_box.setValue(weight)
+        weight_box.setFrame(False)
+        self.loras.setCellWidget(row, 1, weight_box)
+
+    def _weight_box(self, row: int) -> QDoubleSpinBox:
+        box = self.loras.cellWidget(row, 1)
+        assert isinstance(box, QDoubleSpinBox)
+        return box
+
+    def lora_refs(self) -> list[LoraRef]:
+        return [
+            LoraRef(
+                str(self.loras.item(row, 0).data(Qt.ItemDataRole.UserRole)), round(self._weight_box(row).value(), 2)
+            )
+            for row in range(self.loras.rowCount())
+        ]
+
+    def clear_loras(self) -> None:
+        self.loras.setRowCount(0)
+
+    def _remove_selected_lora(self) -> None:
+        rows = sorted({index.row() for index in self.loras.selectedIndexes()}, reverse=True)
+        for row in rows or ([self.loras.rowCount() - 1] if self.loras.rowCount() else []):
+            self.loras.removeRow(row)
+
+    def _fill_lora_menu(self) -> None:
+        self.lora_menu.clear()
+        entries = [e for e in self.library.entries if e.kind == "lora"]
+        for entry in entries:
+            action = self.lora_menu.addAction(entry.name)
+            action.setToolTip(entry.path)
+            action.triggered.connect(lambda _=False, p=entry.path: self.add_lora(p))
+        if not entries:
+            self.lora_menu.addAction("No LoRAs in the model folders").setEnabled(False)
+        self.lora_menu.addSeparator()
+        self.lora_menu.addAction("From a file…", self._browse_lora)
+
+    def _browse_lora(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA", "", "LoRA files (*.safetensors)")
+        if path:
+            self.add_lora(path)
+
+    # -- filling the fields ----------------------------------------------------------------
+    def apply_request(self, request: GenerationRequest) -> None:
+        """"Use these settings": the fields take ``request``'s values."""
+        self.apply_fields(fields_from_request(request))
+
+    def apply_fields(self, fields: dict[str, Any], source: str = "") -> None:
+        """Fill the fields found in ``fields`` (see :mod:`studio.ui.recall`); others stay."""
+        notes = []
+        if fields.get("model"):
+            self._choose_model(str(fields["model"]))
+        elif fields.get("model_name"):
+            name = str(fields["model_name"])
+            index = self.model.findText(name)
+            if index >= 0:
+                self.model.setCurrentIndex(index)
+            else:
+                notes.append(f"its model '{name}' is not in your library, so the model was kept")
+        if "prompt" in fields:
+            self.prompt.setPlainText(str(fields["prompt"]))
+        if "negative_prompt" in fields:
+            self.negative.setPlainText(str(fields["negative_prompt"]))
+        if "seed" in fields:
+            seed = fields["seed"]
+            self.seed.setValue(-1 if seed is None else max(-1, min(MAX_SEED, int(seed))))
+        for key, box in (("steps", self.steps), ("batch", self.batch)):
+            if key in fields:
+                box.setValue(int(fields[key]))
+        if "guidance" in fields:
+            self.guidance.setValue(float(fields["guidance"]))
+        if "strength" in fields:
+            self.strength.setValue(float(fields["strength"]))
+        if "width" in fields:
+            self.width_box.setValue(int(fields["width"]))
+        if "height" in fields:
+            self.height_box.setValue(int(fields["height"]))
+        if "scheduler" in fields and self.scheduler.findText(str(fields["scheduler"])) >= 0:
+            self.scheduler.setCurrentText(str(fields["scheduler"]))
+        if "loras" in fields:
+            self.clear_loras()
+            for path, weight in fields["loras"]:
+                self.add_lora(str(path), float(weight))
+        if "init_image" in fields and not fields["init_image"]:
+            self.set_mode("txt2img")
+        text = f"Settings recalled from {source}" if source else "Settings filled in"
+        self._set_feedback(text + (f"; {'; '.join(notes)}." if notes else "."), error=False)
+
+    def _choose_model(self, reference: str) -> None:
+        for index in range(self.model.count()):
+            if str(self.model.itemData(index)) == reference or self.model.itemText(index) == reference:
+                self.model.setCurrentIndex(index)
+                return
+        self.model.setEditText(reference)
 
     def _models_changed(self) -> None:
         typed = self.model.currentText()

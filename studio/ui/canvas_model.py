@@ -1,0 +1,356 @@
+"""The canvas document: the working image, the inpaint mask, live previews and undoable edits.
+
+Widgets draw what this view-model holds and send it edits; it owns no widget, so tests can check
+its pixels directly. Mask strokes, image replacements (a result, a drop, a paste) and extending the
+canvas for outpainting are :class:`QUndoCommand`\\ s on :attr:`CanvasViewModel.undo_stack`.
+
+The mask is an ARGB image the size of the document whose alpha is the mask (255 = repaint);
+:meth:`CanvasViewModel.write_request_files` writes the init image and the (feathered) mask as PNG
+files under ``STUDIO_HOME/cache`` for a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPoint, QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand, QUndoStack
+
+from studio.core.errors import BadInput
+from studio.core.paths import home_path
+from studio.jobs.queue import Job, JobState
+
+MASK_COLOUR = QColor(255, 48, 48)
+SIDES = ("right", "left", "bottom", "top")
+MODES = ("txt2img", "img2img", "inpaint", "outpaint")
+
+
+def blank_mask(size: QSize) -> QImage:
+    mask = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    mask.fill(Qt.GlobalColor.transparent)
+    return mask
+
+
+def mask_alpha(mask: QImage) -> QImage:
+    """The mask as an 8-bit image (255 = repaint)."""
+    return mask.convertToFormat(QImage.Format.Format_Alpha8)
+
+
+def _bytes_of(image: QImage) -> bytes:
+    return bytes(image.constBits())[: image.sizeInBytes()]
+
+
+class _ReplaceImage(QUndoCommand):
+    """Swap the document (and its mask) for another; undo swaps back."""
+
+    def __init__(self, model: CanvasViewModel, image: QImage, text: str, keep_mask: bool = False) -> None:
+        super().__init__(text)
+        self.model = model
+        self.old = (model.document, model.mask)
+        mask = model.mask if keep_mask and model.mask.size() == image.size() else blank_mask(image.size())
+        self.new = (image, mask)
+
+    def redo(self) -> None:
+        self.model._set_document(*self.new)
+
+    def undo(self) -> None:
+        self.model._set_document(*self.old)
+
+
+class _Stroke(QUndoCommand):
+    """A mask stroke already painted: redo/undo write back the affected rectangle."""
+
+    def __init__(self, model: CanvasViewModel, rect: QRect, before: QImage, after: QImage, erase: bool) -> None:
+        super().__init__("Erase mask" if erase else "Paint mask")
+        self.model, self.rect, self.before, self.after = model, rect, before, after
+        self._first = True
+
+    def _put(self, region: QImage) -> None:
+        painter = QPainter(self.model.mask)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(self.rect.topLeft(), region)
+        painter.end()
+        self.model._mask_edited(self.rect)
+
+    def redo(self) -> None:
+        if self._first:  # painted live while the stroke was drawn
+            self._first = False
+            return
+        self._put(self.after)
+
+    def undo(self) -> None:
+        self._put(self.before)
+
+
+class CanvasViewModel(QObject):
+    """What the canvas shows and edits.
+
+    ``image`` is what is on screen now: a live preview while a job runs, else the document.
+    ``document`` is the working image (the init image of img2img/inpaint), ``mask`` its inpaint
+    mask, ``before`` the image a finished img2img/inpaint job started from (for compare).
+    """
+
+    image_changed = Signal(QImage)  # what is shown changed (preview, result, edit)
+    caption_changed = Signal(str)
+    document_changed = Signal()  # the document or its size changed
+    mask_changed = Signal(QRect)  # a region of the mask changed
+    mode_hint = Signal(str)  # a user edit suggests a mode ("img2img", "inpaint", "outpaint", "txt2img")
+    notice = Signal(str)  # a message for the user (status bar)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image = QImage()
+        self.document = QImage()
+        self.mask = QImage()
+        self.before = QImage()
+        self.caption = ""
+        self.job_id: int | None = None
+        self.previewing = False
+        self.preview_size = QSize()  # the size of the image the running job makes
+        self.brush_size = 24
+        self.feather = 4
+        self.undo_stack = QUndoStack(self)
+        self._stroke: tuple[QImage, QRect, bool, QPointF] | None = None
+        self._inits: dict[str, QImage] = {}  # init files written → their pixels (for compare)
+        self._job_inits: dict[int, QImage] = {}
+
+    # -- job events ------------------------------------------------------------------------
+    def show_image(self, job_id: int, image: QImage) -> None:
+        """A live preview of a running job."""
+        self.job_id = job_id
+        self.previewing = True
+        self.image = image
+        self.image_changed.emit(image)
+
+    def show_result(self, job_id: int, image: QImage) -> None:
+        """A finished job's first image becomes the document (undoable)."""
+        self.job_id = job_id
+        self.previewing = False
+        before = self._job_inits.pop(job_id, QImage())
+        had_mask = self.has_mask()
+        self.undo_stack.push(_ReplaceImage(self, image, f"Result of job {job_id}"))
+        self.before = before
+        self.image_changed.emit(self.image)
+        if had_mask:
+            self.mode_hint.emit("img2img")
+
+    def on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
+        text = f"Job {job_id}: step {step} of {total}" if total else f"Job {job_id}"
+        self._set_caption(f"{text} — {message}" if message else text)
+
+    def on_job(self, job: Job) -> None:
+        if job.state is JobState.RUNNING:
+            init = getattr(job.request, "init_image", None)
+            if init and init in self._inits:
+                self._job_inits[job.id] = self._inits[init]
+            width, height = getattr(job.request, "width", 0), getattr(job.request, "height", 0)
+            self.preview_size = QSize(width, height)
+            self._set_caption(f"Job {job.id}: starting…")
+        elif job.state is JobState.DONE:
+            self._set_caption(f"Job {job.id} finished.")
+        elif job.state.finished:
+            self._job_inits.pop(job.id, None)
+            if self.previewing and job.id == self.job_id:  # drop the half-made preview
+                self.previewing = False
+                self.image = self.document
+                self.image_changed.emit(self.image)
+            if job.state is JobState.FAILED:
+                self._set_caption(f"Job {job.id} failed: {job.error}")
+            elif job.state is JobState.CANCELLED and job.started_at is not None:
+                self._set_caption(f"Job {job.id} was cancelled.")
+
+    def _set_caption(self, text: str) -> None:
+        self.caption = text
+        self.caption_changed.emit(text)
+
+    # -- document edits (undoable) ------------------------------------------------------------
+    def set_document(self, image: QImage, text: str = "Open image") -> None:
+        """Put ``image`` on the canvas for img2img/inpaint (a drop, a paste, the gallery)."""
+        if image.isNull():
+            self.notice.emit("That image could not be read; the canvas is unchanged.")
+            return
+        image = image.convertToFormat(QImage.Format.Format_ARGB32)
+        self.before = QImage()
+        self.undo_stack.push(_ReplaceImage(self, image, text))
+        self.mode_hint.emit("img2img")
+
+    def clear(self) -> None:
+        """Empty the canvas (undoable); the next generation is text-to-image."""
+        if not self.document.isNull():
+            self.undo_stack.push(_ReplaceImage(self, QImage(), "Clear canvas"))
+            self.before = QImage()
+            self.mode_hint.emit("txt2img")
+
+    def extend(self, side: str, pixels: int) -> None:
+        """Grow the canvas by ``pixels`` on ``side``; the new area is masked for outpainting."""
+        if self.document.isNull():
+            raise BadInput("There is no image on the canvas to extend.", "Generate or drop an image first.")
+        if side not in SIDES:
+            raise BadInput(f"Unknown side '{side}'.", f"Choose one of: {', '.join(SIDES)}.")
+        if pixels <= 0 or pixels % 8:
+            raise BadInput(f"Extend by a positive multiple of 8 pixels, not {pixels}.")
+        old = self.document
+        w, h = old.width(), old.height()
+        grow_x = pixels if side in ("left", "right") else 0
+        grow_y = pixels if side in ("top", "bottom") else 0
+        image = QImage(w + grow_x, h + grow_y, QImage.Format.Format_ARGB32)
+        origin = QPoint(grow_x if side == "left" else 0, grow_y if side == "top" else 0)
+        painter = QPainter(image)
+        # stretch the edge row/column into the new area: a neutral start for the model
+        if side == "right":
+            painter.drawImage(QRect(w, 0, pixels, h), old, QRect(w - 1, 0, 1, h))
+        elif side == "left":
+            painter.drawImage(QRect(0, 0, pixels, h), old, QRect(0, 0, 1, h))
+        elif side == "bottom":
+            painter.drawImage(QRect(0, h, w, pixels), old, QRect(0, h - 1, w, 1))
+        else:
+            painter.drawImage(QRect(0, 0, w, pixels), old, QRect(0, 0, w, 1))
+        painter.drawImage(origin, old)
+        painter.end()
+        command = _ReplaceImage(self, image, f"Extend {side} by {pixels} px")
+        mask = blank_mask(image.size())
+        painter = QPainter(mask)
+        if not self.mask.isNull():
+            painter.drawImage(origin, self.mask)
+        rect = {
+            "right": QRect(w, 0, pixels, h), "left": QRect(0, 0, pixels, h),
+            "bottom": QRect(0, h, w, pixels), "top": QRect(0, 0, w, pixels),
+        }[side]
+        painter.fillRect(rect, MASK_COLOUR)
+        painter.end()
+        command.new = (image, mask)
+        self.undo_stack.push(command)
+        self.mode_hint.emit("outpaint")
+
+    def clear_mask(self) -> None:
+        if self.has_mask():
+            before = self.mask.copy()
+            self.mask.fill(Qt.GlobalColor.transparent)
+            rect = self.mask.rect()
+            self.undo_stack.push(_Stroke(self, rect, before, self.mask.copy(), erase=True))
+            self.mask_changed.emit(rect)
+
+    # -- mask strokes ------------------------------------------------------------------------
+    def begin_stroke(self, point: QPointF, erase: bool = False) -> None:
+        """Start painting (or erasing) the mask at ``point`` (image coordinates)."""
+        if self.document.isNull():
+            self.notice.emit("Put an image on the canvas before painting a mask.")
+            return
+        self._stroke = (self.mask.copy(), QRect(), erase, point)
+        self._dab(point, point)
+
+    def stroke_to(self, point: QPointF) -> None:
+        if self._stroke is not None:
+            self._dab(self._stroke[3], point)
+
+    def end_stroke(self) -> None:
+        if self._stroke is None:
+            return
+        before, rect, erase, _ = self._stroke
+        self._stroke = None
+        rect = rect.intersected(self.mask.rect())
+        if rect.isEmpty():
+            return
+        self.undo_stack.push(_Stroke(self, rect, before.copy(rect), self.mask.copy(rect), erase))
+        if not erase:
+            self.mode_hint.emit("inpaint")
+
+    def paint_stroke(self, points: list[tuple[float, float]], erase: bool = False) -> None:
+        """A whole stroke through ``points`` (image coordinates), as one undo step."""
+        self.begin_stroke(QPointF(*points[0]), erase)
+        for point in points[1:]:
+            self.stroke_to(QPointF(*point))
+        self.end_stroke()
+
+    def _dab(self, start: QPointF, end: QPointF) -> None:
+        assert self._stroke is not None
+        before, rect, erase, _ = self._stroke
+        painter = QPainter(self.mask)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        if erase:
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+        pen = QPen(MASK_COLOUR, self.brush_size, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        if start == end:
+            painter.setBrush(MASK_COLOUR)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawEllipse(start, self.brush_size / 2, self.brush_size / 2)
+        else:
+            painter.drawLine(start, end)
+        painter.end()
+        r = self.brush_size // 2 + 2
+        dirty = QRect(
+            QPoint(int(min(start.x(), end.x())) - r, int(min(start.y(), end.y())) - r),
+            QPoint(int(max(start.x(), end.x())) + r, int(max(start.y(), end.y())) + r),
+        )
+        self._stroke = (before, rect.united(dirty), erase, end)
+        self.mask_changed.emit(dirty)
+
+    # -- state read by the panels --------------------------------------------------------------
+    def has_image(self) -> bool:
+        return not self.document.isNull()
+
+    def has_mask(self) -> bool:
+        if self.mask.isNull():
+            return False
+        return bool(_bytes_of(mask_alpha(self.mask)).strip(b"\x00"))
+
+    def size(self) -> QSize:
+        return self.document.size()
+
+    def write_request_files(self, with_mask: bool) -> tuple[str, str | None]:
+        """Write the document (and the feathered mask) as PNGs under ``STUDIO_HOME/cache``."""
+        if self.document.isNull():
+            raise BadInput("There is no image on the canvas.", "Generate one, drop one in, or paste one.")
+        if with_mask and not self.has_mask():
+            raise BadInput("No mask is painted on the canvas.", "Paint the area to repaint with the brush first.")
+        folder = home_path("cache", "canvas")
+        init = _save_png(folder, "init", self.document.convertToFormat(QImage.Format.Format_RGB32))
+        self._inits[init] = self.document.copy()
+        mask_path = None
+        if with_mask:
+            alpha = mask_alpha(self.mask)
+            gray = QImage(_bytes_of(alpha), alpha.width(), alpha.height(), alpha.bytesPerLine(),
+                          QImage.Format.Format_Grayscale8).copy()
+            if self.feather > 0:
+                gray = _feather(gray, self.feather)
+            mask_path = _save_png(folder, "mask", gray)
+        return init, mask_path
+
+    # -- internals ---------------------------------------------------------------------------
+    def _set_document(self, image: QImage, mask: QImage) -> None:
+        self.document = image
+        self.mask = mask
+        self.previewing = False
+        self.image = image
+        self.document_changed.emit()
+        self.image_changed.emit(image)
+        self.mask_changed.emit(mask.rect())
+
+    def _mask_edited(self, rect: QRect) -> None:
+        self.mask_changed.emit(rect)
+
+
+def _save_png(folder: Path, stem: str, image: QImage) -> str:
+    """Save ``image`` under a name made from its pixels (the same pixels reuse the same file)."""
+    digest = hashlib.sha1(_bytes_of(image) + f"{image.width()}x{image.height()}".encode()).hexdigest()[:16]
+    path = folder / f"{stem}-{digest}.png"
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        if not image.save(str(tmp), "PNG"):
+            raise BadInput(f"Could not write {path}.", "Check that the studio's data folder is writable.")
+        os.replace(tmp, path)
+    return str(path)
+
+
+def _feather(gray: QImage, radius: int) -> QImage:
+    """Blur the mask's edge by ``radius`` pixels (Pillow's Gaussian blur, as A1111's mask blur)."""
+    from PIL import Image, ImageFilter
+
+    data = _bytes_of(gray)
+    pil = Image.frombytes("L", (gray.width(), gray.height()), data, "raw", "L", gray.bytesPerLine())
+    blurred = pil.filter(ImageFilter.GaussianBlur(radius))
+    raw = blurred.tobytes()
+    return QImage(raw, blurred.width, blurred.height, blurred.width, QImage.Format.Format_Grayscale8).copy()

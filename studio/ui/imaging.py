@@ -1,0 +1,127 @@
+"""Wires the image-making parts of the window together: prompt panel ↔ canvas ↔ gallery, job
+events, and files dropped on the canvas or the window (images open, parameters are recalled).
+
+Kept out of ``window.py`` so the window only creates the parts and calls :func:`connect_imaging`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+
+from studio.core.errors import BadInput
+from studio.core.gallery import GalleryItem
+from studio.core.requests import GenerationRequest
+from studio.jobs.queue import Job
+from studio.ui.panels.canvas import dropped_files
+from studio.ui.recall import SOURCES, recall
+from studio.ui.tasks import run_in_background
+
+if TYPE_CHECKING:
+    from studio.ui.window import MainWindow
+
+
+def read_dropped(path: str) -> tuple[QImage, str | None, dict[str, Any], str]:
+    """Off the GUI thread: the image at ``path``, its generation parameters, and an error text."""
+    image = QImage(path)
+    if image.isNull():
+        if Path(path).is_dir():
+            return image, None, {}, f"'{Path(path).name}' is a folder, not an image; nothing was changed."
+        return image, None, {}, f"'{Path(path).name}' is not an image the studio can read; nothing was changed."
+    try:
+        source, fields = recall(path)
+    except (BadInput, ValueError, OSError):
+        source, fields = None, {}
+    return image, source, fields, ""
+
+
+class Imaging(QObject):
+    """The glue between the window's prompt panel, canvas, gallery and the job bridge."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        w = window
+        w.prompt_panel.set_canvas(w.canvas_model)
+        w.canvas_model.notice.connect(w.notify)
+        w.canvas.files_dropped.connect(lambda paths: self.open_files(paths, on_canvas=True))
+        w.gallery_panel.use_settings.connect(self.use_settings)
+        w.gallery_panel.open_item.connect(self.open_item)
+        w.gallery_model.failed.connect(lambda text: w.notify(f"The gallery could not be read: {text}"))
+        w.bridge.finished.connect(self._job_finished)
+        w.setAcceptDrops(True)
+        w.installEventFilter(self)
+
+    # -- job events ------------------------------------------------------------------------
+    def _job_finished(self, job: Job) -> None:
+        if isinstance(job.request, GenerationRequest):
+            self.window.prompt_panel.note_finished(job)
+            self.window.gallery_model.refresh()
+
+    # -- gallery -----------------------------------------------------------------------------
+    def use_settings(self, item: GalleryItem) -> None:
+        self.window.prompt_panel.apply_request(item.request)
+        self.window.docks["prompt"].raise_()
+        self.window.notify(f"Settings of gallery image {item.id} are in the prompt panel.")
+
+    def open_item(self, item: GalleryItem) -> None:
+        canvas = self.window.canvas_model
+
+        def opened(image: QImage) -> None:
+            if image.isNull():
+                self.window.notify(f"'{item.path}' could not be read; it may have been moved or deleted.")
+            else:
+                canvas.set_document(image, "Open from the gallery")
+
+        run_in_background(lambda: QImage(item.path), opened)
+
+    # -- drops -------------------------------------------------------------------------------
+    def open_files(self, paths: list[str], on_canvas: bool) -> None:
+        """Open dropped files: an image goes on the canvas (when dropped there, or when it carries
+        no parameters); parameters found in it fill the prompt panel. Anything else: a message."""
+        if not paths:
+            return
+        path = paths[0]
+        if len(paths) > 1:
+            self.window.notify(f"{len(paths)} files were dropped; opening the first, '{Path(path).name}'.")
+        run_in_background(lambda: read_dropped(path), lambda result: self._dropped(path, on_canvas, *result))
+
+    def _dropped(self, path: str, on_canvas: bool, image: QImage, source: str | None,
+                 fields: dict[str, Any], error: str) -> None:
+        w = self.window
+        if error:
+            w.notify(error)
+            return
+        name = Path(path).name
+        if fields and source:
+            w.prompt_panel.apply_fields(fields, f"{SOURCES.get(source, source)} ({name})")
+            w.docks["prompt"].raise_()
+        if on_canvas or not fields:
+            w.canvas_model.set_document(image, f"Open {name}")
+        if fields and source:
+            where = " and put it on the canvas" if on_canvas else ""
+            w.notify(f"Recalled the settings of {name} ({SOURCES.get(source, source)}){where}.")
+        else:
+            w.notify(f"Opened {name} on the canvas.")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            assert isinstance(event, QDragEnterEvent)
+            if dropped_files(event.mimeData()):
+                event.acceptProposedAction()
+                return True
+        elif watched is self.window and event.type() == QEvent.Type.Drop:
+            assert isinstance(event, QDropEvent)
+            files = dropped_files(event.mimeData())
+            if files:
+                event.acceptProposedAction()
+                self.open_files(files, on_canvas=False)
+                return True
+        return False
+
+
+def connect_imaging(window: MainWindow) -> Imaging:
+    return Imaging(window)
