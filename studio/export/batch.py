@@ -82,7 +82,9 @@ def load_source(path: str | Path) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
     except (OSError, SyntaxError, ValueError, zlib.error) as exc:
-        raise BadInput(f"The image '{path}' is damaged and cannot be read ({exc}).", "Re-export it from its source.") from None
+        raise BadInput(
+            f"The image '{path}' is damaged and cannot be read ({exc}).", "Re-export it from its source."
+        ) from None
 
 
 # -- planning ---------------------------------------------------------------------------------------

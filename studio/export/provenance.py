@@ -119,7 +119,7 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
             xmp_raw = info.get("xmp") or text.get(XMP_KEY) or info.get(XMP_KEY)
             out["format"] = image.format
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise BadInput(f"'{path}' is not an image the studio can read ({exc}).") from None
+        raise BadInput(f"The image '{path}' is damaged or not an image the studio can read ({exc}).") from None
     if "parameters" in text:
         out["parameters"] = text["parameters"]
     comment = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
@@ -196,7 +196,9 @@ def sign_c2pa(
         source, dest = io.BytesIO(data), io.BytesIO()
         builder.sign(signer, MIME[fmt], source, dest)
     except c2pa.C2paError as exc:
-        raise BadInput(f"C2PA signing failed: {exc}.", "Check the certificate chain and key (PEM, not self-signed).") from None
+        raise BadInput(
+            f"C2PA signing failed: {exc}.", "Check the certificate chain and key (PEM, leaf first, not self-signed)."
+        ) from None
     return dest.getvalue()
 
 

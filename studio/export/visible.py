@@ -74,7 +74,9 @@ def _render_text(text: str, width: int, color: tuple[int, int, int]) -> Image.Im
     return out
 
 
-def anchor_position(anchor: str, image_size: tuple[int, int], mark_size: tuple[int, int], margin: float) -> tuple[int, int]:
+def anchor_position(
+    anchor: str, image_size: tuple[int, int], mark_size: tuple[int, int], margin: float
+) -> tuple[int, int]:
     """Top-left corner of a mark of ``mark_size`` placed at ``anchor`` with ``margin``."""
     iw, ih = image_size
     mw, mh = mark_size

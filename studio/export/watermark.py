@@ -454,7 +454,8 @@ def detect(image: Image.Image, *, max_side: int = 2048, offsets: int = OFFSET_TR
                 found, Payload.from_bits(bits) if found else None, confidence, z, period, offset,
                 tuple(int(b) for b in bits),
             )
-            if best is None or (candidate.detected, candidate.confidence, z) > (best.detected, best.confidence, best.z_score):
+            key = (candidate.detected, candidate.confidence, z)
+            if best is None or key > (best.detected, best.confidence, best.z_score):
                 best = candidate
     return best or Detection(False, None, 0.0)
 

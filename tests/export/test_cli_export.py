@@ -1,0 +1,56 @@
+"""``studio export`` and ``studio watermark detect`` from the command line (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.cli.main import main
+
+
+def test_export_then_detect(generated_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["export", str(generated_png), "--out", str(out), "--format", "jpeg", "--quality", "85",
+                 "--visible-text", "© Ana", "--opacity", "0.4", "--name", "{prompt}-{n}", "--owner", "12", "--json"])
+    assert code == 0
+    written = json.loads(capsys.readouterr().out)["written"]
+    assert [Path(p).name for p in written] == ["a-red-fox-in-snow-watercolor-1.jpg"]
+    assert main(["watermark", "detect", written[0]]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"detected", "payload", "confidence"}
+    assert report["detected"] and report["payload"]["owner"] == 12 and report["confidence"] >= 0.5
+    assert main(["watermark", "detect", "--provenance", written[0]]) == 0
+    prov = json.loads(capsys.readouterr().out)["provenance"]
+    assert prov["digital_source_type"].endswith("trainedAlgorithmicMedia")
+
+
+def test_no_watermark_and_unmarked_detect(generated_png: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["export", str(generated_png), "--out", str(out), "--no-watermark", "--strip-metadata"]) == 0
+    capsys.readouterr()
+    assert main(["watermark", "detect", str(out / "1.png")]) == 0
+    assert json.loads(capsys.readouterr().out) == {"detected": False, "payload": None, "confidence": 0.0}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "{tmp}/missing"], "does not exist"),
+        (["--out", "{tmp}", "--name", "../{{n}}"], "outside"),
+        (["--out", "{tmp}", "--quality", "0"], "Quality"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(generated_png: Path, tmp_path: Path, capsys, args, message) -> None:
+    argv = ["export", str(generated_png), *[a.format(tmp=tmp_path) for a in args]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err and "Traceback" not in err
+
+
+def test_detect_on_a_missing_file_is_bad_input(tmp_path: Path, capsys) -> None:
+    assert main(["watermark", "detect", str(tmp_path / "nope.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
