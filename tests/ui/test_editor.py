@@ -53,7 +53,7 @@ def _loaded_model(window):
 
 
 def test_continue_streams_into_the_document_marked_and_one_undo_removes_it(make_window, qtbot, ui_llama) -> None:
-    window, panel = _text_window(make_window, ui_llama)
+    _window, panel = _text_window(make_window, ui_llama)
     tab = _type(qtbot, panel, "The studio draws")
     lengths: list[int] = []
     tab.document.contentsChanged.connect(lambda: lengths.append(len(tab.text())))
@@ -113,7 +113,7 @@ def test_stop_halts_within_one_token_and_keeps_the_text(make_window, qtbot, ui_l
 
 
 def test_rewrite_replaces_the_selection_and_regenerate_replaces_the_insertion(make_window, qtbot, ui_llama) -> None:
-    window, panel = _text_window(make_window, ui_llama)
+    _window, panel = _text_window(make_window, ui_llama)
     tab = _type(qtbot, panel, "Keep this. Rewrite this part.")
     cursor = tab.edit.textCursor()
     cursor.setPosition(len("Keep this. "))

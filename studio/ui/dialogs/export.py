@@ -364,9 +364,9 @@ class ExportDialog(QDialog):
 
     def cancel_export(self) -> None:
         if self.job_id is not None:
-            self._cancel(self.job_id)
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelling… (the image being written is finished or left untouched)")
+            self._cancel(self.job_id)  # a queued job is cancelled at once (and _on_cancelled runs now)
 
     def _ended(self) -> None:
         self.job_id = None

@@ -717,9 +717,9 @@ class EditorPanel(QWidget):
         if self.active is None:
             return
         self.stopping = True
-        self._cancel(self.active.job_id)
         self.show_message("Stopping…")
         self._update_actions()
+        self._cancel(self.active.job_id)  # a job still queued is cancelled at once (_on_cancelled runs now)
 
     def accept_ai(self) -> None:
         tab = self.current_tab()
