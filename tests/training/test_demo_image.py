@@ -26,7 +26,8 @@ def test_tokenizer_gives_every_caption_word_one_token() -> None:
     ids = tok("a large red circle on the left on a white background", padding="max_length",
               max_length=77).input_ids
     assert len(ids) == 77 and ids[0] == tok.bos_token_id
-    assert len(set(ids[1:11])) == 9  # ten words, "a"/"on" repeat: nine distinct tokens
+    assert len(set(ids[1:12])) == 9  # eleven words, "a" and "on" twice: nine distinct tokens
+    assert ids[12] == tok.eos_token_id
 
 
 def test_default_output_is_64_pixels() -> None:

@@ -13,12 +13,17 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="resources/models/demo", help="pipeline folder to write")
     p.add_argument("--run-dir", default="runs/demo-image",
                    help="work folder for checkpoints, samples and metrics (resumed if present)")
-    p.add_argument("--steps", type=int, default=8000, help="UNet + text-encoder training steps")
-    p.add_argument("--vae-steps", type=int, default=2000, help="VAE training steps")
-    p.add_argument("--vae-lr", type=float, default=2e-3)
+    p.add_argument("--steps", type=int, default=4000, help="UNet + text-encoder training steps")
+    p.add_argument("--vae-steps", type=int, default=1300, help="VAE training steps")
+    p.add_argument("--decoder-steps", type=int, default=1000,
+                   help="steps refining the VAE decoder on the frozen encoder's latents (0: none)")
+    p.add_argument("--stage", choices=("all", "decoder"), default="all",
+                   help="all: VAE, decoder refinement, UNet, save; decoder: only the refinement "
+                        "(it can run beside a UNet run on the same --run-dir)")
+    p.add_argument("--vae-lr", type=float, default=3e-3)
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")

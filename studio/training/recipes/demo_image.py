@@ -172,7 +172,9 @@ class VaeTask(TrainingTask):
         vae = models["vae"]
         x = batch["pixels"]
         post = vae.encode(x).latent_dist
-        rec = vae.decode(post.sample()).sample
+        # Decode the posterior's mean: sampling early on (when the predicted variance is still
+        # large) taught the decoder average colours (red -> orange) for hundreds of steps.
+        rec = vae.decode(post.mode()).sample
         # Shapes cover a small part of each image: weight their pixels (those unlike the corner's
         # background colour) so colours and outlines are learnt early, not just backgrounds.
         fg = ((x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.05).float()
@@ -195,6 +197,41 @@ class VaeTask(TrainingTask):
     def describe(self):
         return {"name": self.name, "length": self.length, "seed": self.seed,
                 "channels": list(VAE_CHANNELS), "latent_channels": LATENT_CHANNELS}
+
+
+class DecoderTask(VaeTask):
+    """Stage 3: refine only the VAE's decoder on the frozen encoder's latents.
+
+    The UNet learnt the encoder's latent space, so the encoder must not change; the decoder can
+    keep improving (colours, crisp small shapes) after the UNet has started or finished.
+    """
+
+    name = "demo-image-decoder"
+
+    def __init__(self, vae, length: int = 4096, seed: int = 0, fg_weight: float = 4.0) -> None:
+        super().__init__(length=length, seed=seed + 1, fg_weight=fg_weight)
+        self.vae = vae
+
+    def build_models(self):
+        self.vae.requires_grad_(False)
+        self.vae.decoder.requires_grad_(True)
+        self.vae.post_quant_conv.requires_grad_(True)
+        return {"vae": self.vae}
+
+    def dataset(self):
+        x, _ = render_dataset(self.length, self.seed)
+        with torch.no_grad():
+            lat = torch.cat([self.vae.encode(x[i:i + 256]).latent_dist.mode()
+                             for i in range(0, len(x), 256)])
+        return _TensorDataset(pixels=x, latents=lat)
+
+    def loss(self, models, batch, step):
+        vae = models["vae"]
+        x = batch["pixels"]
+        rec = vae.decode(batch["latents"]).sample
+        fg = ((x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.05).float()
+        w = 1.0 + self.fg_weight * fg
+        return ((rec - x).abs() * w + (rec - x).pow(2) * w).mean()
 
 
 class DiffusionTask(TrainingTask):
@@ -310,6 +347,27 @@ def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr:
     return task, trainer, result
 
 
+def train_decoder(work: Path, vae, steps: int, seed: int, batch_size: int = 8, lr: float = 1e-3,
+                  resume: bool = True, report=None, cancelled=None):
+    cfg = TrainConfig(run_dir=str(work / "decoder"), max_steps=steps, batch_size=batch_size,
+                      seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=20,
+                      checkpoint_every=250, sample_every=500, log_every=10, resume=resume)
+    trainer = Trainer(DecoderTask(vae, seed=seed), cfg, report=report or _printer("decoder"),
+                      cancelled=cancelled)
+    result = trainer.run()
+    return trainer.unwrapped()["vae"].eval(), result
+
+
+def load_vae(work: Path):
+    """The stage-3 refined VAE if there is one, else stage 1's."""
+    from diffusers import AutoencoderKL
+
+    for name in ("vae_refined", "vae_final"):
+        if (work / name / "config.json").is_file():
+            return AutoencoderKL.from_pretrained(work / name).eval()
+    return None
+
+
 def save_pipeline(task: DiffusionTask, models: dict, out: Path, work: Path) -> Path:
     """Save the pipeline atomically (temp folder + rename) with training metrics beside it."""
     out = Path(out)
@@ -318,7 +376,7 @@ def save_pipeline(task: DiffusionTask, models: dict, out: Path, work: Path) -> P
     pipe = task.pipeline({k: v.eval() for k, v in models.items()})
     pipe.save_pretrained(tmp, safe_serialization=True)
     summary: dict[str, Any] = {}
-    for stage in ("vae", "unet"):
+    for stage in ("vae", "unet", "decoder"):
         steps = read_metrics(work / stage)
         bucket = max(1, len(steps) // 100)
         summary[stage] = {
@@ -385,8 +443,19 @@ def run(args: argparse.Namespace) -> int:
             return 1
         vae.register_to_config(scaling_factor=compute_scaling_factor(vae, args.seed))
         vae.save_pretrained(vae_dir, safe_serialization=True)
+    stage = getattr(args, "stage", "all")
+    if stage in ("all", "decoder") and args.decoder_steps > 0:
+        if not (work / "vae_refined" / "config.json").is_file() or not resume:
+            refined, res = train_decoder(work, vae, args.decoder_steps, args.seed, resume=resume)
+            if res.status != "done":
+                print(f"[decoder] {res.status} at step {res.step}; run again to resume.", flush=True)
+                return 1
+            refined.save_pretrained(work / "vae_refined", safe_serialization=True)
+            vae = AutoencoderKL.from_pretrained(work / "vae_refined").eval()
+        if stage == "decoder":
+            return 0
     if getattr(args, "export_only", False):
-        out = export_checkpoint(work, vae, Path(args.out))
+        out = export_checkpoint(work, load_vae(work), Path(args.out))
         print(json.dumps({"out": str(out), "bytes": folder_bytes(out)}), flush=True)
         return 0
     task, trainer, res = train_unet(work, vae, args.steps, args.seed, batch_size=args.batch_size,
@@ -395,6 +464,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
               f"resume.", flush=True)
         return 1
+    task.vae = load_vae(work)
     out = save_pipeline(task, trainer.unwrapped(), Path(args.out), work)
     print(json.dumps({"out": str(out), "bytes": folder_bytes(out), "steps": res.step}), flush=True)
     return 0
