@@ -185,7 +185,11 @@ class CausalLM:
         notices = []
         if ids.shape[-1] > budget:
             cut = ids.shape[-1] - budget
-            ids = ids[:, cut:]
+            bos = self.tokenizer.bos_token_id
+            if bos is not None and budget > 1 and int(ids[0, 0]) == bos:  # keep the start-of-text token
+                ids = torch.cat([ids[:, :1], ids[:, cut + 1:]], dim=-1)
+            else:
+                ids = ids[:, cut:]
             notices.append(
                 f"The text is longer than the model's window ({self.window} tokens, {request.max_new_tokens} of "
                 f"them kept for new text): the first {cut} tokens were left out; the model sees the last {budget}."
