@@ -42,6 +42,7 @@ CODED_BITS = DATA_BITS + SYNC_BITS
 KEY = 0x5354_5544_494F  # "STUDIO": the key of the chip layout; change it and old marks read as absent
 DEFAULT_PSNR = 39.0
 RHO_THRESHOLD = 0.25  # decoded codeword vs soft values: below this a CRC match is treated as chance
+MAX_FOLD = 1024  # canonical pixels a side used by one fold: 64 tiles, plenty
 OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
@@ -201,15 +202,17 @@ def luma(image: Image.Image) -> np.ndarray:
 
 
 def box_blur(a: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2r+1)² window, edges replicated."""
+    """Mean over a (2r+1)² window, edges replicated (separable running sums, float32)."""
     k = 2 * radius + 1
-    p = np.pad(a, radius, mode="edge").astype(np.float64)
-    c = np.cumsum(p, axis=0)
-    c = np.vstack([np.zeros((1, c.shape[1])), c])
-    v = c[k:] - c[:-k]
-    c = np.cumsum(v, axis=1)
-    c = np.hstack([np.zeros((c.shape[0], 1)), c])
-    return ((c[:, k:] - c[:, :-k]) / (k * k)).astype(np.float32)
+    p = np.pad(a.astype(np.float32, copy=False), radius, mode="edge")
+    h, w = a.shape
+    rows = p[0:h].copy()
+    for i in range(1, k):
+        rows += p[i : i + h]
+    out = rows[:, 0:w].copy()
+    for i in range(1, k):
+        out += rows[:, i : i + w]
+    return out / np.float32(k * k)
 
 
 def _whiten(y: np.ndarray, radius: int = 2) -> np.ndarray:
@@ -363,8 +366,12 @@ def _weights(r: np.ndarray) -> np.ndarray:
 def _fold(y: np.ndarray, period: float, *, mark: np.ndarray | None = None) -> np.ndarray:
     """Resample so the tile period is ``CANON``, whiten, weight, and fold every tile onto one (a mean).
 
-    With ``mark``, fold the mark instead, weighted as the host ``y`` would be (for informed embedding)."""
-    y = _resample(y, period)
+    With ``mark``, fold the mark instead, weighted as the host ``y`` would be (for informed embedding).
+    At most ``MAX_FOLD`` canonical pixels a side are used (cropped from the top left, keeping the phase)."""
+    keep = math.ceil(MAX_FOLD * period / CANON)
+    y = _resample(y[:keep, :keep], period)
+    if mark is not None:
+        mark = mark[:keep, :keep]
     nh, nw = y.shape
     r = _whiten(y)
     weight = _weights(r)
@@ -428,7 +435,7 @@ def _agreement(soft: np.ndarray, bits: np.ndarray) -> float:
     return float(np.dot(code, data) / (np.linalg.norm(data) * math.sqrt(len(data)) + 1e-12))
 
 
-def detect(image: Image.Image, *, max_side: int = 2048, offsets: int = OFFSET_TRIES) -> Detection:
+def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TRIES) -> Detection:
     """Look for a mark in ``image``; robust to JPEG, rescaling, cropping and brightness changes."""
     y = luma(image)
     h, w = y.shape
@@ -438,8 +445,9 @@ def detect(image: Image.Image, *, max_side: int = 2048, offsets: int = OFFSET_TR
         h, w = y.shape
     guess = GRID * chip_size_for(h, w)
     periods: list[float] = []
-    for p in [*candidate_periods(y), guess, guess / 2, GRID * MIN_CHIP, GRID * MIN_CHIP / 2]:
-        if p >= GRID * 1.2 and all(abs(p - q) > 0.75 for q in periods):
+    # the periods of an untouched or half-size image come first and exactly; then the autocorrelation's
+    for p in [guess, GRID * MIN_CHIP, guess / 2, GRID * MIN_CHIP / 2, *candidate_periods(y)]:
+        if p >= GRID * 1.2 and all(abs(p - q) > 0.3 for q in periods):
             periods.append(p)
     best: Detection | None = None
     for period in periods:

@@ -54,3 +54,15 @@ def test_bad_input_is_one_line_and_exit_2(generated_png: Path, tmp_path: Path, c
 def test_detect_on_a_missing_file_is_bad_input(tmp_path: Path, capsys) -> None:
     assert main(["watermark", "detect", str(tmp_path / "nope.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_check_image_for_the_provenance_panel(generated_png: Path, tmp_path: Path) -> None:
+    from studio.export.check import check_image
+
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["export", str(generated_png), "--out", str(out), "--format", "webp"]) == 0
+    report = check_image(out / "1.webp")
+    assert report.watermark.detected
+    assert report.metadata["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    assert report.to_dict()["watermark"]["payload"]["owner"] == 0
