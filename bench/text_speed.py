@@ -100,9 +100,13 @@ def main() -> int:
         return n / elapsed, listener.first - t0, n
 
     rows = {"bare": [], "studio": []}
-    for _ in range(args.runs):
-        rows["bare"].append(bare())
-        rows["studio"].append(studio())
+    for i in range(args.runs):  # alternate which goes first, so drift on a busy machine hits both
+        if i % 2:
+            rows["studio"].append(studio())
+            rows["bare"].append(bare())
+        else:
+            rows["bare"].append(bare())
+            rows["studio"].append(studio())
     session.close()
     med = {k: {"tokens_per_s": statistics.median(r[0] for r in v),
                "first_token_ms": 1000 * statistics.median(r[1] for r in v),
@@ -112,6 +116,7 @@ def main() -> int:
         **med,
         "tokens_per_s_ratio": med["studio"]["tokens_per_s"] / med["bare"]["tokens_per_s"],
         "first_token_delta_ms": med["studio"]["first_token_ms"] - med["bare"]["first_token_ms"],
+        "per_run_ratios": [round(s[0] / b[0], 3) for s, b in zip(rows["studio"], rows["bare"], strict=True)],
     }
     print(json.dumps(report, indent=1))
     return 0
