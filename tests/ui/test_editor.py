@@ -251,3 +251,32 @@ def test_sigkill_while_typing_loses_at_most_five_seconds(studio_home, tmp_path) 
     text = json.loads(drafts[0].read_text())["text"]
     last_saved = max(int(w[1:]) for w in text.split())
     assert killed_at - typed[last_saved] <= 5.0, (killed_at - typed[last_saved], last_saved, len(typed))
+
+
+def test_watermarked_generation_then_check_watermark_shows_the_z_score(make_window, qtbot, ui_llama) -> None:
+    _window, panel = _text_window(make_window, ui_llama)
+    tab = _type(qtbot, panel, "The studio draws")
+    panel.sampling.watermark.setChecked(True)
+    panel.sampling.max_tokens.setValue(40)
+    assert panel.continue_text()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=90_000)
+    assert tab.draft.meta["watermark"]["hashing_key"]  # the settings a later check needs travel with the draft
+    assert panel.check_watermark()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=90_000)
+    assert "Watermark check: z = " in panel.message.text(), panel.message.text()
+    assert isinstance(panel.last_detection["z_score"], float)
+
+
+def test_a_model_folder_without_tokenizer_gives_a_clear_message(make_window, qtbot, ui_llama, tmp_path) -> None:
+    import shutil
+
+    broken = tmp_path / "no-tokenizer"
+    broken.mkdir()
+    for name in ("config.json", "generation_config.json", "model.safetensors"):
+        shutil.copy(ui_llama / name, broken / name)
+    _window, panel = _text_window(make_window, broken)
+    tab = _type(qtbot, panel, "Hello there")
+    assert panel.continue_text()
+    qtbot.waitUntil(lambda: not panel.busy, timeout=60_000)
+    assert "no tokenizer" in panel.message.text() and "Nothing was changed" in panel.message.text()
+    assert tab.text() == "Hello there" and not tab.edit.isReadOnly()

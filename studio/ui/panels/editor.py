@@ -268,8 +268,10 @@ class EditorPanel(QWidget):
         self.count_timer.timeout.connect(self.update_counts)
         self.recoverable: list[Draft] = []
 
-        self.toolbar = QToolBar()
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar = QToolBar()  # documents
+        self.ai_toolbar = QToolBar()  # the model's actions, a row of their own so a narrow dock shows them
+        for bar in (self.toolbar, self.ai_toolbar):
+            bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
 
@@ -318,6 +320,7 @@ class EditorPanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.ai_toolbar)
         layout.addLayout(top)
         layout.addWidget(self.sampling)
         layout.addWidget(self.banner)
@@ -364,7 +367,7 @@ class EditorPanel(QWidget):
         tb.addAction(add("find", "Find", lambda: self.open_find(False), "Ctrl+F", "Find"))
         add("replace", "Replace", lambda: self.open_find(True), "Ctrl+H")
         add("find_next", "Find Next", self._find_next, "F3")
-        tb.addSeparator()
+        tb = self.ai_toolbar
         tb.addAction(add("continue", "Continue", self.continue_text, "Ctrl+Shift+Return",
                          "Let the model continue at the cursor"))
         tb.addAction(add("rewrite", "Rewrite", self.rewrite_selection, "Ctrl+Shift+R",

@@ -105,7 +105,7 @@ class DocumentTab(QWidget):
         return self.draft.format == "markdown"
 
     def title(self) -> str:
-        return self.draft.title + ("" if self.draft.saved else " •")
+        return self.draft.title + ("" if self.draft.saved or not self.draft.text else " •")
 
     def _changed(self) -> None:
         if self._loading:
