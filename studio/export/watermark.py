@@ -43,6 +43,7 @@ KEY = 0x5354_5544_494F  # "STUDIO": the key of the chip layout; change it and ol
 DEFAULT_PSNR = 39.0
 RHO_THRESHOLD = 0.25  # decoded codeword vs soft values: below this a CRC match is treated as chance
 MAX_FOLD = 1024  # canonical pixels a side used by one fold: 64 tiles, plenty
+MAX_ROTATION = 12.0  # degrees of rotation the detector looks for
 OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
@@ -86,6 +87,7 @@ class Detection:
     period: float = 0.0
     offset: tuple[int, int] = (0, 0)
     bits: tuple[int, ...] = field(default=(), repr=False)
+    rotation: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -319,14 +321,17 @@ def _get_templates() -> np.ndarray:
     return _TEMPLATES
 
 
-def candidate_periods(y: np.ndarray, count: int = 4) -> list[float]:
-    """Tile periods suggested by the autocorrelation of the whitened luma, strongest first."""
-    h, w = y.shape
+def _autocorrelation(y: np.ndarray) -> np.ndarray:
     r = _whiten(y)
     r = r - r.mean()
-    spec = np.fft.rfft2(r)
-    ac = np.fft.irfft2(np.abs(spec) ** 2, s=r.shape)
-    ac /= ac[0, 0] + 1e-9
+    ac = np.fft.irfft2(np.abs(np.fft.rfft2(r)) ** 2, s=r.shape)
+    return ac / (ac[0, 0] + 1e-9)
+
+
+def candidate_periods(y: np.ndarray, count: int = 4, ac: np.ndarray | None = None) -> list[float]:
+    """Tile periods suggested by the autocorrelation of the whitened luma, strongest first."""
+    h, w = y.shape
+    ac = _autocorrelation(y) if ac is None else ac
     lo = int(GRID * 1.2)
     hi = min(h, w) // 2
     if hi <= lo + 2:
@@ -345,6 +350,32 @@ def candidate_periods(y: np.ndarray, count: int = 4) -> list[float]:
             found.append((float(b), float(lags[i] + shift)))
     found.sort(reverse=True)
     return [p for _, p in found[:count]]
+
+
+def _sample(ac: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a periodic 2-D array at float positions."""
+    h, w = ac.shape
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    fy, fx = ys - y0, xs - x0
+    a = ac[y0 % h, x0 % w] * (1 - fx) + ac[y0 % h, (x0 + 1) % w] * fx
+    b = ac[(y0 + 1) % h, x0 % w] * (1 - fx) + ac[(y0 + 1) % h, (x0 + 1) % w] * fx
+    return a * (1 - fy) + b * fy
+
+
+def candidate_rotation(y: np.ndarray, ac: np.ndarray | None = None, max_angle: float = MAX_ROTATION) -> float:
+    """Degrees by which the tile grid looks rotated (from where the autocorrelation's ridges moved);
+    0 when under half a degree. The image is turned back with ``rotate(angle)``."""
+    h, w = y.shape
+    ac = _autocorrelation(y) if ac is None else ac
+    lo, hi = int(GRID * 0.5), min(h, w) // 2
+    if hi <= lo + 2:
+        return 0.0
+    radii = np.arange(lo, hi, 0.5)[:, None]
+    theta = np.deg2rad(np.arange(-max_angle, max_angle + 1e-9, 0.25))[None, :]
+    c, s_ = np.cos(theta), np.sin(theta)
+    score = _sample(ac, radii * s_, radii * c) + _sample(ac, radii * c, -radii * s_)
+    angle = float(np.rad2deg(theta[0, int(np.argmax(score.sum(axis=0)))]))
+    return angle if abs(angle) >= 0.5 else 0.0
 
 
 def _resample(y: np.ndarray, period: float) -> np.ndarray:
@@ -444,14 +475,21 @@ def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TR
         y = np.asarray(Image.fromarray(y, "F").resize((round(w * f), round(h * f)), Image.Resampling.BOX))
         h, w = y.shape
     guess = GRID * chip_size_for(h, w)
-    periods: list[float] = []
+    ac = _autocorrelation(y)
+    geometry: list[tuple[float, float]] = []
     # the periods of an untouched or half-size image come first and exactly; then the autocorrelation's
-    for p in [guess, GRID * MIN_CHIP, guess / 2, GRID * MIN_CHIP / 2, *candidate_periods(y)]:
-        if p >= GRID * 1.2 and all(abs(p - q) > 0.3 for q in periods):
-            periods.append(p)
+    for p in [guess, GRID * MIN_CHIP, guess / 2, GRID * MIN_CHIP / 2, *candidate_periods(y, ac=ac)]:
+        if p >= GRID * 1.2 and all(abs(p - q) > 0.3 for q, _ in geometry):
+            geometry.append((p, 0.0))
+    angle = candidate_rotation(y, ac)
+    if angle:  # last: a rotated image, at the expected periods
+        geometry += [(p, angle) for p in (guess, GRID * MIN_CHIP, guess / 2, GRID * MIN_CHIP / 2) if p >= GRID * 1.2]
     best: Detection | None = None
-    for period in periods:
-        corr = _correlate(_fold(y, period))
+    for period, angle in geometry:
+        plane = y
+        if angle:
+            plane = np.asarray(Image.fromarray(y, "F").rotate(angle, Image.Resampling.BILINEAR), dtype=np.float32)
+        corr = _correlate(_fold(plane, period))
         for z, offset in _offset_candidates(corr, offsets):
             soft = corr[:, offset[0], offset[1]]
             bits, ok = decode_soft(soft)
@@ -460,11 +498,13 @@ def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TR
             confidence = _confidence(rho, z) if found else 0.0
             candidate = Detection(
                 found, Payload.from_bits(bits) if found else None, confidence, z, period, offset,
-                tuple(int(b) for b in bits),
+                tuple(int(b) for b in bits), angle,
             )
             key = (candidate.detected, candidate.confidence, z)
             if best is None or key > (best.detected, best.confidence, best.z_score):
                 best = candidate
+        if best is not None and best.detected and best.confidence >= 0.75:
+            break  # a clear find: the CRC-24 and the codeword agreement leave no doubt
     return best or Detection(False, None, 0.0)
 
 

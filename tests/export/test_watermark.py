@@ -83,3 +83,8 @@ def test_alpha_and_gray_are_kept(photo: Image.Image) -> None:
 def test_payload_range_is_checked() -> None:
     with pytest.raises(ValueError):
         wm.Payload(owner=2**16)
+
+
+def test_mark_survives_a_small_rotation(marked: Image.Image) -> None:
+    found = wm.detect(marked.rotate(5, resample=Image.Resampling.BICUBIC))
+    assert found.detected and found.payload == PAYLOAD and abs(found.rotation + 5) <= 0.5
