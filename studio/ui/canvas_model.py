@@ -115,14 +115,31 @@ class CanvasViewModel(QObject):
         self._stroke: tuple[QImage, QRect, bool, QPointF] | None = None
         self._inits: dict[str, QImage] = {}  # init files written → their pixels (for compare)
         self._job_inits: dict[int, QImage] = {}
+        self._inpainting: set[int] = set()  # running jobs that repaint inside the mask
 
     # -- job events ------------------------------------------------------------------------
     def show_image(self, job_id: int, image: QImage) -> None:
-        """A live preview of a running job."""
+        """A live preview of a running job; an inpaint job's preview shows inside its mask only."""
         self.job_id = job_id
         self.previewing = True
+        if job_id in self._inpainting and self.has_image() and self.mask.size() == self.document.size():
+            image = self._masked_preview(image)
         self.image = image
         self.image_changed.emit(image)
+
+    def _masked_preview(self, preview: QImage) -> QImage:
+        layer = preview.scaled(self.document.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+        layer = layer.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(layer)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
+        painter.drawImage(0, 0, self.mask)
+        painter.end()
+        out = self.document.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(out)
+        painter.drawImage(0, 0, layer)
+        painter.end()
+        return out
 
     def show_result(self, job_id: int, image: QImage) -> None:
         """A finished job's first image becomes the document (undoable)."""
@@ -145,21 +162,26 @@ class CanvasViewModel(QObject):
             init = getattr(job.request, "init_image", None)
             if init and init in self._inits:
                 self._job_inits[job.id] = self._inits[init]
-            width, height = getattr(job.request, "width", 0), getattr(job.request, "height", 0)
-            self.preview_size = QSize(width, height)
+            if init and getattr(job.request, "mask", None):
+                self._inpainting.add(job.id)
+            self.preview_size = QSize(getattr(job.request, "width", 0), getattr(job.request, "height", 0))
             self._set_caption(f"Job {job.id}: starting…")
-        elif job.state is JobState.DONE:
+            return
+        if not job.state.finished:
+            return
+        self._inpainting.discard(job.id)
+        if job.state is JobState.DONE:
             self._set_caption(f"Job {job.id} finished.")
-        elif job.state.finished:
-            self._job_inits.pop(job.id, None)
-            if self.previewing and job.id == self.job_id:  # drop the half-made preview
-                self.previewing = False
-                self.image = self.document
-                self.image_changed.emit(self.image)
-            if job.state is JobState.FAILED:
-                self._set_caption(f"Job {job.id} failed: {job.error}")
-            elif job.state is JobState.CANCELLED and job.started_at is not None:
-                self._set_caption(f"Job {job.id} was cancelled.")
+            return
+        self._job_inits.pop(job.id, None)
+        if self.previewing and job.id == self.job_id:  # drop the half-made preview
+            self.previewing = False
+            self.image = self.document
+            self.image_changed.emit(self.image)
+        if job.state is JobState.FAILED:
+            self._set_caption(f"Job {job.id} failed: {job.error}")
+        elif job.state is JobState.CANCELLED and job.started_at is not None:
+            self._set_caption(f"Job {job.id} was cancelled.")
 
     def _set_caption(self, text: str) -> None:
         self.caption = text

@@ -12,12 +12,13 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from shiboken6 import isValid
 
 from studio.core.gallery import Gallery, GalleryItem
 from studio.ui.tasks import run_in_background
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
-ICON_SIZE = 128
+ICON_SIZE = 96
 DATE_RANGES = (("Any time", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
 
 
@@ -115,6 +116,8 @@ class GalleryViewModel(QAbstractListModel):
         run_in_background(work, lambda items: self._loaded(generation, items), self._failed)
 
     def _loaded(self, generation: int, items: list[GalleryItem]) -> None:
+        if not isValid(self):  # the window closed while the search ran
+            return
         self.searching = False
         if self._again:
             self._again = False
@@ -133,6 +136,8 @@ class GalleryViewModel(QAbstractListModel):
         self.loaded.emit()
 
     def _thumbs_loaded(self, images: dict[str, QImage]) -> None:
+        if not isValid(self):
+            return
         for path, image in images.items():
             self._icons[path] = QIcon(QPixmap.fromImage(image))
             self._loading_thumbs.discard(path)
@@ -141,6 +146,8 @@ class GalleryViewModel(QAbstractListModel):
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
 
     def _failed(self, error: BaseException) -> None:
+        if not isValid(self):
+            return
         self.searching = False
         self.failed.emit(str(error))
 
@@ -178,7 +185,11 @@ class GalleryViewModel(QAbstractListModel):
     def empty_trash(self) -> None:
         gallery = self.gallery
         if gallery is not None:
-            run_in_background(gallery.empty_trash, lambda _n: self.refresh(), self._failed)
+            run_in_background(gallery.empty_trash, self._emptied, self._failed)
+
+    def _emptied(self, _count: int) -> None:
+        if isValid(self):
+            self.refresh()
 
     def _drop_row(self, item_id: int) -> None:
         row = self.row_of(item_id)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from shiboken6 import isValid
 
 from studio.core.errors import BadInput
 from studio.core.gallery import GalleryItem
@@ -71,6 +72,8 @@ class Imaging(QObject):
         canvas = self.window.canvas_model
 
         def opened(image: QImage) -> None:
+            if not isValid(self) or not isValid(canvas):  # the window closed meanwhile
+                return
             if image.isNull():
                 self.window.notify(f"'{item.path}' could not be read; it may have been moved or deleted.")
             else:
@@ -92,6 +95,8 @@ class Imaging(QObject):
     def _dropped(self, path: str, on_canvas: bool, image: QImage, source: str | None,
                  fields: dict[str, Any], error: str) -> None:
         w = self.window
+        if not isValid(self) or not isValid(w):  # the window closed while the file was read
+            return
         if error:
             w.notify(error)
             return

@@ -7,6 +7,8 @@ undo stack). Files and images dropped or pasted in are announced with ``files_dr
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -72,7 +74,7 @@ class CanvasView(QWidget):
         self._cursor: QPointF | None = None
         self._frame = QSize()
         model.image_changed.connect(self._image_changed)
-        model.mask_changed.connect(lambda _rect: self.update())
+        model.mask_changed.connect(self._mask_changed)
         # the image handed over by the model, kept as a QImage reference (no copy)
         self.image = QImage()
 
@@ -124,6 +126,9 @@ class CanvasView(QWidget):
             self.zoom = zoom
             self.zoom_changed.emit(zoom)
 
+    def _mask_changed(self, _rect: object) -> None:
+        self.update()
+
     def _image_changed(self, image: QImage) -> None:
         self.image = image
         size = self.frame_size()
@@ -166,7 +171,7 @@ class CanvasView(QWidget):
         else:
             painter.drawImage(target, image)
         if not m.previewing and not m.mask.isNull():
-            painter.setOpacity(0.45)
+            painter.setOpacity(0.55)
             painter.drawImage(target, m.mask)
             painter.setOpacity(1.0)
         if self._cursor is not None and self.tool in ("brush", "eraser") and not self.compare:
@@ -309,23 +314,29 @@ class Canvas(QWidget):
         self.caption = QLabel()
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setWordWrap(True)
-        self.toolbar = self._build_toolbar()
+        self.toolbar, self.view_toolbar = self._build_toolbars()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 4)
+        layout.setSpacing(2)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.view_toolbar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.caption)
         model.image_changed.connect(self._show)
         model.caption_changed.connect(self.caption.setText)
         model.document_changed.connect(self._update_actions)
-        model.mask_changed.connect(lambda _r: self._update_actions())
-        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        model.mask_changed.connect(self._update_actions)
+        self.view.zoom_changed.connect(self._zoom_changed)
         self._update_actions()
 
-    def _build_toolbar(self) -> QToolBar:
-        bar = QToolBar("Canvas tools")
+    def _build_toolbars(self) -> tuple[QToolBar, QToolBar]:
+        bar = QToolBar("Mask tools")
         bar.setObjectName("canvasTools")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        view_bar = QToolBar("View and outpaint")
+        view_bar.setObjectName("canvasViewTools")
+        view_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        mask_bar = bar
         group = QActionGroup(bar)
         self.tool_actions: dict[str, QAction] = {}
         for key, text, tip in (
@@ -352,23 +363,36 @@ class Canvas(QWidget):
         bar.addWidget(self.feather)
         self.clear_mask_action = bar.addAction("Clear mask", self.model.clear_mask)
         bar.addSeparator()
-        self.undo_action = self.model.undo_stack.createUndoAction(bar, "Undo")
-        self.redo_action = self.model.undo_stack.createRedoAction(bar, "Redo")
-        bar.addAction(self.undo_action)
-        bar.addAction(self.redo_action)
+        stack = self.model.undo_stack
+        self.undo_action = bar.addAction("Undo", stack.undo)
+        self.redo_action = bar.addAction("Redo", stack.redo)
+        stack.canUndoChanged.connect(self.undo_action.setEnabled)
+        stack.canRedoChanged.connect(self.redo_action.setEnabled)
+        stack.undoTextChanged.connect(self._undo_text)
+        stack.redoTextChanged.connect(self._redo_text)
+        self.undo_action.setEnabled(stack.canUndo())
+        self.redo_action.setEnabled(stack.canRedo())
         bar.addSeparator()
+        self.clear_action = bar.addAction("Clear canvas", self.model.clear)
+        self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
+        self.drag_handle = DragHandle(self.model)
+        bar.addWidget(self.drag_handle)
+
+        bar = view_bar
         self.fit_action = bar.addAction("Fit", self.view.fit)
         self.fit_action.setToolTip("Fit the image in the view")
-        self.actual_action = bar.addAction("100 %", self.view.actual_size)
-        self.actual_action.setToolTip("Show the image at its own size")
+        self.actual_action = bar.addAction("1:1", self.view.actual_size)
+        self.actual_action.setToolTip("Show the image at its own size (100 %; the mouse wheel zooms)")
         self.zoom_label = QLabel("100 %")
         self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("3200 %"))
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bar.addWidget(self.zoom_label)
         self.compare_action = bar.addAction("Compare")
         self.compare_action.setCheckable(True)
         self.compare_action.setToolTip("Before/after: drag across the image to move the divider")
         self.compare_action.toggled.connect(self._set_compare)
         bar.addSeparator()
+        bar.addWidget(QLabel(" Outpaint: "))
         self.extend_side = QComboBox()
         self.extend_side.addItems(SIDES)
         self.extend_side.setToolTip("Which side to extend for outpainting")
@@ -378,12 +402,18 @@ class Canvas(QWidget):
         bar.addWidget(self.extend_by)
         self.extend_action = bar.addAction("Extend", self.extend)
         self.extend_action.setToolTip("Grow the canvas and mask the new area, ready to outpaint")
-        bar.addSeparator()
-        self.clear_action = bar.addAction("Clear", self.model.clear)
-        self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
-        self.drag_handle = DragHandle(self.model)
-        bar.addWidget(self.drag_handle)
-        return bar
+        return mask_bar, view_bar
+
+    def _undo_text(self, text: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the stack clears itself while the window is destroyed
+            self.undo_action.setToolTip(f"Undo {text}" if text else "Undo")
+
+    def _redo_text(self, text: str) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.redo_action.setToolTip(f"Redo {text}" if text else "Redo")
+
+    def _zoom_changed(self, zoom: float) -> None:
+        self.zoom_label.setText(f"{zoom * 100:.0f} %")
 
     # -- tools ----------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -408,7 +438,7 @@ class Canvas(QWidget):
         except StudioError as exc:
             self.model.notice.emit(exc.user_text())
 
-    def _update_actions(self) -> None:
+    def _update_actions(self, *_args: object) -> None:
         has_image = self.model.has_image()
         for action in (self.extend_action, self.clear_action, self.fit_action, self.actual_action):
             action.setEnabled(has_image)

@@ -72,7 +72,7 @@ class GalleryPanel(QWidget):
         self.list.setModel(model)
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.list.setGridSize(QSize(ICON_SIZE + 16, ICON_SIZE + 36))
+        self.list.setGridSize(QSize(ICON_SIZE + 20, ICON_SIZE + 38))
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setUniformItemSizes(True)
@@ -80,7 +80,7 @@ class GalleryPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.doubleClicked.connect(lambda index: self._open(index))
-        self.list.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.list.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty = EmptyState(EMPTY_TITLE, EMPTY_TEXT)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -137,8 +137,8 @@ class GalleryPanel(QWidget):
         layout.addLayout(edits)
 
         model.loaded.connect(self._loaded)
-        model.rowsRemoved.connect(lambda *_: self._loaded())
-        model.dataChanged.connect(lambda *_: self._selection_changed())
+        model.rowsRemoved.connect(self._loaded)
+        model.dataChanged.connect(self._selection_changed)
         self._loaded()
 
     # -- filters -----------------------------------------------------------------------
@@ -199,7 +199,7 @@ class GalleryPanel(QWidget):
             self.open_item.emit(item)
 
     # -- view state ------------------------------------------------------------------------
-    def _loaded(self) -> None:
+    def _loaded(self, *_args: object) -> None:
         trash = self.showing_trash()
         filtered = any((self.search.text(), self.model_filter.text(), self.starred.isChecked(),
                         self.dates.currentIndex()))
@@ -220,7 +220,7 @@ class GalleryPanel(QWidget):
         self.empty_trash_button.setEnabled(trash and self.model.rowCount() > 0)
         self._selection_changed()
 
-    def _selection_changed(self) -> None:
+    def _selection_changed(self, *_args: object) -> None:
         items = self.selected_items()
         for button in (self.star_button, self.delete_button, self.restore_button, self.use_button, self.open_button):
             button.setEnabled(bool(items))

@@ -334,7 +334,10 @@ class PromptPanel(QWidget):
         """Take the init image and the mask from ``canvas``; the mode follows its edits."""
         self.canvas = canvas
         canvas.mode_hint.connect(self.set_mode)
-        canvas.document_changed.connect(lambda: self._mode_changed(self.mode.currentText()))
+        canvas.document_changed.connect(self._canvas_changed)
+        self._canvas_changed()
+
+    def _canvas_changed(self) -> None:
         self._mode_changed(self.mode.currentText())
 
     def set_mode(self, mode: str) -> None:
