@@ -198,8 +198,8 @@ class ExportDialog(QDialog):
         logo_row.addWidget(logo_browse)
         mf.addRow("Logo", logo_row)
         mf.addRow("Position", self.anchor)
-        mf.addRow("Opacity", self.opacity)
-        mf.addRow("Scale", self.scale)
+        mf.addRow("Opacity", self._with_value(self.opacity, "{} %"))
+        mf.addRow("Scale", self._with_value(self.scale, "{} % of the width"))
         mf.addRow("Margin", self.margin)
         mf.addRow(self.tile)
         mf.addRow(self.strip)
@@ -236,6 +236,19 @@ class ExportDialog(QDialog):
         for path in images:
             self.files.addItem(path)
         self._load_base()
+
+    @staticmethod
+    def _with_value(slider: QSlider, text: str) -> QWidget:
+        """A slider with its value written next to it."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        label = QLabel(text.format(slider.value()))
+        label.setMinimumWidth(110)
+        slider.valueChanged.connect(lambda v: label.setText(text.format(v)))
+        row.addWidget(slider, 1)
+        row.addWidget(label)
+        return box
 
     # -- inputs ------------------------------------------------------------------------
     def images(self) -> list[str]:
