@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImageReader, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -38,19 +38,18 @@ SOURCE_TYPES = {
 
 
 def check_image(path: str) -> dict[str, Any]:
-    """Runs on a pool thread: decode safely, look for the mark, read the metadata."""
-    from studio.export import batch, provenance, watermark
+    """Runs on a pool thread: the export package's check (safe decode, mark, metadata) and a thumbnail."""
+    from studio.export.check import check_image as check
 
-    image = batch.load_source(path)  # clear errors for corrupt files and decompression bombs
-    size = image.size
-    detection = watermark.detect(image)
-    meta = provenance.read_provenance(path)
-    thumb = image.convert("RGB")
-    thumb.thumbnail((THUMB * 2, THUMB * 2))
-    data = thumb.tobytes()
-    qimage = QImage(data, thumb.width, thumb.height, thumb.width * 3, QImage.Format.Format_RGB888).copy()
-    return {"path": path, "size": size, "detection": detection.to_dict(), "z": detection.z_score,
-            "metadata": meta, "thumbnail": qimage}
+    result = check(path)  # BadInput for damaged files and decompression bombs
+    reader = QImageReader(path)
+    size = reader.size()
+    if size.isValid():
+        reader.setScaledSize(size.scaled(THUMB * 2, THUMB * 2, Qt.AspectRatioMode.KeepAspectRatio))
+    thumbnail = reader.read()
+    detection = result.watermark
+    return {"path": path, "size": (size.width(), size.height()), "detection": detection.to_dict(),
+            "z": detection.z_score, "metadata": result.metadata, "thumbnail": thumbnail}
 
 
 class DropArea(QLabel):
@@ -175,10 +174,10 @@ class ProvenancePanel(QWidget):
         self.result = result
         det = result["detection"]
         meta = result["metadata"]
-        thumb = QPixmap.fromImage(result["thumbnail"]).scaled(
-            THUMB * 2, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-        )
-        self.drop.setPixmap(thumb)
+        if not result["thumbnail"].isNull():
+            self.drop.setPixmap(QPixmap.fromImage(result["thumbnail"]).scaled(
+                THUMB * 2, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            ))
         confidence = f"{det['confidence'] * 100:.0f} %"
         if det["detected"]:
             payload = det["payload"]
