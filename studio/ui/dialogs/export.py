@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError, describe
 from studio.core.requests import ExportRequest
 from studio.jobs.queue import Job
+from studio.ui.qsettings import ui_settings
 from studio.ui.tasks import run_in_background
 
 PREVIEW_SIDE = 420
@@ -63,6 +64,11 @@ def gallery_selection(window: QWidget) -> list[str]:
     return []
 
 
+def _default_folder() -> Path:
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+
+
 def _to_qimage(image) -> QImage:
     rgba = image.convert("RGBA")
     return QImage(rgba.tobytes(), rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888).copy()
@@ -77,7 +83,11 @@ def _load_preview(path: str):
 
 
 class ExportDialog(QDialog):
-    """Choose how to export ``images``; Export submits a job and shows its progress (Cancel stops it)."""
+    """Choose how to export ``images``; Export submits a job and shows its progress (Cancel stops it).
+
+    ``preview_changed`` carries the marked preview each time it changes (a hook for the main canvas)."""
+
+    preview_changed = Signal(QImage)
 
     def __init__(
         self,
@@ -104,7 +114,7 @@ class ExportDialog(QDialog):
         remove = QPushButton("Remove")
         remove.clicked.connect(self._remove_selected)
 
-        self.folder = QLineEdit(out_dir or str(Path.home()))
+        self.folder = QLineEdit(out_dir or str(ui_settings().value("export/folder", "") or _default_folder()))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_folder)
         self.format = QComboBox()
@@ -347,9 +357,10 @@ class ExportDialog(QDialog):
                 image = visible.apply_visible(image, mark, self._logo if self.visible_kind() == "logo" else None)
         except StudioError as exc:
             self.status.setText(exc.user_text())
-        pixmap = QPixmap.fromImage(_to_qimage(image))
-        self.preview.setPixmap(pixmap)
+        qimage = _to_qimage(image)
+        self.preview.setPixmap(QPixmap.fromImage(qimage))
         self.preview_image = image
+        self.preview_changed.emit(qimage)
 
     # -- the job -----------------------------------------------------------------------
     def start_export(self) -> bool:
@@ -366,6 +377,7 @@ class ExportDialog(QDialog):
             self.status.setText(describe(exc))
             return False
         self.job_id = job.id
+        ui_settings().setValue("export/folder", request.out_dir)
         self.progress.setRange(0, len(request.images))
         self.progress.setValue(0)
         self.progress.show()
