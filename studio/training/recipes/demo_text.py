@@ -110,6 +110,9 @@ def load_corpus(root: Path) -> tuple[list[list[str]], list[list[str]], list[str]
             names.append(path.stem)
         else:
             train.append(paragraphs)
+    if not held and len(train) > 1:  # another corpus: hold out its last play
+        held.append(train.pop())
+        names.append(sorted(root.rglob("*.md"))[-1].stem)
     return train, held, names
 
 
@@ -143,7 +146,7 @@ def encode_plays(tokenizer, plays: list[list[str]]) -> list[int]:
     """One token stream: each play's text followed by the end-of-text token."""
     ids: list[int] = []
     for play in plays:
-        ids.extend(tokenizer(play_text(play), add_special_tokens=False)["input_ids"])
+        ids.extend(tokenizer(play_text(play), add_special_tokens=False, verbose=False)["input_ids"])
         ids.append(tokenizer.eos_token_id)
     return ids
 
@@ -221,7 +224,11 @@ def model_perplexity(model, eval_ids: list[int], block: int, batch: int = 16) ->
 
     ids = torch.tensor(eval_ids, dtype=torch.long)
     n = (len(ids) - 1) // block
-    windows = torch.stack([ids[i * block: i * block + block + 1] for i in range(n)])
+    if n == 0:  # a held-out text shorter than one block
+        windows = ids[None, :]
+        n = 1
+    else:
+        windows = torch.stack([ids[i * block: i * block + block + 1] for i in range(n)])
     nll, count = 0.0, 0
     model.eval()
     with torch.inference_mode():
