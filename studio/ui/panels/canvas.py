@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSize, Qt, QUrl, 
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
+    QBrush,
     QColor,
     QDrag,
     QDragEnterEvent,
@@ -73,6 +74,7 @@ class CanvasView(QWidget):
         self._drag: tuple[str, QPointF] | None = None
         self._cursor: QPointF | None = None
         self._frame = QSize()
+        self._overlay: QImage | None = None  # the mask drawn for display, rebuilt when it changes
         model.image_changed.connect(self._image_changed)
         model.mask_changed.connect(self._mask_changed)
         # the image handed over by the model, kept as a QImage reference (no copy)
@@ -127,7 +129,22 @@ class CanvasView(QWidget):
             self.zoom_changed.emit(zoom)
 
     def _mask_changed(self, _rect: object) -> None:
+        self._overlay = None
         self.update()
+
+    def overlay(self) -> QImage:
+        """The mask as shown: a translucent magenta with white hatching, visible on any picture."""
+        if self._overlay is None or self._overlay.size() != self.model.mask.size():
+            mask = self.model.mask
+            overlay = QImage(mask.size(), QImage.Format.Format_ARGB32_Premultiplied)
+            overlay.fill(QColor(230, 0, 200, 150))
+            painter = QPainter(overlay)
+            painter.fillRect(overlay.rect(), QBrush(QColor(255, 255, 255, 200), Qt.BrushStyle.BDiagPattern))
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
+            painter.drawImage(0, 0, mask)
+            painter.end()
+            self._overlay = overlay
+        return self._overlay
 
     def _image_changed(self, image: QImage) -> None:
         self.image = image
@@ -164,15 +181,15 @@ class CanvasView(QWidget):
             painter.restore()
             painter.setPen(QPen(QColor(255, 255, 255), 2))
             painter.drawLine(QPointF(split_x, target.top()), QPointF(split_x, target.bottom()))
-            painter.drawText(target.adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-                             "Before")
-            painter.drawText(target.adjusted(6, 4, -6, -4), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
-                             "After")
+            for text, align in (("Before", Qt.AlignmentFlag.AlignLeft), ("After", Qt.AlignmentFlag.AlignRight)):
+                box = painter.boundingRect(target.adjusted(6, 6, -6, -6), align | Qt.AlignmentFlag.AlignTop, text)
+                painter.fillRect(box.adjusted(-4, -2, 4, 2), QColor(0, 0, 0, 150))
+                painter.drawText(box, align | Qt.AlignmentFlag.AlignTop, text)
         else:
             painter.drawImage(target, image)
         if not m.previewing and not m.mask.isNull():
-            painter.setOpacity(0.55)
-            painter.drawImage(target, m.mask)
+            painter.setOpacity(0.8)
+            painter.drawImage(target, self.overlay())
             painter.setOpacity(1.0)
         if self._cursor is not None and self.tool in ("brush", "eraser") and not self.compare:
             radius = m.brush_size * self.zoom / 2

@@ -238,6 +238,10 @@ class PromptPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Size", size_box)
+        self.size_from_canvas = QLabel()
+        self.size_from_canvas.setWordWrap(True)
+        form.addRow("Size", self.size_from_canvas)
+        self._form, self._size_box = form, size_box
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Batch", self.batch)
         form.addRow("LoRAs", lora_box)
@@ -347,18 +351,20 @@ class PromptPanel(QWidget):
     def _mode_changed(self, mode: str) -> None:
         from_canvas = mode != "txt2img"
         self.strength.setEnabled(from_canvas)
-        for widget in (self.width_box, self.height_box, self.size_preset):
-            widget.setEnabled(not from_canvas)
+        if hasattr(self, "_form"):  # the size follows the canvas image in the modes that start from it
+            self._form.setRowVisible(self._size_box, not from_canvas)
+            self._form.setRowVisible(self.size_from_canvas, from_canvas)
         canvas = getattr(self, "canvas", None)
+        self.init_label.setText(MODE_TIPS[mode])
         if not from_canvas:
-            self.init_label.setText(MODE_TIPS[mode])
-        elif canvas is None or not canvas.has_image():
-            self.init_label.setText(f"{MODE_TIPS[mode]} The canvas is empty: generate, drop or paste an image.")
+            return
+        if canvas is None or not canvas.has_image():
+            self.size_from_canvas.setText("The canvas is empty: generate, drop or paste an image first.")
         else:
             size = canvas.size()
             w, h = round8(size.width()), round8(size.height())
-            note = "" if (w, h) == (size.width(), size.height()) else f", made at {w} × {h}"
-            self.init_label.setText(f"{MODE_TIPS[mode]} From the canvas: {size.width()} × {size.height()}{note}.")
+            note = "" if (w, h) == (size.width(), size.height()) else f" (made at {w} × {h}: multiples of 8)"
+            self.size_from_canvas.setText(f"{size.width()} × {size.height()}, the canvas image{note}")
 
     # -- seed, size, LoRAs -----------------------------------------------------------------
     def note_finished(self, job: Job) -> None:
