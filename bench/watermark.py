@@ -108,31 +108,34 @@ def main() -> int:
     false_positives = 0
     trials = 0
     for name, attack in selected.items():
-        accs, hits = [], 0
-        for payload, out in marked:
+        accs, hits, missed = [], 0, []
+        for (photo, _), (payload, out) in zip(images, marked, strict=True):
             t = time.perf_counter()
             found = detect(attack(out))
             detect_times.append(time.perf_counter() - t)
             truth = payload.bits()
             got = np.array(found.bits or (0,) * len(truth))
             accs.append(float(np.mean(got == truth)))
-            hits += int(found.detected and found.payload == payload)
+            ok = found.detected and found.payload == payload
+            hits += int(ok)
+            if not ok:
+                missed.append(photo)
         for _, image in images:
             trials += 1
             false_positives += int(detect(attack(image)).detected)
-        rows.append((name, float(np.mean(accs)), float(np.min(accs)), hits / len(marked)))
+        rows.append((name, float(np.mean(accs)), float(np.min(accs)), hits / len(marked), ", ".join(missed)))
         print(f"  {name}: done", file=sys.stderr)
     if args.markdown:
         print(f"Photos: {len(images)} scikit-image sample photos ({', '.join(PHOTOS)}).\n")
-        print("| attack | bit accuracy (mean) | bit accuracy (worst photo) | detection rate |")
-        print("|---|---|---|---|")
-        for name, acc, worst, rate in rows:
-            print(f"| {name} | {acc:.3f} | {worst:.3f} | {rate:.2f} |")
+        print("| attack | bit accuracy (mean) | bit accuracy (worst photo) | detection rate | not found in |")
+        print("|---|---|---|---|---|")
+        for name, acc, worst, rate, missed in rows:
+            print(f"| {name} | {acc:.3f} | {worst:.3f} | {rate:.2f} | {missed or '–'} |")
         print()
     else:
         print(f"{'attack':32s} {'bit acc':>8s} {'worst':>8s} {'detect':>8s}")
-        for name, acc, worst, rate in rows:
-            print(f"{name:32s} {acc:8.3f} {worst:8.3f} {rate:8.2f}")
+        for name, acc, worst, rate, missed in rows:
+            print(f"{name:32s} {acc:8.3f} {worst:8.3f} {rate:8.2f}  {missed}")
     print(f"PSNR: mean {np.mean(psnrs):.2f} dB, min {np.min(psnrs):.2f} dB")
     print(f"False positives on unmarked photos: {false_positives} / {trials} (every attack above, unmarked)")
     print(f"Time: embed {embed_s:.2f} s/photo, detect mean {np.mean(detect_times):.2f} s, "
