@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -309,6 +309,12 @@ def test_gallery_filter_star_trash_and_restore_show_in_the_view(make_window, qtb
     gallery.search.clear()
     gallery.model_filter.clear()
     settle({fox, whale, kite})
+    # by date: an image from ten days ago drops out of "Last 7 days"
+    window.session.gallery._db.execute("UPDATE items SET created_at = created_at - 864000 WHERE id = ?", (fox,))
+    gallery.dates.setCurrentText("Last 7 days")
+    settle({whale, kite})
+    gallery.dates.setCurrentText("Any time")
+    settle({fox, whale, kite})
     # star
     gallery.select_item(whale)
     qtbot.mouseClick(gallery.star_button, Qt.MouseButton.LeftButton)
@@ -358,3 +364,60 @@ def test_paste_from_the_clipboard_and_copy_back(make_window, qtbot) -> None:
     window.canvas_model.set_document(_qimage(np.full((16, 16, 3), 10, np.uint8)))
     window.canvas.copy()
     assert clipboard.image().width() == 16
+
+
+def test_lora_stack_size_presets_and_size_feedback_reach_the_request(make_window, qtbot, tmp_path) -> None:
+    from studio.core.library import ModelEntry
+
+    window = make_window()
+    panel = window.prompt_panel
+    panel.model.setEditText("some-model")
+    lora = tmp_path / "ink.safetensors"
+    window.library_model.entries = [ModelEntry("ink", str(lora), "lora")]
+    panel._fill_lora_menu()
+    next(a for a in panel.lora_menu.actions() if a.text() == "ink").trigger()
+    panel.add_lora(str(tmp_path / "paper.safetensors"), 0.4)
+    panel._weight_box(0).setValue(0.8)
+    assert [(Path(r.path).name, r.weight) for r in panel.request().loras] == [
+        ("ink.safetensors", 0.8), ("paper.safetensors", 0.4)]
+    panel.loras.selectRow(0)
+    qtbot.mouseClick(panel.remove_lora_button, Qt.MouseButton.LeftButton)
+    assert [Path(r.path).name for r in panel.request().loras] == ["paper.safetensors"]
+    # presets set the size; an impossible size is pointed out before anything is queued
+    panel.size_preset.setCurrentIndex(2)
+    panel.size_preset.activated.emit(2)
+    assert (panel.width_box.value(), panel.height_box.value()) == (1024, 1024)
+    panel.width_box.setValue(1003)
+    assert panel.size_note.isVisibleTo(panel) and "multiple of 8" in panel.size_note.text()
+    assert panel.size_preset.currentText() == "Custom"
+    panel.width_box.setValue(768)
+    assert not panel.size_note.isVisibleTo(panel)
+    # img2img without an image on the canvas says what to do and queues nothing
+    panel.mode.setCurrentText("img2img")
+    qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+    assert "needs an image on the canvas" in panel.feedback.text()
+    assert window.queue_model.rowCount() == 0
+
+
+def test_zoom_fit_and_actual_size_and_dragging_the_image_out(make_window, qtbot) -> None:
+    from PySide6.QtGui import QWheelEvent
+
+    window = make_window()
+    canvas, view = window.canvas, window.canvas.view
+    window.canvas_model.set_document(_qimage(np.full((40, 30, 3), 77, np.uint8)))
+    qtbot.waitUntil(lambda: view.zoom > 1)
+    fitted = view.zoom
+    centre = QPointF(view.width() / 2, view.height() / 2)
+    wheel = QWheelEvent(centre, view.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    before = view.to_image(centre)
+    QApplication.sendEvent(view, wheel)
+    assert view.zoom > fitted
+    after = view.to_image(centre)
+    assert abs(before.x() - after.x()) < 1e-6 and abs(before.y() - after.y()) < 1e-6  # zooms about the cursor
+    canvas.actual_action.trigger()
+    assert view.zoom == 1.0 and canvas.zoom_label.text() == "100 %"
+    canvas.fit_action.trigger()
+    assert view.zoom == pytest.approx(fitted)
+    mime = canvas.drag_handle.mime_data()
+    assert mime.hasImage() and mime.urls() and Path(mime.urls()[0].toLocalFile()).is_file()
