@@ -83,6 +83,8 @@ class QueueModel(QStandardItemModel):
         row = self._rows.get(job_id)
         if row is None or self._jobs[row].state.finished:
             return
+        if step >= 1 and self._jobs[row].request.kind == "text":
+            message = f"writing… ({step} tokens)"  # a text job's message is its latest chunk, not a status
         self.upsert(replace(self._jobs[row], step=step, total=total, message=message))
 
     def _fill(self, items: list[QStandardItem], job: Job) -> None:
