@@ -280,3 +280,16 @@ def test_a_model_folder_without_tokenizer_gives_a_clear_message(make_window, qtb
     qtbot.waitUntil(lambda: not panel.busy, timeout=60_000)
     assert "no tokenizer" in panel.message.text() and "Nothing was changed" in panel.message.text()
     assert tab.text() == "Hello there" and not tab.edit.isReadOnly()
+
+
+def test_an_unreadable_draft_is_reported_and_kept(make_window, studio_home) -> None:
+    drafts = studio_home / "drafts"
+    drafts.mkdir(parents=True, exist_ok=True)
+    (drafts / "broken.json").write_text("{ not json")
+    window = make_window()
+    panel = window.editor_panel
+    panel.start()
+    assert "broken.json" in panel.message.text() and "nothing was deleted" in panel.message.text()
+    assert (drafts / "unreadable" / "broken.json").read_text() == "{ not json"
+    assert not panel.banner.isVisibleTo(panel)
+    assert panel.tabs.count() == 1
