@@ -118,6 +118,7 @@ def main() -> int:
         "first_token_delta_ms": med["studio"]["first_token_ms"] - med["bare"]["first_token_ms"],
         "per_run_ratios": [round(s[0] / b[0], 3) for s, b in zip(rows["studio"], rows["bare"], strict=True)],
     }
+    report["median_per_run_ratio"] = statistics.median(report["per_run_ratios"])
     print(json.dumps(report, indent=1))
     return 0
 
