@@ -5,7 +5,9 @@ fsync, rename), so a crash or a SIGKILL leaves either the previous or the new dr
 one. :class:`Autosaver` writes a draft a short ``delay`` after the last change and at least every
 ``max_wait`` seconds while the user keeps typing, so a killed process loses at most ``max_wait``
 seconds (plus one write) of typing. On the next start :meth:`DraftStore.recoverable` lists the
-drafts with changes that were never saved to a file: the UI offers to restore them.
+drafts with changes that were never saved to a file: the UI offers to restore them;
+:meth:`DraftStore.begin_session` tells whether the previous studio ended without
+:meth:`DraftStore.end_session`, i.e. crashed or was killed.
 
 A draft file that cannot be read is never deleted: it is moved to ``drafts/unreadable/`` and
 reported with a :class:`DraftError` (or in :attr:`DraftStore.problems` when listing).
@@ -41,6 +43,19 @@ log = logging.getLogger("studio.drafts")
 DRAFT_VERSION = 1
 FORMATS = ("text", "markdown")
 UNREADABLE = "unreadable"
+SESSION_MARKER = ".running"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. no permission: it exists
+        return True
+    return True
 
 
 class DraftError(BadInput):
@@ -100,6 +115,27 @@ class DraftStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.problems: list[str] = []
         self._lock = threading.Lock()
+
+    # -- crash detection ------------------------------------------------------------------
+    def begin_session(self) -> bool:
+        """Note that a studio is running; True when the previous one ended without
+        :meth:`end_session` (a crash or a kill), i.e. when to offer :meth:`recoverable` drafts."""
+        marker = self.root / SESSION_MARKER
+        crashed = False
+        try:
+            pid = int(marker.read_text(encoding="utf-8").strip() or 0)
+        except FileNotFoundError:
+            pid = None
+        except (OSError, ValueError):
+            pid, crashed = None, True
+        if pid is not None:
+            crashed = pid != os.getpid() and not _pid_alive(pid)
+        atomic_write_text(marker, str(os.getpid()))
+        return crashed
+
+    def end_session(self) -> None:
+        """The studio is closing normally (after its drafts were flushed)."""
+        (self.root / SESSION_MARKER).unlink(missing_ok=True)
 
     def file_of(self, draft_id: str) -> Path:
         if not draft_id or any(c in draft_id for c in "/\\") or draft_id.startswith("."):

@@ -98,6 +98,7 @@ TYPIST = """
 import sys, time
 from studio.core.drafts import Autosaver, DraftStore
 store = DraftStore(sys.argv[1])
+store.begin_session()
 saver = Autosaver(store)  # the editor's defaults
 draft = store.new("Typing")
 alphabet = "abcdefghijklmnopqrstuvwxyz "
@@ -132,7 +133,9 @@ def test_sigkilled_writer_loses_at_most_five_seconds(tmp_path):
     reader.join(5)
     assert typed, "the typist never started"
 
-    drafts = DraftStore(root).recoverable()
+    store = DraftStore(root)
+    assert store.begin_session() is True  # the previous studio did not end cleanly
+    drafts = store.recoverable()
     assert len(drafts) == 1
     text = drafts[0].text
     alphabet = "abcdefghijklmnopqrstuvwxyz "
@@ -141,3 +144,10 @@ def test_sigkilled_writer_loses_at_most_five_seconds(tmp_path):
     last_time = typed[-1][0]
     lost_seconds = last_time - typed_at[len(text)] if text else last_time - typed[0][0]
     assert lost_seconds <= 5.0, f"lost {lost_seconds:.1f} s of typing"
+
+
+def test_clean_exit_is_not_taken_for_a_crash():
+    store = DraftStore()
+    assert store.begin_session() is False  # first start
+    store.end_session()
+    assert DraftStore(store.root).begin_session() is False
