@@ -54,6 +54,12 @@ def test_recipe_trains_a_model_the_plugin_loads(tmp_path):
     assert metrics["held_out_perplexity"] > 0 and metrics["unigram_perplexity"] > 0
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json"}
 
+    again = tmp_path / "again"
+    assert demo_text.run(_args(out=again, run_dir=tmp_path / "run2", corpus_dir=corpus, steps=3, batch_size=2,
+                               block=16, vocab_size=300, hidden=64, layers=1)) == 0
+    for name in ("model.safetensors", "tokenizer.json"):  # a rebuild from nothing is the same model
+        assert (again / name).read_bytes() == (out / name).read_bytes()
+
     from tests.text.conftest import load_through_plugin
 
     model = load_through_plugin(out)
