@@ -116,6 +116,7 @@ class CanvasViewModel(QObject):
         self._inits: dict[str, QImage] = {}  # init files written → their pixels (for compare)
         self._job_inits: dict[int, QImage] = {}
         self._inpainting: set[int] = set()  # running jobs that repaint inside the mask
+        self._other_jobs: set[int] = set()  # jobs that are not image generations (export…): not shown
 
     # -- job events ------------------------------------------------------------------------
     def show_image(self, job_id: int, image: QImage) -> None:
@@ -142,7 +143,10 @@ class CanvasViewModel(QObject):
         return out
 
     def show_result(self, job_id: int, image: QImage) -> None:
-        """A finished job's first image becomes the document (undoable)."""
+        """A finished generation's first image becomes the document (undoable)."""
+        if job_id in self._other_jobs:  # e.g. an export job's files: the canvas stays as it is
+            self._other_jobs.discard(job_id)
+            return
         self.job_id = job_id
         self.previewing = False
         before = self._job_inits.pop(job_id, QImage())
@@ -154,10 +158,18 @@ class CanvasViewModel(QObject):
             self.mode_hint.emit("img2img")
 
     def on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
+        if job_id in self._other_jobs:  # text, export and training jobs report elsewhere
+            return
         text = f"Job {job_id}: step {step} of {total}" if total else f"Job {job_id}"
         self._set_caption(f"{text} — {message}" if message else text)
 
     def on_job(self, job: Job) -> None:
+        if job.request.kind != "generate":
+            if job.state.finished:
+                self._other_jobs.discard(job.id)
+            if job.state is JobState.DONE or not job.state.finished:
+                self._other_jobs.add(job.id)  # its result (an export's files) is not shown
+            return
         if job.state is JobState.RUNNING:
             init = getattr(job.request, "init_image", None)
             if init and init in self._inits:
