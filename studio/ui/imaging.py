@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import QDropEvent, QImage
 from shiboken6 import isValid
 
 from studio.core.errors import BadInput
@@ -23,6 +23,8 @@ from studio.ui.tasks import run_in_background
 
 if TYPE_CHECKING:
     from studio.ui.window import MainWindow
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def read_dropped(path: str) -> tuple[QImage, str | None, dict[str, Any], str]:
@@ -55,6 +57,10 @@ class Imaging(QObject):
         w.bridge.finished.connect(self._job_finished)
         w.setAcceptDrops(True)
         w.installEventFilter(self)
+        # a picture dropped on the prompt fields recalls its settings instead of pasting its path
+        self._text_targets = {w.prompt_panel.prompt.viewport(), w.prompt_panel.negative.viewport()}
+        for target in self._text_targets:
+            target.installEventFilter(self)
 
     # -- job events ------------------------------------------------------------------------
     def _job_finished(self, job: Job) -> None:
@@ -113,19 +119,22 @@ class Imaging(QObject):
             w.notify(f"Opened {name} on the canvas.")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            assert isinstance(event, QDragEnterEvent)
-            if dropped_files(event.mimeData()):
-                event.acceptProposedAction()
-                return True
-        elif watched is self.window and event.type() == QEvent.Type.Drop:
-            assert isinstance(event, QDropEvent)
-            files = dropped_files(event.mimeData())
-            if files:
-                event.acceptProposedAction()
-                self.open_files(files, on_canvas=False)
-                return True
-        return False
+        kind = event.type()
+        if kind not in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            return False
+        if watched is self.window:
+            files = dropped_files(event.mimeData())  # type: ignore[attr-defined]
+        elif watched in self._text_targets:
+            files = [f for f in dropped_files(event.mimeData()) if Path(f).suffix.lower() in IMAGE_SUFFIXES]  # type: ignore[attr-defined]
+        else:
+            return False
+        if not files:
+            return False
+        assert isinstance(event, QDropEvent)
+        event.acceptProposedAction()
+        if kind == QEvent.Type.Drop:
+            self.open_files(files, on_canvas=False)
+        return True
 
 
 def connect_imaging(window: MainWindow) -> Imaging:

@@ -260,6 +260,9 @@ def test_dropping_an_a1111_or_comfyui_png_on_the_window_recalls_its_parameters(m
     assert (panel.width_box.value(), panel.height_box.value(), panel.guidance.value()) == (640, 448, 6.5)
     assert "AUTOMATIC1111" in panel.feedback.text() and "dreamy" in panel.feedback.text()
     assert not window.canvas_model.has_image()  # dropped beside the canvas: settings only
+    panel.prompt.setPlainText("typed")
+    _drop(panel.prompt.viewport(), [tmp_path / "a1111.png"])  # on the prompt box: recalled, not pasted
+    qtbot.waitUntil(lambda: panel.prompt.toPlainText() == "a lighthouse at dusk, oil", timeout=WAIT_MS)
     graph = {
         "3": {"class_type": "KSampler", "inputs": {"seed": 42, "steps": 12, "cfg": 5.0, "sampler_name": "euler",
                                                     "scheduler": "normal", "positive": ["6", 0],
