@@ -424,3 +424,28 @@ def test_zoom_fit_and_actual_size_and_dragging_the_image_out(make_window, qtbot)
     assert view.zoom == pytest.approx(fitted)
     mime = canvas.drag_handle.mime_data()
     assert mime.hasImage() and mime.urls() and Path(mime.urls()[0].toLocalFile()).is_file()
+
+
+def test_an_export_jobs_result_does_not_replace_the_canvas(qapp) -> None:
+    from studio.core.requests import ExportRequest
+    from studio.jobs.queue import Job
+    from studio.ui.canvas_model import CanvasViewModel
+
+    model = CanvasViewModel()
+    mine = _qimage(np.full((8, 8, 3), 5, np.uint8))
+    model.set_document(mine)
+    shown = model.document
+    export = Job(7, ExportRequest(images=("a.png",), out_dir="/tmp"), JobState.RUNNING, 0.0, started_at=1.0)
+    model.on_job(export)
+    model.on_progress(7, 1, 2, "writing a.png")
+    model.on_job(Job(7, export.request, JobState.DONE, 0.0, started_at=1.0))
+    model.show_result(7, _qimage(np.full((4, 4, 3), 9, np.uint8)))
+    assert model.document.cacheKey() == shown.cacheKey() and model.caption == ""
+    generation = Job(8, GenerationRequest(model="m", width=16, height=16), JobState.RUNNING, 0.0, started_at=1.0)
+    model.on_job(generation)
+    model.on_job(Job(8, generation.request, JobState.DONE, 0.0, started_at=1.0))
+    model.show_result(8, _qimage(np.full((16, 16, 3), 9, np.uint8)))
+    assert model.document.width() == 16 and model.caption == "Job 8 finished."
+    model.undo_stack.undo()
+    assert model.document.cacheKey() == shown.cacheKey()
+    model.deleteLater()
