@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.core.errors import BadInput, JobCancelled
 from studio.core.requests import ExportRequest
@@ -78,13 +78,17 @@ def load_source(path: str | Path) -> Image.Image:
     try:
         with _bomb_is_error(), Image.open(path) as image:
             image.load()
-            return image.copy() if image.mode != "P" else image.convert("RGBA")
+            icc = image.info.get("icc_profile")
+            out = ImageOps.exif_transpose(image)  # a photo shot sideways is exported upright
+            out = out.convert("RGBA") if out.mode in ("P", "PA") else out.copy()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
     except (OSError, SyntaxError, ValueError, zlib.error) as exc:
         raise BadInput(
             f"The image '{path}' is damaged and cannot be read ({exc}).", "Re-export it from its source."
         ) from None
+    out.info = {"icc_profile": icc} if icc else {}
+    return out
 
 
 # -- planning ---------------------------------------------------------------------------------------
@@ -211,6 +215,9 @@ def render_export(
         out = visible.apply_visible(out, mark, logo)
     if request.watermark:
         out = watermark.embed(out, payload)
+    icc = image.info.get("icc_profile")
+    if icc:
+        out.info["icc_profile"] = icc  # keep the colour profile (it is not personal data)
     return out
 
 
@@ -233,6 +240,9 @@ def export_images(
     sign = bool(request.c2pa_cert or request.c2pa_key) and not request.strip_metadata
     chain = _read_pem(request.c2pa_cert, "certificate chain") if sign else b""
     key = _read_pem(request.c2pa_key, "private key") if sign else b""
+    if sign:  # fail on a bad certificate or key before the first file is written
+        probe = formats.encode(Image.new("RGB", (8, 8)), formats.EncodeOptions(request.format))
+        provenance.sign_c2pa(probe, request.format, chain, key)
     options = formats.EncodeOptions(request.format, request.quality, request.lossless, request.strip_metadata)
     artifacts = []
     total = len(planned)

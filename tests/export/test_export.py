@@ -209,3 +209,35 @@ def test_plan_checks_everything_first(generated_png: Path, out: Path) -> None:
     assert [p.target.name for p in planned] == ["1.png", "2.png"] and files(out) == []
     with pytest.raises(BadInput, match="both"):
         plan_export(ExportRequest(images=(str(generated_png),) * 2, out_dir=str(out), name_template="same"))
+
+
+def test_sideways_photo_is_upright_tiny_image_works_and_icc_is_kept(tmp_path: Path, out: Path) -> None:
+    from PIL import ImageCms
+
+    src = tmp_path / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to view
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (40, 20), (200, 50, 50)).save(src, exif=exif.tobytes(), icc_profile=icc)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (3, 2), (1, 2, 3)).save(tiny)
+    run(ExportRequest(images=(str(src), str(tiny)), out_dir=str(out), name_template="{stem}"))
+    with Image.open(out / "sideways.png") as image:
+        assert image.size == (20, 40) and image.info.get("icc_profile") == icc
+    with Image.open(out / "tiny.png") as image:
+        assert image.size == (3, 2)
+
+
+def test_bad_c2pa_key_fails_before_any_file(generated_png: Path, tmp_path: Path, out: Path) -> None:
+    pytest.importorskip("c2pa", reason="c2pa-python is not installed")
+    pytest.importorskip("cryptography")
+    from tests.export.certs import make_chain
+
+    chain, _ = make_chain()
+    (tmp_path / "chain.pem").write_bytes(chain)
+    (tmp_path / "key.pem").write_bytes(make_chain()[1])  # a key that does not match the certificate
+    request = ExportRequest(images=(str(generated_png),) * 2, out_dir=str(out),
+                            c2pa_cert=str(tmp_path / "chain.pem"), c2pa_key=str(tmp_path / "key.pem"))
+    with pytest.raises(BadInput, match="C2PA"):
+        run(request)
+    assert files(out) == []
