@@ -112,6 +112,7 @@ class CanvasViewModel(QObject):
         self.brush_size = 24
         self.feather = 4
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(100)  # image replacements hold whole images
         self._stroke: tuple[QImage, QRect, bool, QPointF] | None = None
         self._inits: dict[str, QImage] = {}  # init files written → their pixels (for compare)
         self._job_inits: dict[int, QImage] = {}
