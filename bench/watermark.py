@@ -90,9 +90,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--attacks", default="", help="comma-separated substrings to select attacks")
+    parser.add_argument("--repeats", type=int, default=1, help="payloads per photo (each a new random one)")
     args = parser.parse_args()
     selected = {k: v for k, v in ATTACKS.items() if not args.attacks or any(s in k for s in args.attacks.split(","))}
-    images = photos()
+    images = [item for item in photos() for _ in range(args.repeats)]
     rng = np.random.default_rng(7)
     marked = []
     psnrs = []
@@ -118,15 +119,16 @@ def main() -> int:
             accs.append(float(np.mean(got == truth)))
             ok = found.detected and found.payload == payload
             hits += int(ok)
-            if not ok:
+            if not ok and photo not in missed:
                 missed.append(photo)
-        for _, image in images:
+        for _, image in images[:: args.repeats]:
             trials += 1
             false_positives += int(detect(attack(image)).detected)
         rows.append((name, float(np.mean(accs)), float(np.min(accs)), hits / len(marked), ", ".join(missed)))
         print(f"  {name}: done", file=sys.stderr)
     if args.markdown:
-        print(f"Photos: {len(images)} scikit-image sample photos ({', '.join(PHOTOS)}).\n")
+        print(f"Photos: {len(PHOTOS)} scikit-image sample photos × {args.repeats} random payload(s) "
+              f"({', '.join(PHOTOS)}).\n")
         print("| attack | bit accuracy (mean) | bit accuracy (worst photo) | detection rate | not found in |")
         print("|---|---|---|---|---|")
         for name, acc, worst, rate, missed in rows:

@@ -44,6 +44,7 @@ DEFAULT_PSNR = 39.0
 RHO_THRESHOLD = 0.25  # decoded codeword vs soft values: below this a CRC match is treated as chance
 MAX_FOLD = 1024  # canonical pixels a side used by one fold: 64 tiles, plenty
 MAX_ROTATION = 12.0  # degrees of rotation the detector looks for
+CANCEL_SHARE = 0.6  # at most this share of the PSNR budget goes to cancelling the image's own push
 OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
@@ -276,7 +277,7 @@ def _informed_chips(y: np.ndarray, mask: np.ndarray, coded: np.ndarray, period: 
     share = np.bincount(_OWNER.ravel(), minlength=CODED_BITS).astype(np.float64)
     e_j = base_energy * share / share.sum()
     cancel = float(np.sum(need**2 * e_j))
-    lam = min(1.0, math.sqrt(0.6 * budget / cancel)) if cancel > 0 else 1.0
+    lam = min(1.0, math.sqrt(CANCEL_SHARE * budget / cancel)) if cancel > 0 else 1.0
     lo, hi = 0.0, math.sqrt(budget / max(base_energy, 1e-12))
     for _ in range(40):  # the base amplitude that spends the budget
         mid = (lo + hi) / 2
