@@ -234,8 +234,8 @@ def export_images(
     request: ExportRequest, report: Callable[..., None], cancelled: Callable[[], bool]
 ) -> JobResult:
     """Export every image of ``request``; ``report(i, n)`` per image (it raises when cancelled)."""
-    planned = plan_export(request)
     mark = visible_mark_of(request)
+    planned = plan_export(request)
     logo = load_source(request.visible_image) if request.visible_image else None
     sign = bool(request.c2pa_cert or request.c2pa_key) and not request.strip_metadata
     chain = _read_pem(request.c2pa_cert, "certificate chain") if sign else b""
