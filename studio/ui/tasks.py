@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger("studio.ui")
@@ -24,14 +25,20 @@ def run_in_background(
     work: Callable[[], Any],
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None] | None = None,
+    owner: QObject | None = None,
 ) -> None:
-    """Call ``work()`` off the GUI thread, then ``on_done(result)`` (or ``on_error``) on it."""
+    """Call ``work()`` off the GUI thread, then ``on_done(result)`` (or ``on_error``) on it.
+
+    With an ``owner``, nothing is delivered once the owner is gone (a closed panel, a deleted tab).
+    """
     carrier = _Carrier()
     _pending.add(carrier)
 
     def deliver(result: Any, error: BaseException | None) -> None:
         _pending.discard(carrier)
         carrier.deleteLater()
+        if owner is not None and not shiboken6.isValid(owner):
+            return  # runs on the GUI thread, where the owner is deleted: no race
         if error is None:
             on_done(result)
         elif on_error is not None:
@@ -43,11 +50,10 @@ def run_in_background(
 
     def job() -> None:
         try:
-            result = work()
+            result, error = work(), None
         except Exception as exc:  # reported on the GUI thread
-            carrier.done.emit(None, exc)
-        else:
-            carrier.done.emit(result, None)
+            result, error = None, exc
+        carrier.done.emit(result, error)
 
     QThreadPool.globalInstance().start(QRunnable.create(job))
 

@@ -76,7 +76,7 @@ class TokenCounter:
         self.folder: str | None = None
         self.tokenizer = None
 
-    def use(self, folder: str | None, on_ready: Callable[[], None]) -> None:
+    def use(self, folder: str | None, on_ready: Callable[[], None], owner: QObject | None = None) -> None:
         if folder == self.folder:
             return
         self.folder, self.tokenizer = folder, None
@@ -94,7 +94,7 @@ class TokenCounter:
                 self.tokenizer = tokenizer
                 on_ready()
 
-        run_in_background(load, done, lambda exc: log.info("No token counter for %s: %s", folder, exc))
+        run_in_background(load, done, lambda exc: log.info("No token counter for %s: %s", folder, exc), owner)
 
     def count(self, text: str) -> tuple[int, bool]:
         """(tokens, exact)."""
@@ -623,7 +623,7 @@ class EditorPanel(QWidget):
         self._update_actions()
 
     def _model_chosen(self, _index: int) -> None:
-        self.counter.use(self.sampling.model_folder(), self.update_counts)
+        self.counter.use(self.sampling.model_folder(), self.update_counts, owner=self)
         self._update_actions()
 
     def model_ref(self) -> str:
