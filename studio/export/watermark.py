@@ -45,6 +45,7 @@ RHO_THRESHOLD = 0.25  # decoded codeword vs soft values: below this a CRC match 
 MAX_FOLD = 1024  # canonical pixels a side used by one fold: 64 tiles, plenty
 MAX_ROTATION = 12.0  # degrees of rotation the detector looks for
 CANCEL_SHARE = 0.6  # at most this share of the PSNR budget goes to cancelling the image's own push
+CLOSED_LOOP = 3  # embedding rounds that check the detector's reading of the marked image
 OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
@@ -286,8 +287,20 @@ def _informed_chips(y: np.ndarray, mask: np.ndarray, coded: np.ndarray, period: 
         else:
             lo = mid
     amp = lo + lam * need
-    mark = render_tile(chip_pattern(coded) * amp[_OWNER], h, w, period) * mask
-    return mark * math.sqrt(budget / max(float(np.sum(mark * mark)), 1e-12))
+
+    def render(amp: np.ndarray) -> np.ndarray:
+        mark = render_tile(chip_pattern(coded) * amp[_OWNER], h, w, period) * mask
+        return mark * math.sqrt(budget / max(float(np.sum(mark * mark)), 1e-12))
+
+    mark = render(amp)
+    for _ in range(CLOSED_LOOP):  # the detector is not linear: check what it really reads, top up weak bits
+        got = b * _soft_at(_fold(y + mark, period), (0, 0)) / gain
+        weak = np.maximum(0.0, 0.8 * lo - got)
+        if not weak.any():
+            break
+        amp = amp + weak
+        mark = render(amp)
+    return mark
 
 
 # -- detection --------------------------------------------------------------------------------------
