@@ -152,7 +152,7 @@ def evaluate(model: str, seeds: int = 1, steps: int = 20, guidance: float = 4.0,
     res = score(pairs)
     res.update(model=model, scheduler=scheduler, steps=steps, guidance=guidance,
                seconds=round(time.time() - t0, 1),
-               size=list(images[0].size))
+               image_size=list(images[0].size))
     return res
 
 

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from studio.training import shapes  # noqa: E402
-from studio.training.recipes import demo_image  # noqa: E402
+from studio.training import shapes
+from studio.training.recipes import demo_image
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "models" / "demo"

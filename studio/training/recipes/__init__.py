@@ -25,6 +25,8 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--high-noise-frac", type=float, default=0.0,
+                   help="share of each batch drawn from the noisier half of the timesteps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
     p.add_argument("--export-only", action="store_true",

@@ -239,9 +239,13 @@ class DiffusionTask(TrainingTask):
 
     name = "demo-image-unet"
 
-    def __init__(self, vae, length: int = 6600, seed: int = 0, caption_dropout: float = 0.1) -> None:
+    def __init__(self, vae, length: int = 6600, seed: int = 0, caption_dropout: float = 0.1,
+                 high_noise_frac: float = 0.0) -> None:
         self.vae = vae.eval().requires_grad_(False)
         self.length, self.seed, self.caption_dropout = length, seed, caption_dropout
+        # Share of each batch whose timesteps come from the noisier half, where the layout
+        # (position) is decided; 0 means uniform timesteps.
+        self.high_noise_frac = high_noise_frac
         self.tokenizer = build_tokenizer()
         self.scheduler = build_scheduler()
         self.alphas = self.scheduler.alphas_cumprod.float()
@@ -270,7 +274,11 @@ class DiffusionTask(TrainingTask):
         drop = torch.rand(b) < self.caption_dropout
         ids[drop] = self.uncond_ids.to(ids.device)
         enc = te(ids)[0]
-        t = torch.randint(0, len(self.alphas), (b,))
+        n_t = len(self.alphas)
+        t = torch.randint(0, n_t, (b,))
+        if self.high_noise_frac > 0:
+            k = round(b * self.high_noise_frac)
+            t[:k] = torch.randint(n_t // 2, n_t, (k,))
         a = self.alphas[t].view(b, 1, 1, 1).to(z0.device)
         noise = torch.randn_like(z0)
         zt = a.sqrt() * z0 + (1 - a).sqrt() * noise
@@ -300,7 +308,7 @@ class DiffusionTask(TrainingTask):
     def describe(self):
         return {"name": self.name, "length": self.length, "seed": self.seed,
                 "unet_channels": list(UNET_CHANNELS), "text_dim": TEXT_DIM,
-                "caption_dropout": self.caption_dropout}
+                "caption_dropout": self.caption_dropout, "high_noise_frac": self.high_noise_frac}
 
 
 # ------------------------------------------------------------------------------------ driver
@@ -336,12 +344,13 @@ def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float 
 
 
 def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr: float = 1e-3,
-               resume: bool = True, report=None, cancelled=None, sample_every: int = 500):
+               resume: bool = True, report=None, cancelled=None, sample_every: int = 500,
+               high_noise_frac: float = 0.0):
     cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
                       checkpoint_every=250, sample_every=sample_every, log_every=10,
                       resume=resume, keep_checkpoints=3)
-    task = DiffusionTask(vae, seed=seed)
+    task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac)
     trainer = Trainer(task, cfg, report=report or _printer("unet"), cancelled=cancelled)
     result = trainer.run()
     return task, trainer, result
@@ -459,7 +468,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"out": str(out), "bytes": folder_bytes(out)}), flush=True)
         return 0
     task, trainer, res = train_unet(work, vae, args.steps, args.seed, batch_size=args.batch_size,
-                                    lr=args.lr, resume=resume, sample_every=args.sample_every)
+                                    lr=args.lr, resume=resume, sample_every=args.sample_every,
+                                    high_noise_frac=getattr(args, "high_noise_frac", 0.0))
     if res.status != "done":
         print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
               f"resume.", flush=True)
