@@ -23,11 +23,16 @@ def test_settings_dialog_saves(make_window, qtbot, tmp_path: Path, ui_model: Pat
     dialog.remove_selected()
     dialog.device.setCurrentText("cpu")
     dialog.backend.setCurrentText("onnx")
+    dialog.memory["vae_tiling"].setChecked(True)
+    dialog.allow_pickle(str(tmp_path / "old.ckpt"))
     with qtbot.waitSignal(dialog.saved):
         dialog.save()
     saved = Settings.load()
     assert saved.model_folders == [str(ui_model.parent)]
     assert (saved.device, saved.backend) == ("cpu", "onnx")
+    assert saved.vae_tiling and not saved.attention_slicing and not saved.cpu_offload
+    assert saved.allowed_pickles == [str(tmp_path / "old.ckpt")]
+    assert window.session.settings.model_options()["vae_tiling"] is True  # the next model load uses it
     assert window.backend_label.text() == "Backend: onnx"
     assert window.session.library.folders == [str(ui_model.parent)]
     # the rescan that saving triggers finds the model for the prompt panel
