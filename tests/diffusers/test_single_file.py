@@ -1,5 +1,6 @@
 """Single-file checkpoints load offline with the shipped configs; pickles are refused unless allowed."""
 
+import hashlib
 import pickle
 
 import numpy as np
@@ -7,7 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
+from studio import __version__
 from studio.cli.main import main
+from studio.core.imagemeta import read_metadata
 from studio.core.library import identify
 from studio.core.paths import RESOURCES
 from studio.core.requests import GenerationRequest
@@ -65,11 +68,17 @@ def test_a_single_file_checkpoint_loads_as_the_same_model_offline(tiny_single_fi
     single = load(LoadContext(model=entry, device="cpu", options={"single_file_config": str(configs)}))
     folder = load(LoadContext(model=identify(diffusers_folder), device="cpu"))
     request = GenerationRequest(model="x", prompt="a red circle", width=32, height=32, steps=2, seed=4)
-    images = []
+    images, metadata = [], []
     for model in (single, folder):
         result = model.run(request, lambda *a, **k: None, lambda: False)
         images.append(np.asarray(Image.open(result.artifacts[0].path)))
+        metadata.append(read_metadata(result.artifacts[0].path))
     assert np.array_equal(images[0], images[1])
+    expected_hash = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:10]
+    assert metadata[0]["model_hash"] == expected_hash  # as A1111 computes it
+    assert f"Model hash: {expected_hash}" in metadata[0]["parameters"]
+    assert metadata[0]["studio_version"] == __version__
+    assert metadata[0]["scheduler_config"]["_class_name"] == "EulerAncestralDiscreteScheduler"
 
 
 class _Exploit:

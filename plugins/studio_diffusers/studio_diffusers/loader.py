@@ -15,8 +15,10 @@ from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, Dif
 from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 
+from studio import __version__
 from studio.backends.torch_device import cpu_generator, default_dtype, resolve_device
 from studio.core.errors import BadInput, ModelError, OutOfMemory
+from studio.core.hashing import model_hash
 from studio.core.imagemeta import save_png
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
@@ -50,7 +52,9 @@ def load(context: LoadContext) -> StableDiffusionModel:
     if not hasattr(pipe, "vae") or not hasattr(pipe, "unet"):
         raise ModelError(f"'{entry.name}' is a {type(pipe).__name__}, not a Stable Diffusion pipeline.")
     pipe.set_progress_bar_config(disable=True)
-    return StableDiffusionModel(pipe, entry.name, device, context.options)
+    model = StableDiffusionModel(pipe, entry.name, device, context.options)
+    model.model_hash = model_hash(entry.path)
+    return model
 
 
 class StableDiffusionModel:
@@ -58,6 +62,7 @@ class StableDiffusionModel:
 
     def __init__(self, pipe: DiffusionPipeline, name: str, device: torch.device, options: dict[str, Any]) -> None:
         self.name = name
+        self.model_hash = ""
         self.device = device
         self.options = options
         if options.get("cpu_offload") and device.type == "cuda":
@@ -144,7 +149,10 @@ class StableDiffusionModel:
         artifacts = []
         for i, image in enumerate(images):
             path = folder / f"{time.strftime('%H%M%S')}-{seed + i}-{uuid.uuid4().hex[:6]}.png"
-            save_png(image, path, request, seed + i, {"model_name": self.name, "backend": "torch"})
+            save_png(image, path, request, seed + i, {
+                "model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
+                "studio_version": __version__, "scheduler_config": dict(pipe.scheduler.config),
+            })
             artifacts.append(Artifact(str(path), "image", {"seed": seed + i}))
         return JobResult(artifacts=tuple(artifacts), data={"seed": seed, "notice": notice})
 
