@@ -83,6 +83,13 @@ def test_a_non_image_as_init_image_is_refused(tmp_path, tiny_sd_folder, capsys):
     assert code == 2
     assert "not an image the studio can read" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+    Image.new("RGB", (32, 32), "white").save(tmp_path / "real.png")
+    code = main(["generate", "--model", str(tiny_sd_folder), "--prompt", "p", "--init-image",
+                 str(tmp_path / "real.png"), "--mask", str(fake), "--width", "32", "--height", "32", "--steps", "2",
+                 "--out", str(tmp_path / "o.png")])
+    assert code == 2
+    assert "The mask" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_generate_is_reproducible_and_carries_its_parameters(tmp_path, tiny_sd_folder, capsys):
