@@ -15,7 +15,7 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="work folder for checkpoints, samples and metrics (resumed if present)")
     p.add_argument("--steps", type=int, default=4000, help="UNet + text-encoder training steps")
     p.add_argument("--vae-steps", type=int, default=1300, help="VAE training steps")
-    p.add_argument("--decoder-steps", type=int, default=1000,
+    p.add_argument("--decoder-steps", type=int, default=2500,
                    help="steps refining the VAE decoder on the frozen encoder's latents (0: none)")
     p.add_argument("--stage", choices=("all", "decoder"), default="all",
                    help="all: VAE, decoder refinement, UNet, save; decoder: only the refinement "
@@ -25,8 +25,10 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--high-noise-frac", type=float, default=0.0,
+    p.add_argument("--high-noise-frac", type=float, default=0.5,
                    help="share of each batch drawn from the noisier half of the timesteps")
+    p.add_argument("--high-noise-from", type=int, default=2500,
+                   help="UNet step from which --high-noise-frac applies (uniform timesteps before)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
     p.add_argument("--export-only", action="store_true",

@@ -240,12 +240,12 @@ class DiffusionTask(TrainingTask):
     name = "demo-image-unet"
 
     def __init__(self, vae, length: int = 6600, seed: int = 0, caption_dropout: float = 0.1,
-                 high_noise_frac: float = 0.0) -> None:
+                 high_noise_frac: float = 0.0, high_noise_from: int = 0) -> None:
         self.vae = vae.eval().requires_grad_(False)
         self.length, self.seed, self.caption_dropout = length, seed, caption_dropout
         # Share of each batch whose timesteps come from the noisier half, where the layout
         # (position) is decided; 0 means uniform timesteps.
-        self.high_noise_frac = high_noise_frac
+        self.high_noise_frac, self.high_noise_from = high_noise_frac, high_noise_from
         self.tokenizer = build_tokenizer()
         self.scheduler = build_scheduler()
         self.alphas = self.scheduler.alphas_cumprod.float()
@@ -276,7 +276,7 @@ class DiffusionTask(TrainingTask):
         enc = te(ids)[0]
         n_t = len(self.alphas)
         t = torch.randint(0, n_t, (b,))
-        if self.high_noise_frac > 0:
+        if self.high_noise_frac > 0 and step >= self.high_noise_from:
             k = round(b * self.high_noise_frac)
             t[:k] = torch.randint(n_t // 2, n_t, (k,))
         a = self.alphas[t].view(b, 1, 1, 1).to(z0.device)
@@ -308,7 +308,8 @@ class DiffusionTask(TrainingTask):
     def describe(self):
         return {"name": self.name, "length": self.length, "seed": self.seed,
                 "unet_channels": list(UNET_CHANNELS), "text_dim": TEXT_DIM,
-                "caption_dropout": self.caption_dropout, "high_noise_frac": self.high_noise_frac}
+                "caption_dropout": self.caption_dropout, "high_noise_frac": self.high_noise_frac,
+                "high_noise_from": self.high_noise_from}
 
 
 # ------------------------------------------------------------------------------------ driver
@@ -345,12 +346,13 @@ def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float 
 
 def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr: float = 1e-3,
                resume: bool = True, report=None, cancelled=None, sample_every: int = 500,
-               high_noise_frac: float = 0.0):
+               high_noise_frac: float = 0.0, high_noise_from: int = 0):
     cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
                       checkpoint_every=250, sample_every=sample_every, log_every=10,
                       resume=resume, keep_checkpoints=3)
-    task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac)
+    task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac,
+                         high_noise_from=high_noise_from)
     trainer = Trainer(task, cfg, report=report or _printer("unet"), cancelled=cancelled)
     result = trainer.run()
     return task, trainer, result
@@ -469,7 +471,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     task, trainer, res = train_unet(work, vae, args.steps, args.seed, batch_size=args.batch_size,
                                     lr=args.lr, resume=resume, sample_every=args.sample_every,
-                                    high_noise_frac=getattr(args, "high_noise_frac", 0.0))
+                                    high_noise_frac=getattr(args, "high_noise_frac", 0.0),
+                                    high_noise_from=getattr(args, "high_noise_from", 0))
     if res.status != "done":
         print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
               f"resume.", flush=True)
