@@ -97,6 +97,7 @@ def test_generate_is_reproducible_and_carries_its_parameters(tmp_path, tiny_sd_f
             "--seed", "3", "--steps", "3", "--width", "32", "--height", "40", "--scheduler", "DPM++ 2M Karras"]
     assert main([*args, "--out", str(tmp_path / "a.png")]) == 0
     assert main([*args, "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()  # metadata included
     a = np.asarray(Image.open(tmp_path / "a.png"))
     assert a.shape == (40, 32, 3)
     assert np.array_equal(a, np.asarray(Image.open(tmp_path / "b.png")))

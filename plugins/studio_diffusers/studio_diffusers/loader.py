@@ -151,7 +151,7 @@ class StableDiffusionModel:
             path = folder / f"{time.strftime('%H%M%S')}-{seed + i}-{uuid.uuid4().hex[:6]}.png"
             save_png(image, path, request, seed + i, {
                 "model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
-                "studio_version": __version__, "scheduler_config": dict(pipe.scheduler.config),
+                "studio_version": __version__, "scheduler_config": _public_config(pipe.scheduler.config),
             })
             artifacts.append(Artifact(str(path), "image", {"seed": seed + i}))
         return JobResult(artifacts=tuple(artifacts), data={"seed": seed, "notice": notice})
@@ -178,6 +178,11 @@ class StableDiffusionModel:
             raise _oom() from None
         finally:
             pipe.vae.disable_tiling()
+
+
+def _public_config(config) -> dict[str, Any]:
+    """A scheduler config without diffusers' private bookkeeping (set-ordered, so not reproducible)."""
+    return {k: v for k, v in dict(config).items() if k == "_class_name" or not k.startswith("_")}
 
 
 def _oom() -> OutOfMemory:
