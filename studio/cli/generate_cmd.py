@@ -43,10 +43,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _defaults_for(model: str) -> dict[str, object]:
-    """Small demo models default to their own size and fewer steps."""
-    if model == "demo":
-        return {"width": 64, "height": 64, "steps": 20, "guidance": 4.0, "scheduler": "DPM++ 2M"}
-    return {"width": 512, "height": 512, "steps": 25, "guidance": 7.0, "scheduler": "Euler a"}
+    """The model's own size and recommended settings; a model that cannot be found is reported later."""
+    from studio.core.errors import ModelError
+    from studio.core.library import ModelLibrary, generation_defaults
+    from studio.core.settings import Settings
+
+    try:
+        entry = ModelLibrary(Settings.load().model_folders, scan_hf_cache=False).resolve(model)
+    except ModelError:
+        entry = None
+    return generation_defaults(entry)
 
 
 def generate(args: argparse.Namespace) -> int:

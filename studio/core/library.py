@@ -90,7 +90,7 @@ def _identify_folder(path: Path) -> ModelEntry | None:
     index = _read_json(path / "model_index.json") if (path / "model_index.json").exists() else None
     if index is not None:
         details = {"pipeline": index.get("_class_name", ""), "components": sorted(
-            k for k in index if not k.startswith("_"))}
+            k for k in index if not k.startswith("_")), **_native_settings(path)}
         return ModelEntry(path.name, str(path), "diffusers", size_bytes=_folder_size(path), details=details)
     config = _read_json(path / "config.json") if (path / "config.json").exists() else None
     if config is not None:
@@ -108,6 +108,36 @@ def _identify_folder(path: Path) -> ModelEntry | None:
             }
             return ModelEntry(path.name, str(path), "causal-lm", size_bytes=_folder_size(path), details=details)
     return None
+
+
+def _native_settings(folder: Path) -> dict[str, Any]:
+    """The image size a diffusers folder was trained at (UNet sample size × VAE factor) and the
+    settings its author recommends in ``studio-defaults.json`` (steps, guidance, scheduler)."""
+    out: dict[str, Any] = {}
+    unet = _read_json(folder / "unet" / "config.json") or {}
+    vae = _read_json(folder / "vae" / "config.json") or {}
+    sample = unet.get("sample_size")
+    if isinstance(sample, int) and vae.get("block_out_channels"):
+        out["native_size"] = sample * 2 ** (len(vae["block_out_channels"]) - 1)
+    recommended = _read_json(folder / "studio-defaults.json") if (folder / "studio-defaults.json").exists() else None
+    if recommended:
+        out["recommended"] = {k: recommended[k] for k in ("steps", "guidance", "scheduler") if k in recommended}
+    return out
+
+
+SINGLE_FILE_SIZES = {"sd1": 512, "sd2": 768, "sdxl": 1024}
+
+
+def generation_defaults(entry: ModelEntry | None) -> dict[str, Any]:
+    """Width, height, steps, guidance and scheduler that suit ``entry`` (its native size first)."""
+    defaults: dict[str, Any] = {"width": 512, "height": 512, "steps": 25, "guidance": 7.0, "scheduler": "Euler a"}
+    if entry is None:
+        return defaults
+    size = entry.details.get("native_size") or SINGLE_FILE_SIZES.get(entry.details.get("variant", ""))
+    if size:
+        defaults["width"] = defaults["height"] = int(size)
+    defaults.update(entry.details.get("recommended", {}))
+    return defaults
 
 
 def _identify_file(path: Path) -> ModelEntry | None:

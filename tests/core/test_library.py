@@ -85,3 +85,19 @@ def test_resolve_refuses_what_is_not_a_model(tmp_path):
         ModelLibrary(include_demo=False).resolve(str(tmp_path))
     with pytest.raises(ModelError, match="No model named"):
         ModelLibrary(include_demo=False, scan_hf_cache=False).resolve("nothing-here")
+
+
+def test_generation_defaults_follow_the_model(tmp_path, tiny_sd_folder):
+    import shutil
+
+    from studio.core.library import generation_defaults
+
+    assert generation_defaults(None)["width"] == 512
+    folder = tmp_path / "mine"
+    shutil.copytree(tiny_sd_folder, folder)
+    entry = identify(folder)
+    assert entry.details["native_size"] == 16  # UNet sample size 8 × VAE factor 2
+    assert generation_defaults(entry)["width"] == 16
+    (folder / "studio-defaults.json").write_text(json.dumps({"guidance": 4.0, "scheduler": "DPM++ 2M"}))
+    defaults = generation_defaults(identify(folder))
+    assert (defaults["guidance"], defaults["scheduler"], defaults["steps"]) == (4.0, "DPM++ 2M", 25)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import BadInput, StudioError, describe
+from studio.core.library import generation_defaults
 from studio.core.requests import MAX_SIDE, SCHEDULER_NAMES, GenerationRequest, LoraRef
 from studio.core.settings import Settings
 from studio.jobs.queue import Job
@@ -95,6 +96,7 @@ class PromptPanel(QWidget):
         self.model.setToolTip("A model from your library, or the path of a model folder or file.")
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model.setMinimumContentsLength(12)
+        self.model.activated.connect(self.apply_model_defaults)
         self.refresh = QToolButton()
         self.refresh.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
         self.refresh.setToolTip("Scan the model folders again")
@@ -525,12 +527,27 @@ class PromptPanel(QWidget):
             self.model.setEditText(typed)
         elif self.settings.default_model and self.model.findText(self.settings.default_model) >= 0:
             self.model.setCurrentIndex(self.model.findText(self.settings.default_model))
+            self.apply_model_defaults()
         elif entries:
             self.model.setCurrentIndex(0)
+            self.apply_model_defaults()
         if not self.library.scanning:
             self.model.lineEdit().setPlaceholderText(
                 "Type a model path" if not entries else "Choose a model or type a path"
             )
+
+    def apply_model_defaults(self, _index: int = -1) -> None:
+        """Size, steps, guidance and scheduler that suit the chosen model (e.g. 64×64 for demo)."""
+        path = str(self.model.currentData() or "")
+        entry = next((e for e in self.library.entries if e.path == path), None)
+        if entry is None:
+            return
+        defaults = generation_defaults(entry)
+        self.width_box.setValue(defaults["width"])
+        self.height_box.setValue(defaults["height"])
+        self.steps.setValue(defaults["steps"])
+        self.guidance.setValue(defaults["guidance"])
+        self.scheduler.setCurrentText(defaults["scheduler"])
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
