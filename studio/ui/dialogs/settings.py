@@ -24,6 +24,39 @@ from studio.core.requests import BACKENDS, DEVICES
 from studio.core.settings import Settings
 
 
+class PathList(QWidget):
+    """A list of paths with an Add button (which opens ``browse``) and a Remove button."""
+
+    def __init__(self, paths: list[str], add_label: str, browse, tooltip: str) -> None:
+        super().__init__()
+        self.list = QListWidget()
+        self.list.addItems(paths)
+        self.list.setToolTip(tooltip)
+        add = QPushButton(add_label)
+        add.clicked.connect(browse)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self.remove_selected)
+        buttons = QVBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.list, 1)
+        row.addLayout(buttons)
+
+    def add(self, path: str) -> None:
+        if path and not self.list.findItems(path, Qt.MatchFlag.MatchExactly):
+            self.list.addItem(path)
+
+    def remove_selected(self) -> None:
+        for item in self.list.selectedItems():
+            self.list.takeItem(self.list.row(item))
+
+    def paths(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+
 class SettingsDialog(QDialog):
     """Edits ``settings`` in place on Save; emits ``saved`` afterwards."""
 
@@ -34,20 +67,11 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.settings = settings
-        self.folders = QListWidget()
-        self.folders.addItems(settings.model_folders)
-        self.folders.setToolTip("Folders the studio scans for models (diffusers folders, .safetensors, LM folders).")
-        add = QPushButton("Add…")
-        add.clicked.connect(self._browse)
-        self.remove = QPushButton("Remove")
-        self.remove.clicked.connect(self.remove_selected)
-        buttons = QVBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(self.remove)
-        buttons.addStretch(1)
-        folders_row = QHBoxLayout()
-        folders_row.addWidget(self.folders, 1)
-        folders_row.addLayout(buttons)
+        self.folder_paths = PathList(
+            settings.model_folders, "Add…", self._browse,
+            "Folders the studio scans for models (diffusers folders, .safetensors, LM folders).",
+        )
+        self.folders = self.folder_paths.list
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device)
@@ -64,31 +88,19 @@ class SettingsDialog(QDialog):
         for name, box in self.memory.items():
             box.setChecked(bool(getattr(settings, name)))
             memory_box.addWidget(box)
-        self.pickles = QListWidget()
-        self.pickles.addItems(settings.allowed_pickles)
-        self.pickles.setToolTip(
+        self.pickle_paths = PathList(
+            settings.allowed_pickles, "Allow a file…", self._browse_pickle,
             "Pickle checkpoints (.ckpt, .pt, .bin) can run hidden code when opened. Only files listed here "
-            "are loaded, with torch's weights-only reader. Prefer .safetensors."
+            "are loaded, with torch's weights-only reader. Prefer .safetensors.",
         )
-        allow = QPushButton("Allow a file…")
-        allow.clicked.connect(self._browse_pickle)
-        disallow = QPushButton("Remove")
-        disallow.clicked.connect(self.disallow_selected)
-        pickle_buttons = QVBoxLayout()
-        pickle_buttons.addWidget(allow)
-        pickle_buttons.addWidget(disallow)
-        pickle_buttons.addStretch(1)
-        pickles_row = QHBoxLayout()
-        pickles_row.addWidget(self.pickles, 1)
-        pickles_row.addLayout(pickle_buttons)
         self.error = QLabel()
         self.error.setWordWrap(True)
         form = QFormLayout()
-        form.addRow("Model folders", folders_row)
+        form.addRow("Model folders", self.folder_paths)
         form.addRow("Device", self.device)
         form.addRow("Backend", self.backend)
         form.addRow("Memory", memory_box)
-        form.addRow("Allowed pickle files", pickles_row)
+        form.addRow("Allowed pickle files", self.pickle_paths)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         box.accepted.connect(self.save)
         box.rejected.connect(self.reject)
@@ -99,23 +111,16 @@ class SettingsDialog(QDialog):
         self.resize(620, 480)
 
     def add_folder(self, path: str) -> None:
-        if path and not self.folders.findItems(path, Qt.MatchFlag.MatchExactly):
-            self.folders.addItem(path)
+        self.folder_paths.add(path)
 
     def remove_selected(self) -> None:
-        for item in self.folders.selectedItems():
-            self.folders.takeItem(self.folders.row(item))
+        self.folder_paths.remove_selected()
 
     def folder_list(self) -> list[str]:
-        return [self.folders.item(i).text() for i in range(self.folders.count())]
+        return self.folder_paths.paths()
 
     def allow_pickle(self, path: str) -> None:
-        if path and not self.pickles.findItems(path, Qt.MatchFlag.MatchExactly):
-            self.pickles.addItem(path)
-
-    def disallow_selected(self) -> None:
-        for item in self.pickles.selectedItems():
-            self.pickles.takeItem(self.pickles.row(item))
+        self.pickle_paths.add(path)
 
     def save(self) -> None:
         fields = ("model_folders", "device", "backend", "allowed_pickles", *self.memory)
@@ -123,7 +128,7 @@ class SettingsDialog(QDialog):
         self.settings.model_folders = self.folder_list()
         self.settings.device = self.device.currentText()
         self.settings.backend = self.backend.currentText()
-        self.settings.allowed_pickles = [self.pickles.item(i).text() for i in range(self.pickles.count())]
+        self.settings.allowed_pickles = self.pickle_paths.paths()
         for name, box in self.memory.items():
             setattr(self.settings, name, box.isChecked())
         try:
