@@ -16,6 +16,8 @@ Run folder layout::
       checkpoints/step-00000500/   accelerate state (safetensors weights, optimiser, scheduler, RNG)
                                    + trainer_state.json (step, config)
       samples/step-00000500.png    periodic samples from TrainingTask.sample
+      tensorboard/         TensorBoard event files (``TrainConfig.tensorboard``; ``tensorboard
+                           --logdir run_dir/tensorboard``), written through accelerate's tracker
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, set_seed
+from accelerate.utils import ProjectConfiguration, is_tensorboard_available, set_seed
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from studio.training.errors import CheckpointError, DatasetError, TrainingError
@@ -66,6 +68,7 @@ class TrainConfig:
     num_workers: int = 0
     mixed_precision: str = "no"
     resume: bool = True  # continue from the latest checkpoint in run_dir/checkpoints if any
+    tensorboard: bool = False  # also log loss/lr/it/s as TensorBoard scalars under run_dir/tensorboard
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,10 +223,15 @@ class Trainer:
         self.cancelled = cancelled or (lambda: False)
         self.paused = paused or (lambda: False)
         self.run_dir = Path(config.run_dir)
+        if config.tensorboard and not is_tensorboard_available():
+            raise TrainingError("TensorBoard logging needs the tensorboard package.",
+                                "pip install tensorboard, or train without --tensorboard.")
         self.accelerator = accelerator or Accelerator(
             mixed_precision=config.mixed_precision,
             step_scheduler_with_optimizer=False,
-            project_config=ProjectConfiguration(project_dir=str(self.run_dir)),
+            log_with="tensorboard" if config.tensorboard else None,
+            project_config=ProjectConfiguration(project_dir=str(self.run_dir),
+                                                logging_dir=str(self.run_dir / "tensorboard")),
         )
         self.models: dict[str, torch.nn.Module] = {}
         self.step = 0
@@ -350,6 +358,9 @@ class Trainer:
             self.report(start, cfg.max_steps, None, "Already trained to the requested steps.")
             return TrainResult("done", start, cfg.max_steps, None, self.run_dir, ckpt, 0.0)
 
+        if cfg.tensorboard:
+            acc.init_trackers("train", config={k: v for k, v in cfg.to_dict().items()
+                                               if isinstance(v, int | float | str | bool)})
         loader = self._dataloader(dataset, start)
         for m in self.models.values():
             m.train()
@@ -388,6 +399,8 @@ class Trainer:
                 lr = sched.get_last_lr()[0]
                 self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
                              "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta})
+                if cfg.tensorboard:
+                    acc.log({"loss": last_loss, "lr": lr, "it_s": its}, step=self.step)
                 self.report(self.step, cfg.max_steps, None,
                             f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
                             f"lr {lr:.2e} {its:.2f} it/s"
@@ -400,6 +413,8 @@ class Trainer:
         if (status == "done" and not saved_now) or (status == "cancelled" and self.step > start):
             last_ckpt = self.save_checkpoint()
         self._event({"event": status, "step": self.step})
+        if cfg.tensorboard:
+            acc.end_training()
         self.report(self.step, cfg.max_steps, None,
                     "Training finished." if status == "done" else f"Cancelled at step {self.step}.")
         return TrainResult(status, self.step, cfg.max_steps, last_loss, self.run_dir, last_ckpt,

@@ -101,6 +101,22 @@ def test_metrics_events_have_step_loss_lr_speed(tmp_path: Path) -> None:
         assert {"loss", "lr", "it_s", "eta_s", "total"} <= set(e)
 
 
+def test_tensorboard_reads_the_same_loss_curve(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from dataclasses import replace
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(TinyTask(), replace(config(tmp_path, 4), tensorboard=True)).run()
+    logs = [p.parent for p in (tmp_path / "tensorboard").rglob("events.out.tfevents.*")]
+    assert logs, "no TensorBoard event file written"
+    acc = EventAccumulator(str(logs[0]))
+    acc.Reload()
+    assert {"loss", "lr", "it_s"} <= set(acc.Tags()["scalars"])
+    tb = {e.step: e.value for e in acc.Scalars("loss")}
+    assert tb == pytest.approx(_losses(tmp_path), rel=1e-5)
+
+
 class _EmptyTask(TinyTask):
     def dataset(self):
         return []

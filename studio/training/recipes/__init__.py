@@ -33,6 +33,8 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="UNet step from which --high-noise-frac applies (uniform timesteps before)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard scalars (loss, lr, it/s) under RUN_DIR/<stage>/tensorboard")
     p.add_argument("--export-only", action="store_true",
                    help="save the pipeline from the latest checkpoint in --run-dir, no training")
     p.add_argument("--resume", dest="no_resume", action="store_false", default=False,

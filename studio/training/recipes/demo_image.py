@@ -340,10 +340,10 @@ def compute_scaling_factor(vae, seed: int) -> float:
 
 
 def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float = 2e-3,
-              resume: bool = True, report=None, cancelled=None):
+              resume: bool = True, report=None, cancelled=None, tensorboard: bool = False):
     cfg = TrainConfig(run_dir=str(work / "vae"), max_steps=steps, batch_size=batch_size, seed=seed,
                       lr=lr, lr_schedule="cosine", warmup_steps=50, checkpoint_every=250,
-                      sample_every=250, log_every=10, resume=resume)
+                      sample_every=250, log_every=10, resume=resume, tensorboard=tensorboard)
     trainer = Trainer(VaeTask(seed=seed), cfg, report=report or _printer("vae"),
                       cancelled=cancelled)
     result = trainer.run()
@@ -354,11 +354,11 @@ def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float 
 def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr: float = 1e-3,
                resume: bool = True, report=None, cancelled=None, sample_every: int = 500,
                high_noise_frac: float = 0.0, high_noise_from: int = 0,
-               downsample_padding: int = 1):
+               downsample_padding: int = 1, tensorboard: bool = False):
     cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
                       checkpoint_every=250, sample_every=sample_every, log_every=10,
-                      resume=resume, keep_checkpoints=3)
+                      resume=resume, keep_checkpoints=3, tensorboard=tensorboard)
     task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac,
                          high_noise_from=high_noise_from, downsample_padding=downsample_padding)
     trainer = Trainer(task, cfg, report=report or _printer("unet"), cancelled=cancelled)
@@ -367,10 +367,11 @@ def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr:
 
 
 def train_decoder(work: Path, vae, steps: int, seed: int, batch_size: int = 8, lr: float = 1e-3,
-                  resume: bool = True, report=None, cancelled=None):
+                  resume: bool = True, report=None, cancelled=None, tensorboard: bool = False):
     cfg = TrainConfig(run_dir=str(work / "decoder"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=20,
-                      checkpoint_every=250, sample_every=500, log_every=10, resume=resume)
+                      checkpoint_every=250, sample_every=500, log_every=10, resume=resume,
+                      tensorboard=tensorboard)
     trainer = Trainer(DecoderTask(vae, seed=seed), cfg, report=report or _printer("decoder"),
                       cancelled=cancelled)
     result = trainer.run()
@@ -457,7 +458,8 @@ def run(args: argparse.Namespace) -> int:
         vae = AutoencoderKL.from_pretrained(vae_dir).eval()
         print(f"[vae] using trained VAE in {vae_dir}", flush=True)
     else:
-        vae, res = train_vae(work, args.vae_steps, args.seed, resume=resume, lr=args.vae_lr)
+        vae, res = train_vae(work, args.vae_steps, args.seed, resume=resume, lr=args.vae_lr,
+                             tensorboard=getattr(args, "tensorboard", False))
         if res.status != "done":
             print(f"[vae] {res.status} at step {res.step}; run again to resume.", flush=True)
             return 1
@@ -466,7 +468,8 @@ def run(args: argparse.Namespace) -> int:
     stage = getattr(args, "stage", "all")
     if stage in ("all", "decoder") and args.decoder_steps > 0:
         if not (work / "vae_refined" / "config.json").is_file() or not resume:
-            refined, res = train_decoder(work, vae, args.decoder_steps, args.seed, resume=resume)
+            refined, res = train_decoder(work, vae, args.decoder_steps, args.seed, resume=resume,
+                                         tensorboard=getattr(args, "tensorboard", False))
             if res.status != "done":
                 print(f"[decoder] {res.status} at step {res.step}; run again to resume.", flush=True)
                 return 1
@@ -483,7 +486,8 @@ def run(args: argparse.Namespace) -> int:
                                     lr=args.lr, resume=resume, sample_every=args.sample_every,
                                     high_noise_frac=getattr(args, "high_noise_frac", 0.0),
                                     high_noise_from=getattr(args, "high_noise_from", 0),
-                                    downsample_padding=getattr(args, "unet_downsample_padding", 1))
+                                    downsample_padding=getattr(args, "unet_downsample_padding", 1),
+                                    tensorboard=getattr(args, "tensorboard", False))
     if res.status != "done":
         print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
               f"resume.", flush=True)

@@ -57,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus-dir", default=None,
                    help=f"folder of play .md files (default: the installed '{CORPUS_PACKAGE}' package)")
     p.add_argument("--no-resume", action="store_true", help="start over, ignoring checkpoints in --run-dir")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard scalars (loss, lr, it/s) under RUN_DIR/lm/tensorboard")
 
 
 # ------------------------------------------------------------------------------------ corpus
@@ -300,7 +302,7 @@ def run(args: argparse.Namespace, cancelled=None) -> int:
         run_dir=str(work / "lm"), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         lr=args.lr, weight_decay=0.1, betas=(0.9, 0.95), lr_schedule="cosine", warmup_steps=min(100, args.steps // 10),
         min_lr_ratio=0.1, grad_clip=1.0, checkpoint_every=200, keep_checkpoints=2, log_every=20,
-        resume=not args.no_resume,
+        resume=not args.no_resume, tensorboard=getattr(args, "tensorboard", False),
     )
     trainer = Trainer(task, cfg, report=_printer(), cancelled=cancelled)
     result = trainer.run()
