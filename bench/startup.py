@@ -24,27 +24,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.plugin_helpers import manifest_text, write_plugin
 
 START_GOAL_MS = 1000.0
 STALL_MAX_GOAL_MS = 50.0
 STALL_P95_GOAL_MS = 17.0
 PLUGIN_ID = "bench-burn"
 
-MANIFEST = f"""
-id = "{PLUGIN_ID}"
-name = "CPU burner (benchmark)"
-version = "1.0"
-api_version = 1
-capabilities = ["txt2img"]
-backends = ["torch"]
-model_kinds = ["{PLUGIN_ID}"]
-model_files = ["burn.json"]
-loader = "studio_bench_burn.model:load"
-"""
+MANIFEST = manifest_text(PLUGIN_ID, "studio_bench_burn", "CPU burner (benchmark)", model_files=("burn.json",))
 
 MODEL_CODE = """
 import json
@@ -148,11 +141,7 @@ def measure_stall(job_seconds: float) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="studio-bench-stall-"))
     os.environ["STUDIO_HOME"] = str(work / "home")
     plugins = work / "plugins"
-    package = plugins / "studio_bench_burn"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "studio-plugin.toml").write_text(textwrap.dedent(MANIFEST))
-    (package / "model.py").write_text(textwrap.dedent(MODEL_CODE))
+    write_plugin(plugins, "studio_bench_burn", MANIFEST, MODEL_CODE)
     model = work / "burner"
     model.mkdir()
     (model / "burn.json").write_text(json.dumps({"seconds": job_seconds}))

@@ -23,6 +23,23 @@ def gradient_model(folder: Path, top=(250, 120, 40), bottom=(40, 20, 90)) -> Pat
     return folder
 
 
+def manifest_text(plugin_id: str, package: str, name: str | None = None, *,
+                  model_kinds: tuple[str, ...] | None = None, model_files: tuple[str, ...] = (),
+                  capabilities: tuple[str, ...] = ("txt2img",), version: str = "1.0") -> str:
+    """A ``studio-plugin.toml`` for a test plugin whose loader is ``<package>.model:load``."""
+
+    def toml_list(items: tuple[str, ...]) -> str:
+        return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+    lines = [f'id = "{plugin_id}"', f'name = "{name or plugin_id}"', f'version = "{version}"',
+             "api_version = 1", f"capabilities = {toml_list(capabilities)}", 'backends = ["torch"]',
+             f"model_kinds = {toml_list(model_kinds or (plugin_id,))}"]
+    if model_files:
+        lines.append(f"model_files = {toml_list(model_files)}")
+    lines.append(f'loader = "{package}.model:load"')
+    return "\n".join(lines) + "\n"
+
+
 def write_plugin(folder: Path, package: str, manifest: str, code: str = "") -> Path:
     """Write a plugin package ``package`` with the given manifest text and model code."""
     pkg = folder / package

@@ -10,19 +10,9 @@ from studio.core.requests import GenerationRequest
 from studio.jobs import JobState
 from studio.plugins import PluginRegistry
 from studio.session import StudioSession
-from tests.plugin_helpers import gradient_model, install_example_plugin, write_plugin
+from tests.plugin_helpers import gradient_model, install_example_plugin, manifest_text, write_plugin
 
-FAILING_PLUGIN = """
-    id = "failing"
-    name = "Always fails"
-    version = "1"
-    api_version = 1
-    capabilities = ["txt2img"]
-    backends = ["torch"]
-    model_kinds = ["failing"]
-    model_files = ["failing.json"]
-    loader = "studio_failing.model:load"
-"""
+FAILING_PLUGIN = manifest_text("failing", "studio_failing", "Always fails", model_files=("failing.json",))
 FAILING_CODE = """
     class Model:
         def run(self, request, report, cancelled):

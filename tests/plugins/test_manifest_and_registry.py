@@ -7,7 +7,7 @@ import pytest
 from studio.core.errors import PluginError
 from studio.plugins import PluginRegistry, parse_manifest
 from studio.plugins.registry import PluginNotTrusted
-from tests.plugin_helpers import install_example_plugin, write_plugin
+from tests.plugin_helpers import install_example_plugin, manifest_text, write_plugin
 
 GOOD = {
     "id": "toy",
@@ -64,16 +64,7 @@ def test_broken_plugins_become_error_records(tmp_path):
 
 
 def test_plugin_code_that_raises_on_import_is_recorded_not_raised(tmp_path):
-    manifest = """
-        id = "explodes"
-        name = "Explodes"
-        version = "1"
-        api_version = 1
-        capabilities = ["txt2img"]
-        backends = ["torch"]
-        model_kinds = ["diffusers"]
-        loader = "studio_explodes.model:load"
-    """
+    manifest = manifest_text("explodes", "studio_explodes", model_kinds=("diffusers",))
     write_plugin(tmp_path, "studio_explodes", manifest, "raise RuntimeError('kaboom at import')\n")
     registry = PluginRegistry(use_entry_points=False, paths=[tmp_path], trusted={"explodes"})
     registry.discover()

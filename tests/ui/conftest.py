@@ -15,20 +15,11 @@ from studio.session import StudioSession
 from studio.ui.bridge import JobBridge
 from studio.ui.tasks import wait_for_background
 from studio.ui.window import MainWindow
-from tests.plugin_helpers import write_plugin
+from tests.plugin_helpers import manifest_text, write_plugin
 
 PLUGIN_ID = "uitest"
 
-MANIFEST = f"""
-id = "{PLUGIN_ID}"
-name = "UI test family"
-version = "1.0"
-api_version = 1
-capabilities = ["txt2img"]
-backends = ["torch"]
-model_kinds = ["diffusers"]
-loader = "studio_uitest.model:load"
-"""
+MANIFEST = manifest_text(PLUGIN_ID, "studio_uitest", "UI test family", model_kinds=("diffusers",))
 
 # Prompts steer the model: "fail…" raises, "slow…" sleeps 50 ms a step; every step sends a preview.
 MODEL_CODE = """
