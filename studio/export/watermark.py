@@ -20,6 +20,7 @@ How it works (numpy + Pillow only, no Qt, no torch):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,10 @@ MAX_FOLD = 1024  # canonical pixels a side used by one fold: 64 tiles, plenty
 MAX_ROTATION = 12.0  # degrees of rotation the detector looks for
 CANCEL_SHARE = 0.6  # at most this share of the PSNR budget goes to cancelling the image's own push
 CLOSED_LOOP = 3  # embedding rounds that check the detector's reading of the marked image
+WHITEN_RADIUS = 2  # detection keeps the luma minus its (2r+1)² local mean (canonical pixels)
+EMBED_HP = 2  # the mark is rendered minus its own (2r+1)² local mean: no budget where detection can't see
+CLIP = 3.0  # whitened luma is clipped at CLIP × its median magnitude (edges would swamp the mark)
+WEIGHT_POW = 1.0  # detection weights pixels by 1 / (local residual level + median) ** WEIGHT_POW
 OFFSET_TRIES = 6  # sync peaks tried per period; the CRC-24 tells the true one
 
 
@@ -90,6 +95,8 @@ class Detection:
     offset: tuple[int, int] = (0, 0)
     bits: tuple[int, ...] = field(default=(), repr=False)
     rotation: float = 0.0
+    agreement: float = 0.0  # codeword agreement (rho) of this reading, found or not
+    crc: bool = False  # whether its CRC-24 matched
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -180,13 +187,14 @@ def chip_pattern(coded: np.ndarray) -> np.ndarray:
 
 def render_tile(chips: np.ndarray, height: int, width: int, period: float, dy: float = 0, dx: float = 0) -> np.ndarray:
     """Repeat the chip tile over ``height × width`` pixels with bilinear smoothing at ``period``."""
-    scale = GRID / period
+    size = chips.shape[0]
+    scale = size / period
 
     def axis(n: int, shift: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         u = (np.arange(n) + 0.5 + shift) * scale - 0.5
         i0 = np.floor(u).astype(np.int64)
         frac = (u - i0).astype(np.float32)
-        return i0 % GRID, (i0 + 1) % GRID, frac
+        return i0 % size, (i0 + 1) % size, frac
 
     y0, y1, fy = axis(height, dy)
     x0, x1, fx = axis(width, dx)
@@ -194,6 +202,15 @@ def render_tile(chips: np.ndarray, height: int, width: int, period: float, dy: f
     rows1 = chips[y1].astype(np.float32)
     rows = rows0 * (1 - fy)[:, None] + rows1 * fy[:, None]
     return rows[:, x0] * (1 - fx)[None, :] + rows[:, x1] * fx[None, :]
+
+
+def shaped_tile(chips: np.ndarray) -> np.ndarray:
+    """The mark's tile at the canonical period: the chips rendered smoothly, minus their local mean
+    (the detector discards what a local mean would hold, so no budget is spent there)."""
+    t = render_tile(chips, CANON, CANON, CANON)
+    if EMBED_HP:
+        t = t - _circular_box(t, EMBED_HP)
+    return t
 
 
 # -- image helpers ----------------------------------------------------------------------------------
@@ -219,9 +236,9 @@ def box_blur(a: np.ndarray, radius: int) -> np.ndarray:
     return out / np.float32(k * k)
 
 
-def _whiten(y: np.ndarray, radius: int = 2) -> np.ndarray:
-    r = y - box_blur(y, radius)
-    limit = 3.0 * float(np.median(np.abs(r))) + 1.0
+def _whiten(y: np.ndarray, radius: int | None = None) -> np.ndarray:
+    r = y - box_blur(y, WHITEN_RADIUS if radius is None else radius)
+    limit = CLIP * float(np.median(np.abs(r))) + 1.0
     return np.clip(r, -limit, limit)
 
 
@@ -268,7 +285,7 @@ def _informed_chips(y: np.ndarray, mask: np.ndarray, coded: np.ndarray, period: 
     amplitude, all within the PSNR budget. Returns the mark in pixels."""
     h, w = y.shape
     b = 2.0 * coded - 1.0
-    unit = render_tile(chip_pattern(coded), h, w, period) * mask
+    unit = render_tile(shaped_tile(chip_pattern(coded)), h, w, period) * mask
     host = _soft_at(_fold(y, period), (0, 0))
     gain = np.maximum(b * _soft_at(_fold(y, period, mark=unit), (0, 0)), 1e-9)
     need = np.maximum(0.0, -b * host / gain) * 1.25  # amplitude that outweighs the host's push, with margin
@@ -289,7 +306,7 @@ def _informed_chips(y: np.ndarray, mask: np.ndarray, coded: np.ndarray, period: 
     amp = lo + lam * need
 
     def render(amp: np.ndarray) -> np.ndarray:
-        mark = render_tile(chip_pattern(coded) * amp[_OWNER], h, w, period) * mask
+        mark = render_tile(shaped_tile(chip_pattern(coded) * amp[_OWNER]), h, w, period) * mask
         return mark * math.sqrt(budget / max(float(np.sum(mark * mark)), 1e-12))
 
     mark = render(amp)
@@ -311,8 +328,8 @@ def _templates() -> np.ndarray:
         planes[j][j == _OWNER] = _SIGNS[j == _OWNER]
     spectra = []
     for j in range(CODED_BITS):
-        t = render_tile(planes[j], CANON, CANON, CANON)
-        t = t - _circular_box(t, 2)
+        t = shaped_tile(planes[j])
+        t = t - _circular_box(t, WHITEN_RADIUS)
         spectra.append(np.conj(np.fft.rfft2(t)))
     return np.stack(spectra)
 
@@ -405,7 +422,7 @@ def _resample(y: np.ndarray, period: float) -> np.ndarray:
 def _weights(r: np.ndarray) -> np.ndarray:
     """Trust flat areas more than busy ones: 1 / (local residual level + its median)."""
     local = np.sqrt(np.maximum(box_blur(r * r, 4), 0))
-    return 1.0 / (local + float(np.median(local)) + 1e-3)
+    return 1.0 / (local + float(np.median(local)) + 1e-3) ** WEIGHT_POW
 
 
 def _fold(y: np.ndarray, period: float, *, mark: np.ndarray | None = None) -> np.ndarray:
@@ -424,7 +441,7 @@ def _fold(y: np.ndarray, period: float, *, mark: np.ndarray | None = None) -> np
         r = r * weight
     else:
         m = _resample(mark, period)
-        r = (m - box_blur(m, 2)) * weight
+        r = (m - box_blur(m, WHITEN_RADIUS)) * weight
     th, tw = (nh // CANON) * CANON, (nw // CANON) * CANON
     folded = np.zeros((CANON, CANON), dtype=np.float64)
     counts = np.zeros((CANON, CANON), dtype=np.float64)
@@ -480,8 +497,11 @@ def _agreement(soft: np.ndarray, bits: np.ndarray) -> float:
     return float(np.dot(code, data) / (np.linalg.norm(data) * math.sqrt(len(data)) + 1e-12))
 
 
-def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TRIES) -> Detection:
-    """Look for a mark in ``image``; robust to JPEG, rescaling, cropping and brightness changes."""
+def candidates(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TRIES) -> Iterator[Detection]:
+    """Every reading :func:`detect` weighs, in the order it tries them (geometry, then offset).
+
+    Each carries its codeword agreement and whether its CRC matched, found or not, so a benchmark can
+    see how close unmarked images come to the detection threshold."""
     y = luma(image)
     h, w = y.shape
     if max(h, w) > max_side:  # keep detection fast on huge images; the period search absorbs the scale
@@ -498,7 +518,6 @@ def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TR
     angle = candidate_rotation(y, ac)
     if angle:  # last: a rotated image, at the expected periods
         geometry += [(p, angle) for p in (guess, GRID * MIN_CHIP, guess / 2, GRID * MIN_CHIP / 2) if p >= GRID * 1.2]
-    best: Detection | None = None
     for period, angle in geometry:
         plane = y
         if angle:
@@ -509,15 +528,20 @@ def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TR
             bits, ok = decode_soft(soft)
             rho = _agreement(soft, bits)
             found = ok and rho >= RHO_THRESHOLD
-            confidence = _confidence(rho, z) if found else 0.0
-            candidate = Detection(
-                found, Payload.from_bits(bits) if found else None, confidence, z, period, offset,
-                tuple(int(b) for b in bits), angle,
+            yield Detection(
+                found, Payload.from_bits(bits) if found else None, _confidence(rho, z) if found else 0.0, z,
+                period, offset, tuple(int(b) for b in bits), angle, agreement=rho, crc=ok,
             )
-            key = (candidate.detected, candidate.confidence, z)
-            if best is None or key > (best.detected, best.confidence, best.z_score):
-                best = candidate
-        if best is not None and best.detected and best.confidence >= 0.75:
+
+
+def detect(image: Image.Image, *, max_side: int = 1024, offsets: int = OFFSET_TRIES) -> Detection:
+    """Look for a mark in ``image``; robust to JPEG, rescaling, cropping and brightness changes."""
+    best: Detection | None = None
+    for candidate in candidates(image, max_side=max_side, offsets=offsets):
+        key = (candidate.detected, candidate.confidence, candidate.z_score)
+        if best is None or key > (best.detected, best.confidence, best.z_score):
+            best = candidate
+        if best.detected and best.confidence >= 0.75:
             break  # a clear find: the CRC-24 and the codeword agreement leave no doubt
     return best or Detection(False, None, 0.0)
 
