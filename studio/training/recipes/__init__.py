@@ -25,6 +25,8 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
                    help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--unet-channels", default=None,
+                   help="UNet block widths, one level each, e.g. 32,64,64,64 (default: 32,64,64)")
     p.add_argument("--unet-downsample-padding", type=int, choices=(0, 1), default=1,
                    help="0: pad only right/bottom before each UNet downsampling (a position cue)")
     p.add_argument("--high-noise-frac", type=float, default=0.5,

@@ -108,15 +108,16 @@ def build_vae():
                          sample_size=shapes.IMAGE_SIZE, mid_block_add_attention=False)
 
 
-def build_unet(latent_size: int, downsample_padding: int = 1):
+def build_unet(latent_size: int, downsample_padding: int = 1,
+               channels: tuple[int, ...] = UNET_CHANNELS):
     """``downsample_padding=0`` pads only right/bottom before each stride-2 conv, an explicit
     left/right, top/bottom cue for position words."""
     from diffusers import UNet2DConditionModel
 
-    n = len(UNET_CHANNELS)
+    n = len(channels)
     return UNet2DConditionModel(
         sample_size=latent_size, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
-        block_out_channels=UNET_CHANNELS, down_block_types=("CrossAttnDownBlock2D",) * n,
+        block_out_channels=tuple(channels), down_block_types=("CrossAttnDownBlock2D",) * n,
         up_block_types=("CrossAttnUpBlock2D",) * n, layers_per_block=1,
         cross_attention_dim=TEXT_DIM, attention_head_dim=2, norm_num_groups=16,
         downsample_padding=downsample_padding)
@@ -244,8 +245,9 @@ class DiffusionTask(TrainingTask):
 
     def __init__(self, vae, length: int = 6600, seed: int = 0, caption_dropout: float = 0.1,
                  high_noise_frac: float = 0.0, high_noise_from: int = 0,
-                 downsample_padding: int = 1) -> None:
+                 downsample_padding: int = 1, unet_channels: tuple[int, ...] = UNET_CHANNELS) -> None:
         self.downsample_padding = downsample_padding
+        self.unet_channels = tuple(unet_channels)
         self.vae = vae.eval().requires_grad_(False)
         self.length, self.seed, self.caption_dropout = length, seed, caption_dropout
         # Share of each batch whose timesteps come from the noisier half, where the layout
@@ -263,7 +265,7 @@ class DiffusionTask(TrainingTask):
 
     def build_models(self):
         latent = shapes.IMAGE_SIZE // 2 ** (len(VAE_CHANNELS) - 1)
-        unet = build_unet(latent, downsample_padding=self.downsample_padding)
+        unet = build_unet(latent, downsample_padding=self.downsample_padding, channels=self.unet_channels)
         return {"unet": unet, "text_encoder": build_text_encoder(len(self.tokenizer))}
 
     def dataset(self):
@@ -313,7 +315,7 @@ class DiffusionTask(TrainingTask):
 
     def describe(self):
         return {"name": self.name, "length": self.length, "seed": self.seed,
-                "unet_channels": list(UNET_CHANNELS), "text_dim": TEXT_DIM,
+                "unet_channels": list(self.unet_channels), "text_dim": TEXT_DIM,
                 "caption_dropout": self.caption_dropout, "high_noise_frac": self.high_noise_frac,
                 "high_noise_from": self.high_noise_from,
                 "downsample_padding": self.downsample_padding}
@@ -354,13 +356,15 @@ def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float 
 def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr: float = 1e-3,
                resume: bool = True, report=None, cancelled=None, sample_every: int = 500,
                high_noise_frac: float = 0.0, high_noise_from: int = 0,
-               downsample_padding: int = 1, tensorboard: bool = False):
+               downsample_padding: int = 1, tensorboard: bool = False,
+               unet_channels: tuple[int, ...] = UNET_CHANNELS):
     cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
                       checkpoint_every=250, sample_every=sample_every, log_every=10,
                       resume=resume, keep_checkpoints=3, tensorboard=tensorboard)
     task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac,
-                         high_noise_from=high_noise_from, downsample_padding=downsample_padding)
+                         high_noise_from=high_noise_from, downsample_padding=downsample_padding,
+                         unet_channels=unet_channels)
     trainer = Trainer(task, cfg, report=report or _printer("unet"), cancelled=cancelled)
     result = trainer.run()
     return task, trainer, result
@@ -424,7 +428,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def export_checkpoint(work: Path, vae, out: Path, checkpoint: Path | None = None,
-                      downsample_padding: int = 1) -> Path:
+                      downsample_padding: int = 1, unet_channels: tuple[int, ...] = UNET_CHANNELS) -> Path:
     """Save a pipeline from a UNet-stage checkpoint (the latest by default) without training."""
     from safetensors.torch import load_file
 
@@ -435,11 +439,16 @@ def export_checkpoint(work: Path, vae, out: Path, checkpoint: Path | None = None
     if checkpoint is None:
         raise CheckpointError(f"No checkpoint in {work / 'unet'} to export.",
                               "Train first: studio train demo-image --run-dir " + str(work))
-    task = DiffusionTask(vae, downsample_padding=downsample_padding)
+    task = DiffusionTask(vae, downsample_padding=downsample_padding, unet_channels=unet_channels)
     models = task.build_models()
     for i, model in enumerate(models.values()):  # accelerate names them model, model_1, …
         model.load_state_dict(load_file(str(checkpoint / f"model{'' if i == 0 else f'_{i}'}.safetensors")))
     return save_pipeline(task, models, out, work)
+
+
+def _channels(args: argparse.Namespace) -> tuple[int, ...]:
+    text = getattr(args, "unet_channels", None)
+    return tuple(int(c) for c in text.split(",")) if text else UNET_CHANNELS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -479,7 +488,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
     if getattr(args, "export_only", False):
         out = export_checkpoint(work, load_vae(work), Path(args.out),
-                                downsample_padding=getattr(args, "unet_downsample_padding", 1))
+                                downsample_padding=getattr(args, "unet_downsample_padding", 1),
+                                unet_channels=_channels(args))
         print(json.dumps({"out": str(out), "bytes": folder_bytes(out)}), flush=True)
         return 0
     task, trainer, res = train_unet(work, vae, args.steps, args.seed, batch_size=args.batch_size,
@@ -487,7 +497,8 @@ def run(args: argparse.Namespace) -> int:
                                     high_noise_frac=getattr(args, "high_noise_frac", 0.0),
                                     high_noise_from=getattr(args, "high_noise_from", 0),
                                     downsample_padding=getattr(args, "unet_downsample_padding", 1),
-                                    tensorboard=getattr(args, "tensorboard", False))
+                                    tensorboard=getattr(args, "tensorboard", False),
+                                    unet_channels=_channels(args))
     if res.status != "done":
         print(f"[unet] {res.status} at step {res.step}; run again with the same --run-dir to "
               f"resume.", flush=True)
