@@ -7,14 +7,16 @@ only the core, the plugin API and jobs (never Qt, never torch): plugin code arri
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from studio.core.errors import PluginError
 from studio.core.gallery import Gallery
-from studio.core.library import ModelEntry, ModelLibrary
+from studio.core.library import DEMO_NAMES, ModelEntry, ModelLibrary
 from studio.core.logs import setup_logging
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest, Request
@@ -24,6 +26,14 @@ from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.plugins import LoadContext, LoadedModel, PluginRegistry
 
 log = logging.getLogger("studio")
+
+
+def _signature(path: str) -> tuple[int, ...]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ()
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 class ModelCache:
@@ -90,6 +100,7 @@ class StudioSession:
         self.queue = JobQueue()
         self.gallery = Gallery()
         self.runner = JobRunner(self.queue, self.execute, listener)
+        self._entries: dict[str, tuple[tuple[int, ...], ModelEntry]] = {}
 
     def close(self) -> None:
         self.runner.stop()
@@ -102,7 +113,15 @@ class StudioSession:
         """Find the model and the plugin for ``request``, load it (cached) and run it."""
         if request.kind == "export":  # a light job: no model, no plugin; the export package does it all
             return self._export(request, report, cancelled)
-        entry = self.library.resolve(request.model)
+        model = self.load_model(request, report)
+        result = model.run(request, report, cancelled)
+        if isinstance(request, GenerationRequest):
+            result = self._add_to_gallery(request, result)
+        return result
+
+    def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
+        """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
+        entry = self._resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
         record = self.registry.for_model(entry.kind, capability)
         if request.backend not in record.manifest.backends:  # type: ignore[union-attr]
@@ -113,12 +132,21 @@ class StudioSession:
         device = request.device if request.device != "auto" else self.settings.device
         options = self.settings.model_options()
         key = (record.id, entry.path, device, request.backend, repr(sorted(options.items())))
-        report(0, 1, message=f"Loading {entry.name}…")
-        model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options))
-        result = model.run(request, report, cancelled)
-        if isinstance(request, GenerationRequest):
-            result = self._add_to_gallery(request, result)
-        return result
+        if report is not None:
+            report(0, 1, message=f"Loading {entry.name}…")
+        return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options))
+
+    def _resolve(self, name: str) -> ModelEntry:
+        """``library.resolve``, remembered for demo names and paths while the path's stat is unchanged
+        (identifying a folder walks it; a job should not pay that every time)."""
+        if name not in DEMO_NAMES and not Path(name).expanduser().exists():
+            return self.library.resolve(name)  # a scanned name: the library's folders decide
+        cached = self._entries.get(name)
+        if cached is not None and cached[0] and cached[0] == _signature(cached[1].path):
+            return cached[1]
+        entry = self.library.resolve(name)
+        self._entries[name] = (_signature(entry.path), entry)
+        return entry
 
     @staticmethod
     def _export(request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:

@@ -89,13 +89,16 @@ class Gallery:
             return self.get(cur.lastrowid)
 
     def _thumbnail(self, path: Path) -> Path:
+        """A small copy for the gallery view; an image already that small is its own thumbnail."""
         from PIL import Image
 
-        folder = home_path("cache", "thumbnails")
-        target = folder / f"{hashlib.sha1(str(path).encode()).hexdigest()[:12]}-{path.stem}.png"
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only, unless the image must be shrunk
+            if max(image.size) <= THUMBNAIL_SIZE:
+                return path
+            folder = home_path("cache", "thumbnails")
+            target = folder / f"{hashlib.sha1(str(path).encode()).hexdigest()[:12]}-{path.stem}.png"
             image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-            image.save(target)
+            image.save(target, compress_level=1)  # a cache file: fast to write matters more than size
         return target
 
     def get(self, item_id: int) -> GalleryItem:
@@ -152,7 +155,8 @@ class Gallery:
         items = self.search(trashed=True)
         for item in items:
             Path(item.path).unlink(missing_ok=True)
-            Path(item.thumbnail).unlink(missing_ok=True)
+            if item.thumbnail:
+                Path(item.thumbnail).unlink(missing_ok=True)
         with self._lock:
             self._db.execute("DELETE FROM items WHERE trashed_at IS NOT NULL")
         return len(items)

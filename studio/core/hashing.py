@@ -14,26 +14,38 @@ from studio.core.storage import atomic_write_text
 _lock = threading.Lock()
 
 
-def model_hash(path: str | Path) -> str:
-    """The A1111 "AutoV2" hash of a checkpoint file (``""`` for a folder or a missing file)."""
-    path = Path(path)
+def _key(path: Path) -> str | None:
     if not path.is_file():
-        return ""
+        return None
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _remembered(key: str) -> str | None:
     cache_file = home_path("cache") / "hashes.json"
     with _lock:
         try:
             cache = json.loads(cache_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             cache = {}
-        if key in cache:
-            return cache[key]
+    value = cache.get(key) if isinstance(cache, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def model_hash(path: str | Path) -> str:
+    """The A1111 "AutoV2" hash of a checkpoint file (``""`` for a folder or a missing file)."""
+    path = Path(path)
+    key = _key(path)
+    if key is None:
+        return ""
+    if (value := _remembered(key)) is not None:
+        return value
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     value = digest.hexdigest()[:10]
+    cache_file = home_path("cache") / "hashes.json"
     with _lock:
         try:
             cache = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -42,3 +54,40 @@ def model_hash(path: str | Path) -> str:
         cache[key] = value
         atomic_write_text(cache_file, json.dumps(cache))
     return value
+
+
+class BackgroundHash:
+    """:func:`model_hash` of ``path`` computed on a thread, so loading a model does not wait for it.
+
+    A remembered hash (or a folder's ``""``) is known at once; otherwise the thread reads the file
+    (SHA-256 releases the GIL) while the model loads and runs. :attr:`value` waits for it: the hash
+    is needed only when the first image's metadata is written.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._value: str | None = None
+        self._thread: threading.Thread | None = None
+        key = _key(self.path)
+        if key is None:
+            self._value = ""
+        elif (value := _remembered(key)) is not None:
+            self._value = value
+        else:
+            self._thread = threading.Thread(target=self._run, name="studio-model-hash", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = model_hash(self.path)
+        except Exception:  # hashed again by value(), where the caller sees the error
+            pass
+
+    @property
+    def value(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._value is None:  # the thread failed: hash here, so the error reaches the caller
+            self._value = model_hash(self.path)
+        return self._value

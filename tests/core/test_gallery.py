@@ -44,3 +44,17 @@ def test_gallery_indexes_filters_stars_and_trashes_recoverably(tmp_path, studio_
         assert reopened.get(red.id).starred
     finally:
         reopened.close()
+
+
+def test_a_small_image_is_its_own_thumbnail_and_a_large_one_is_shrunk(tmp_path, studio_home):
+    gallery = Gallery()
+    try:
+        small = gallery.add(_image(tmp_path / "s.png", "red"), GenerationRequest(model="demo", prompt="s"), 1)
+        Image.new("RGB", (1024, 512), "blue").save(tmp_path / "l.png")
+        large = gallery.add(tmp_path / "l.png", GenerationRequest(model="demo", prompt="l"), 2)
+        assert small.thumbnail == small.path
+        assert large.thumbnail != large.path and Image.open(large.thumbnail).size == (256, 128)
+        gallery.trash(small.id)
+        assert gallery.empty_trash() == 1 and not (tmp_path / "s.png").exists()
+    finally:
+        gallery.close()

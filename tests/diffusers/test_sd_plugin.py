@@ -131,3 +131,38 @@ def test_a_lora_that_does_not_fit_is_a_clear_error(session, tiny_sd_folder, tmp_
     assert job.state is JobState.FAILED
     assert "other.safetensors" in job.error
     assert session.runner.run_now(request(tiny_sd_folder)).state is JobState.DONE
+
+
+def test_the_preview_map_is_fitted_on_the_first_preview_and_remembered(tiny_sd_folder, studio_home, monkeypatch):
+    from studio_diffusers import previews
+
+    fits = []
+    real_fit = previews.LatentPreview.fit
+    monkeypatch.setattr(previews.LatentPreview, "fit",
+                        classmethod(lambda cls, *a: fits.append(1) or real_fit.__func__(cls, *a)))
+    for _ in range(2):  # two sessions: the second reads the map the first one fitted
+        events = Events()
+        session = StudioSession(listener=events)
+        try:
+            model = session.load_model(request(tiny_sd_folder))
+            assert model.preview._map is None  # loading did not fit it
+            assert session.runner.run_now(request(tiny_sd_folder)).state is JobState.DONE
+            assert len(events.previews) == 3
+        finally:
+            session.close()
+    assert fits == [1]
+    assert (studio_home / "cache" / "preview-maps.json").is_file()
+
+
+def test_the_model_hash_is_computed_in_the_background_and_remembered(tmp_path, studio_home):
+    import hashlib
+
+    from studio.core.hashing import BackgroundHash, model_hash
+
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"weights" * 100_000)
+    expected = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:10]
+    assert BackgroundHash(checkpoint).value == expected
+    remembered = BackgroundHash(checkpoint)
+    assert remembered._thread is None and remembered.value == expected == model_hash(checkpoint)
+    assert BackgroundHash(tmp_path).value == ""  # a folder has no A1111 hash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import random
@@ -18,7 +19,7 @@ from PIL import Image
 from studio import __version__
 from studio.backends.torch_device import cpu_generator, default_dtype, resolve_device
 from studio.core.errors import BadInput, ModelError, OutOfMemory
-from studio.core.hashing import model_hash
+from studio.core.hashing import BackgroundHash
 from studio.core.imagemeta import save_png
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
@@ -26,7 +27,7 @@ from studio.core.results import Artifact, JobResult
 from studio.plugins.api import LoadContext
 from studio_diffusers.inpaint import composite, prepare_mask
 from studio_diffusers.loras import LoraStack
-from studio_diffusers.previews import LatentPreview
+from studio_diffusers.previews import LazyPreview, file_identity
 from studio_diffusers.schedulers import make_scheduler
 from studio_diffusers.single_file import load_single_file, refuse_pickle
 
@@ -52,22 +53,28 @@ def load(context: LoadContext) -> StableDiffusionModel:
     if not hasattr(pipe, "vae") or not hasattr(pipe, "unet"):
         raise ModelError(f"'{entry.name}' is a {type(pipe).__name__}, not a Stable Diffusion pipeline.")
     pipe.set_progress_bar_config(disable=True)
-    model = StableDiffusionModel(pipe, entry.name, device, context.options)
-    model.model_hash = model_hash(entry.path)
+    if Path(entry.path).is_dir():
+        vae_files = sorted(Path(entry.path, "vae").glob("diffusion_pytorch_model*"))
+    else:
+        vae_files = [Path(entry.path)]
+    model = StableDiffusionModel(pipe, entry.name, device, context.options, preview_identity=file_identity(
+        *vae_files), cache_dir=Path(context.cache_dir) if context.cache_dir else None)
+    model.hash = BackgroundHash(entry.path)  # a checkpoint file is hashed while the model runs
     return model
 
 
 class StableDiffusionModel:
     """A loaded pipeline; img2img and inpaint pipelines share its components (no extra memory)."""
 
-    def __init__(self, pipe: DiffusionPipeline, name: str, device: torch.device, options: dict[str, Any]) -> None:
+    def __init__(self, pipe: DiffusionPipeline, name: str, device: torch.device, options: dict[str, Any],
+                 preview_identity: str = "", cache_dir: Path | None = None) -> None:
         self.name = name
-        self.model_hash = ""
+        self.hash: BackgroundHash | None = None
         self.device = device
         self.options = options
         if options.get("cpu_offload") and device.type == "cuda":
             pipe.enable_model_cpu_offload()
-        else:
+        elif not _all_on(pipe, device):  # pipe.to walks every module even when there is nothing to move
             pipe.to(device)
         if options.get("attention_slicing"):
             pipe.enable_attention_slicing()
@@ -78,12 +85,25 @@ class StableDiffusionModel:
         self.loras = LoraStack(pipe)
         self._derived: dict[str, DiffusionPipeline] = {}
         self.default_scheduler_config = dict(pipe.scheduler.config)
-        self.preview = LatentPreview.fit(pipe.vae, device, pipe.vae.dtype)
+        self._schedulers: dict[str, Any] = {}  # name -> a pristine scheduler, copied for each run
+        # The preview map is fitted with the VAE on the first preview (or read from the cache), not here.
+        self.preview = LazyPreview(pipe.vae, device, pipe.vae.dtype, preview_identity,
+                                   cache_dir / "preview-maps.json" if cache_dir else None)
         self.memory_bytes = sum(
             p.numel() * p.element_size()
             for module in pipe.components.values() if isinstance(module, torch.nn.Module)
             for p in module.parameters()
         )
+
+    @property
+    def model_hash(self) -> str:
+        return self.hash.value if self.hash is not None else ""
+
+    def _scheduler(self, name: str):
+        """A fresh scheduler of the named kind (a copy of one built once from the model's config)."""
+        if name not in self._schedulers:
+            self._schedulers[name] = make_scheduler(name, self.default_scheduler_config)
+        return copy.deepcopy(self._schedulers[name])
 
     def unload(self) -> None:
         self.pipe = None
@@ -110,7 +130,7 @@ class StableDiffusionModel:
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
         self.loras.apply(request.loras)
         pipe = self._pipeline(request)
-        pipe.scheduler = make_scheduler(request.scheduler, self.default_scheduler_config)
+        pipe.scheduler = self._scheduler(request.scheduler)
         steps = request.steps
         if init is not None:  # img2img/inpaint run steps × strength steps: make that at least one
             steps = max(steps, math.ceil(1 / request.strength))
@@ -178,6 +198,14 @@ class StableDiffusionModel:
             raise _oom() from None
         finally:
             pipe.vae.disable_tiling()
+
+
+def _all_on(pipe: DiffusionPipeline, device: torch.device) -> bool:
+    return all(
+        tensor.device == device
+        for module in pipe.components.values() if isinstance(module, torch.nn.Module)
+        for tensor in (*module.parameters(), *module.buffers())
+    )
 
 
 def _public_config(config) -> dict[str, Any]:

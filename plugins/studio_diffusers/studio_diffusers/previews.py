@@ -1,25 +1,37 @@
 """Cheap latent-to-RGB previews: a per-model linear map from latent channels to colours.
 
-The map is fitted once per loaded model by encoding a few flat colours with the model's own VAE,
-so it works for any latent space (SD 1.x/2.x, SDXL, the demo model) without a table of constants.
+The map is fitted by encoding a few flat colours with the model's own VAE, so it works for any
+latent space (SD 1.x/2.x, SDXL, the demo model) without a table of constants. The fit is done when
+the first preview is asked for, not at load time, and remembered on disk per VAE weights file
+(``cache/preview-maps.json``, by path, size and modification time), so a model is fitted once.
 """
 
 from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from studio.core.storage import atomic_write_text
+
 _COLOURS = [(0, 0, 0), (255, 255, 255), (220, 40, 40), (40, 180, 60), (40, 80, 220), (240, 210, 40),
             (140, 60, 180), (245, 140, 30), (128, 128, 128), (30, 200, 200)]
+_FIT_VERSION = 1  # bump when the fit changes, so remembered maps are fitted again
+_lock = threading.Lock()
 
 
 class LatentPreview:
     """Maps latents ``(C, h, w)`` to an RGB preview with ``rgb = latents·W + b``."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray) -> None:
-        self.weights = weights
-        self.bias = bias
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
     def fit(cls, vae, device: torch.device, dtype: torch.dtype) -> LatentPreview:
@@ -36,7 +48,82 @@ class LatentPreview:
         return cls(solution[:-1], solution[-1])
 
     def __call__(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
-        array = latents.detach().float().cpu().numpy()  # (C, h, w)
-        rgb = np.tensordot(array, self.weights, axes=([0], [0])) + self.bias  # (h, w, 3)
-        image = Image.fromarray((rgb.clip(0, 1) * 255).astype(np.uint8), "RGB")
-        return image.resize(size, Image.Resampling.BILINEAR) if size else image
+        # The map runs where the latents are; only h×w×3 bytes come to the CPU (not C×h×w floats).
+        if latents.device not in self._on_device:
+            self._on_device[latents.device] = (
+                torch.as_tensor(self.weights, dtype=torch.float32, device=latents.device) * 255.0,
+                torch.as_tensor(self.bias, dtype=torch.float32, device=latents.device) * 255.0,
+            )
+        weights, bias = self._on_device[latents.device]
+        with torch.inference_mode():
+            rgb = torch.tensordot(latents.detach().float(), weights, dims=([0], [0])).add_(bias)  # (h, w, 3)
+            pixels = rgb.clamp_(0, 255).to(torch.uint8).cpu().numpy()
+        image = Image.fromarray(pixels, "RGB")
+        return image.resize(size, Image.Resampling.BILINEAR) if size and size != image.size else image
+
+
+class LazyPreview:
+    """A :class:`LatentPreview` fitted on the first call (or read from the disk cache)."""
+
+    def __init__(self, vae, device: torch.device, dtype: torch.dtype, identity: str = "",
+                 cache_file: Path | None = None) -> None:
+        self.vae = vae
+        self.device = device
+        self.dtype = dtype
+        self.key = f"v{_FIT_VERSION}|{identity}|{dtype}" if identity else ""
+        self.cache_file = cache_file
+        self._map: LatentPreview | None = None
+
+    @property
+    def map(self) -> LatentPreview:
+        if self._map is None:
+            self._map = self._remembered() or self._fit_and_remember()
+        return self._map
+
+    def __call__(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
+        return self.map(latents, size)
+
+    def _remembered(self) -> LatentPreview | None:
+        entry = _read(self.cache_file).get(self.key) if self.key and self.cache_file else None
+        if not entry:
+            return None
+        try:
+            return LatentPreview(np.asarray(entry["weights"]), np.asarray(entry["bias"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _fit_and_remember(self) -> LatentPreview:
+        fitted = LatentPreview.fit(self.vae, self.device, self.dtype)
+        if self.key and self.cache_file:
+            with _lock:
+                maps = _read(self.cache_file)
+                maps[self.key] = {"weights": fitted.weights.tolist(), "bias": fitted.bias.tolist()}
+                try:
+                    self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_text(self.cache_file, json.dumps(maps))
+                except OSError:
+                    pass  # a cache: the map is fitted again next time
+        return fitted
+
+
+def file_identity(*paths: str | Path) -> str:
+    """``path|size|mtime`` of the first existing file of ``paths`` ("" if none): what the cache keys on."""
+    for path in paths:
+        path = Path(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return ""
+
+
+def _read(cache_file: Path | None) -> dict[str, Any]:
+    if cache_file is None:
+        return {}
+    try:
+        data = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
