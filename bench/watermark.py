@@ -92,11 +92,12 @@ def main() -> int:
     parser.add_argument("--attacks", default="", help="comma-separated substrings to select attacks")
     parser.add_argument("--photos", default="", help="comma-separated photo names (default: all)")
     parser.add_argument("--repeats", type=int, default=1, help="payloads per photo (each a new random one)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the random payloads")
     args = parser.parse_args()
     selected = {k: v for k, v in ATTACKS.items() if not args.attacks or any(s in k for s in args.attacks.split(","))}
     names = tuple(n for n in args.photos.split(",") if n) or PHOTOS
     images = [item for item in photos(names) for _ in range(args.repeats)]
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(args.seed)
     marked = []
     psnrs = []
     started = time.perf_counter()

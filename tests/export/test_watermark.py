@@ -88,3 +88,30 @@ def test_payload_range_is_checked() -> None:
 def test_mark_survives_a_small_rotation(marked: Image.Image) -> None:
     found = wm.detect(marked.rotate(5, resample=Image.Resampling.BICUBIC))
     assert found.detected and found.payload == PAYLOAD and abs(found.rotation + 5) <= 0.5
+
+
+@pytest.fixture(scope="module")
+def grass() -> Image.Image:
+    data = pytest.importorskip("skimage.data", reason="scikit-image (test dependency) gives the sample photos")
+    return Image.fromarray(data.grass()).convert("RGB")
+
+
+def test_mark_survives_on_uniform_high_contrast_texture(grass: Image.Image) -> None:
+    """A close-up of grass: its own texture is loudest exactly where the mark lives (issue 6's worst case)."""
+    payload = wm.Payload(owner=6369, image=826360916)
+    out = wm.embed(grass, payload)
+    assert wm.psnr(grass, out) >= 38.0
+    w, h = out.size
+    small = out.resize((w // 2, h // 2), Image.Resampling.LANCZOS)
+    for attacked in (jpeg(out, 75), jpeg(small, 50), out.crop((w // 10, h // 10, w, h))):
+        found = wm.detect(attacked)
+        assert found.detected and found.payload == payload
+
+
+def test_unmarked_readings_stay_below_the_agreement_threshold(grass: Image.Image, photo: Image.Image) -> None:
+    """Not only the pick: every reading the detector weighs on unmarked photos stays under the threshold,
+    so a chance CRC-24 match (1 in 16.7 million) would still not count."""
+    for image in (grass, jpeg(photo, 75)):
+        readings = list(wm.candidates(image))
+        assert readings and not any(r.detected for r in readings)
+        assert max(r.agreement for r in readings) < wm.RHO_THRESHOLD
