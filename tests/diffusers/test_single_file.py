@@ -67,13 +67,19 @@ def test_a_single_file_checkpoint_loads_as_the_same_model_offline(tiny_single_fi
     load = _loader()
     single = load(LoadContext(model=entry, device="cpu", options={"single_file_config": str(configs)}))
     folder = load(LoadContext(model=identify(diffusers_folder), device="cpu"))
+    for part in ("unet", "vae", "text_encoder"):  # the very same weights, tensor for tensor
+        ours, theirs = getattr(single.pipe, part).state_dict(), getattr(folder.pipe, part).state_dict()
+        assert ours.keys() == theirs.keys(), part
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours), part
     request = GenerationRequest(model="x", prompt="a red circle", width=32, height=32, steps=2, seed=4)
     images, metadata = [], []
     for model in (single, folder):
         result = model.run(request, lambda *a, **k: None, lambda: False)
         images.append(np.asarray(Image.open(result.artifacts[0].path)))
         metadata.append(read_metadata(result.artifacts[0].path))
-    assert np.array_equal(images[0], images[1])
+    # Same pixels up to one level: CPU kernels may sum in another order for differently laid-out
+    # (converted) tensors, e.g. with one OpenMP thread.
+    assert np.abs(images[0].astype(int) - images[1].astype(int)).max() <= 1
     expected_hash = hashlib.sha256(checkpoint.read_bytes()).hexdigest()[:10]
     assert metadata[0]["model_hash"] == expected_hash  # as A1111 computes it
     assert f"Model hash: {expected_hash}" in metadata[0]["parameters"]
