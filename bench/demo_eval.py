@@ -6,7 +6,7 @@ palette colour), shape (a triangle tapers: its top third is much narrower than i
 third; otherwise the fill ratio of the bounding box tells a circle ≈ 0.79 from a square ≈ 1),
 position (nearest of the five anchors to the centre of the shape's bounding box) and size.
 Prints accuracies as JSON. By default it renders as ``studio generate --model demo`` does
-(DPM++ 2M, 20 steps, guidance 4).
+(DPM++ 2M, 20 steps, guidance 2, the model's studio-defaults.json).
 
     python bench/demo_eval.py --model resources/models/demo            # the model
     python bench/demo_eval.py --ground-truth                          # validate the judge itself
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="resources/models/demo")
     p.add_argument("--seeds", type=int, default=1, help="seeds per held-out caption (66 captions)")
     p.add_argument("--steps", type=int, default=20, help="denoising steps (studio default for demo: 20)")
-    p.add_argument("--guidance", type=float, nargs="+", default=[4.0],
+    p.add_argument("--guidance", type=float, nargs="+", default=[2.0],
                    help="one or more guidance scales (studio default for demo: 4.0)")
     p.add_argument("--scheduler", choices=list(SCHEDULERS), nargs="+", default=["DPM++ 2M"],
                    help="'folder' keeps the model's own (DDIM); default: the studio's DPM++ 2M")

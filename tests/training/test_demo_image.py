@@ -52,13 +52,15 @@ def test_shipped_demo_model_draws_what_the_prompt_asks() -> None:
     pipe = StableDiffusionPipeline.from_pretrained(DEMO)
     pipe.set_progress_bar_config(disable=True)
     specs = shapes.heldout_specs()[:6]
-    images = pipe([s.caption for s in specs], num_inference_steps=20, guidance_scale=4.0,
+    images = pipe([s.caption for s in specs], num_inference_steps=20, guidance_scale=2.0,
                   generator=[torch.Generator().manual_seed(i) for i in range(len(specs))]).images
     assert images[0].size == (64, 64)
     judged = [judge(im) for im in images]
     pairs = list(zip(specs, judged, strict=True))
-    # Floors well below the measured accuracy (bench/demo_eval.py: colour 0.88, background 1.0,
-    # size 0.91 on 132 held-out renders), so a regression fails. Position (0.42) is not asserted.
-    assert sum(j["colour"] == s.colour for s, j in pairs) >= 4, judged
+    # Floors below the measured accuracy (bench/demo_eval.py --seeds 2 on 132 held-out renders,
+    # guidance 2: colour 0.98, position 1.0, shape 0.85, size 1.0, background 1.0), so a regression fails.
+    assert sum(j["colour"] == s.colour for s, j in pairs) >= 5, judged
+    assert sum(j["position"] == s.position for s, j in pairs) >= 5, judged
+    assert sum(j["shape"] == s.shape for s, j in pairs) >= 4, judged
     assert sum(j["background"] == s.background for s, j in pairs) >= 5, judged
-    assert sum(j["size"] == s.size for s, j in pairs) >= 4, judged
+    assert sum(j["size"] == s.size for s, j in pairs) >= 5, judged

@@ -13,7 +13,7 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="resources/models/demo", help="pipeline folder to write")
     p.add_argument("--run-dir", default="runs/demo-image",
                    help="work folder for checkpoints, samples and metrics (resumed if present)")
-    p.add_argument("--steps", type=int, default=4000, help="UNet + text-encoder training steps")
+    p.add_argument("--steps", type=int, default=11000, help="UNet + text-encoder training steps")
     p.add_argument("--vae-steps", type=int, default=1300, help="VAE training steps")
     p.add_argument("--decoder-steps", type=int, default=2500,
                    help="steps refining the VAE decoder on the frozen encoder's latents (0: none)")
@@ -27,7 +27,7 @@ def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--unet-channels", default=None,
                    help="UNet block widths, one level each, e.g. 32,64,64,64 (default: 32,64,64)")
-    p.add_argument("--unet-downsample-padding", type=int, choices=(0, 1), default=1,
+    p.add_argument("--unet-downsample-padding", type=int, choices=(0, 1), default=0,
                    help="0: pad only right/bottom before each UNet downsampling (a position cue)")
     p.add_argument("--high-noise-frac", type=float, default=0.5,
                    help="share of each batch drawn from the noisier half of the timesteps")
