@@ -25,7 +25,7 @@ from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
 from studio.core.results import Artifact, JobResult
 from studio.plugins.api import LoadContext
-from studio_diffusers.inpaint import composite, prepare_mask
+from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LazyPreview, file_identity
 from studio_diffusers.schedulers import make_scheduler
@@ -115,13 +115,22 @@ class StableDiffusionModel:
     def _pipeline(self, request: GenerationRequest) -> DiffusionPipeline:
         """The pipeline for the request's capability, sharing the loaded components."""
         kinds = {"inpaint": AutoPipelineForInpainting, "img2img": AutoPipelineForImage2Image}
-        if request.capability not in kinds:
+        capability = request.capability
+        if capability == "inpaint" and self.blends_to_inpaint:
+            capability = "img2img"
+        if capability not in kinds:
             return self.pipe
-        if request.capability not in self._derived:
-            derived = kinds[request.capability].from_pipe(self.pipe)
+        if capability not in self._derived:
+            derived = kinds[capability].from_pipe(self.pipe)
             derived.set_progress_bar_config(disable=True)
-            self._derived[request.capability] = derived
-        return self._derived[request.capability]
+            self._derived[capability] = derived
+        return self._derived[capability]
+
+    @property
+    def blends_to_inpaint(self) -> bool:
+        """True for UNets diffusers' inpaint pipeline does not take (neither 4 nor 9 input channels):
+        they inpaint through image-to-image with :class:`LatentBlend`."""
+        return self.pipe.unet.config.in_channels not in (4, 9)
 
     def run(self, request: GenerationRequest, report, cancelled) -> JobResult:
         seed = request.seed if request.seed is not None else random.randrange(2**32 - request.batch)
@@ -136,7 +145,11 @@ class StableDiffusionModel:
             steps = max(steps, math.ceil(1 / request.strength))
         total = steps if init is None else int(steps * request.strength)
 
+        blend = LatentBlend(pipe, init, mask, seed) if mask is not None and self.blends_to_inpaint else None
+
         def on_step_end(pipeline, step, timestep, callback_kwargs):
+            if blend is not None:
+                callback_kwargs["latents"] = blend(pipeline, step, callback_kwargs["latents"])
             if cancelled():
                 pipeline._interrupt = True
             preview = self.preview(callback_kwargs["latents"][0], size)
@@ -156,7 +169,7 @@ class StableDiffusionModel:
         )
         if init is not None:
             kwargs.update(image=init, strength=request.strength)
-            if mask is not None:
+            if mask is not None and blend is None:
                 kwargs["mask_image"] = mask
             else:
                 del kwargs["width"], kwargs["height"]
