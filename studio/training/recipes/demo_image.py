@@ -402,6 +402,10 @@ def save_pipeline(task: DiffusionTask, models: dict, out: Path, work: Path) -> P
     shutil.rmtree(tmp, ignore_errors=True)
     pipe = task.pipeline({k: v.eval() for k, v in models.items()})
     pipe.save_pretrained(tmp, safe_serialization=True)
+    for config in tmp.glob("*/config.json"):  # no training machine's paths in a shipped model
+        data = json.loads(config.read_text(encoding="utf-8"))
+        if data.pop("_name_or_path", None) is not None:
+            config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     summary: dict[str, Any] = {}
     for stage in ("vae", "unet", "decoder"):
         steps = read_metrics(work / stage)
