@@ -83,11 +83,14 @@ class JobRunner:
         return job
 
     def cancel(self, job_id: int) -> None:
-        """Cancel a queued job at once, or ask the running one to stop at its next step."""
+        """Cancel a queued job at once, or ask the running one to stop at its next step.
+
+        The in-memory request comes first: the database write for a queued job takes milliseconds
+        (a commit), in which a running job would otherwise make more steps."""
+        self._cancel_requested.add(job_id)
         if self.queue.cancel_queued(job_id):
+            self._cancel_requested.discard(job_id)
             self._notify(self.queue.get(job_id))
-        else:
-            self._cancel_requested.add(job_id)
 
     def requeue(self, job_id: int) -> Job:
         job = self.queue.requeue(job_id)

@@ -720,9 +720,11 @@ class EditorPanel(QWidget):
         if self.active is None:
             return
         self.stopping = True
+        self._cancel(self.active.job_id)  # first, so no token comes while the panel updates; a job
+        if self.active is None:           # still queued is cancelled at once (_on_cancelled ran)
+            return
         self.show_message("Stopping…")
         self._update_actions()
-        self._cancel(self.active.job_id)  # a job still queued is cancelled at once (_on_cancelled runs now)
 
     def accept_ai(self) -> None:
         tab = self.current_tab()
