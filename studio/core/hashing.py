@@ -9,33 +9,34 @@ import threading
 from pathlib import Path
 
 from studio.core.paths import home_path
-from studio.core.storage import atomic_write_text
+from studio.core.storage import atomic_write_text, read_json_dict
 
 _lock = threading.Lock()
 
 
-def _key(path: Path) -> str | None:
+def file_key(path: str | Path) -> str | None:
+    """``resolved path|size|mtime_ns`` of a file (``None`` if it is not one): what caches key on."""
+    path = Path(path)
     if not path.is_file():
         return None
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
+def _cache_file() -> Path:
+    return home_path("cache") / "hashes.json"
+
+
 def _remembered(key: str) -> str | None:
-    cache_file = home_path("cache") / "hashes.json"
     with _lock:
-        try:
-            cache = json.loads(cache_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            cache = {}
-    value = cache.get(key) if isinstance(cache, dict) else None
+        value = read_json_dict(_cache_file()).get(key)
     return value if isinstance(value, str) else None
 
 
 def model_hash(path: str | Path) -> str:
     """The A1111 "AutoV2" hash of a checkpoint file (``""`` for a folder or a missing file)."""
     path = Path(path)
-    key = _key(path)
+    key = file_key(path)
     if key is None:
         return ""
     if (value := _remembered(key)) is not None:
@@ -45,14 +46,10 @@ def model_hash(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     value = digest.hexdigest()[:10]
-    cache_file = home_path("cache") / "hashes.json"
     with _lock:
-        try:
-            cache = json.loads(cache_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            cache = {}
+        cache = read_json_dict(_cache_file())
         cache[key] = value
-        atomic_write_text(cache_file, json.dumps(cache))
+        atomic_write_text(_cache_file(), json.dumps(cache))
     return value
 
 
@@ -68,7 +65,7 @@ class BackgroundHash:
         self.path = Path(path)
         self._value: str | None = None
         self._thread: threading.Thread | None = None
-        key = _key(self.path)
+        key = file_key(self.path)
         if key is None:
             self._value = ""
         elif (value := _remembered(key)) is not None:

@@ -1,7 +1,9 @@
-"""Atomic file writes: a temp file beside the target, then a rename. Nothing is half-written."""
+"""Atomic file writes (a temp file beside the target, then a rename: nothing is half-written), and
+reading back the small JSON caches written that way."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -31,3 +33,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def read_json_dict(path: str | os.PathLike[str] | None) -> dict:
+    """A JSON object from ``path``; ``{}`` when the file is missing, unreadable or not an object."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

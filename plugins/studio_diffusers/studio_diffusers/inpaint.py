@@ -36,6 +36,8 @@ class LatentBlend:
         import numpy as np
         import torch
 
+        from studio.backends.torch_device import cpu_generator
+
         vae = pipe.vae
         pixels = pipe.image_processor.preprocess(init.convert("RGB")).to(vae.device, vae.dtype)
         with torch.no_grad():
@@ -43,8 +45,7 @@ class LatentBlend:
         h, w = self.init_latents.shape[-2:]
         keep = 1.0 - np.asarray(mask.convert("L").resize((w, h), Image.Resampling.BILINEAR), np.float32) / 255.0
         self.keep = torch.from_numpy(keep)[None, None].to(self.init_latents.device, self.init_latents.dtype)
-        generator = torch.Generator("cpu").manual_seed(seed)
-        self.noise = torch.randn(self.init_latents.shape, generator=generator, dtype=torch.float32).to(
+        self.noise = torch.randn(self.init_latents.shape, generator=cpu_generator(seed), dtype=torch.float32).to(
             self.init_latents.device, self.init_latents.dtype)
 
     def __call__(self, pipe, step: int, latents):

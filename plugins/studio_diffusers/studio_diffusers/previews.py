@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from studio.core.storage import atomic_write_text
+from studio.core.hashing import file_key
+from studio.core.storage import atomic_write_text, read_json_dict
 
 _COLOURS = [(0, 0, 0), (255, 255, 255), (220, 40, 40), (40, 180, 60), (40, 80, 220), (240, 210, 40),
             (140, 60, 180), (245, 140, 30), (128, 128, 128), (30, 200, 200)]
@@ -84,7 +84,7 @@ class LazyPreview:
         return self.map(latents, size)
 
     def _remembered(self) -> LatentPreview | None:
-        entry = _read(self.cache_file).get(self.key) if self.key and self.cache_file else None
+        entry = read_json_dict(self.cache_file).get(self.key) if self.key and self.cache_file else None
         if not entry:
             return None
         try:
@@ -96,7 +96,7 @@ class LazyPreview:
         fitted = LatentPreview.fit(self.vae, self.device, self.dtype)
         if self.key and self.cache_file:
             with _lock:
-                maps = _read(self.cache_file)
+                maps = read_json_dict(self.cache_file)
                 maps[self.key] = {"weights": fitted.weights.tolist(), "bias": fitted.bias.tolist()}
                 try:
                     self.cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -107,23 +107,5 @@ class LazyPreview:
 
 
 def file_identity(*paths: str | Path) -> str:
-    """``path|size|mtime`` of the first existing file of ``paths`` ("" if none): what the cache keys on."""
-    for path in paths:
-        path = Path(path)
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        if path.is_file():
-            return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    return ""
-
-
-def _read(cache_file: Path | None) -> dict[str, Any]:
-    if cache_file is None:
-        return {}
-    try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The cache key (``path|size|mtime``) of the first existing file of ``paths`` ("" if none)."""
+    return next((key for key in map(file_key, paths) if key is not None), "")
