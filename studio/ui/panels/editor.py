@@ -720,8 +720,10 @@ class EditorPanel(QWidget):
         if self.active is None:
             return
         self.stopping = True
-        self._cancel(self.active.job_id)  # first, so no token comes while the panel updates; a job
-        if self.active is None:           # still queued is cancelled at once (_on_cancelled ran)
+        # Cancel first, so no token arrives while the panel updates. A job still queued is cancelled
+        # at once: _on_cancelled has then already run and said so.
+        self._cancel(self.active.job_id)
+        if self.active is None:
             return
         self.show_message("Stopping…")
         self._update_actions()
