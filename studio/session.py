@@ -7,7 +7,6 @@ only the core, the plugin API and jobs (never Qt, never torch): plugin code arri
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import Any
 
 from studio.core.errors import PluginError
 from studio.core.gallery import Gallery
+from studio.core.hashing import files_signature
 from studio.core.library import DEMO_NAMES, ModelEntry, ModelLibrary
 from studio.core.logs import setup_logging
 from studio.core.paths import home_path
@@ -28,42 +28,49 @@ from studio.plugins import LoadContext, LoadedModel, PluginRegistry
 log = logging.getLogger("studio")
 
 
-def _signature(path: str) -> tuple[int, ...]:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return ()
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
 class ModelCache:
     """Loaded models, least recently used out first, within a count and a memory budget.
 
     Switching back to a model still in the cache is instant. A model may expose ``memory_bytes``
-    (an int attribute) so the budget can be kept; the most recent model always stays.
+    (an int attribute) so the budget can be kept; the most recent model always stays. A model is
+    kept with the signature of its files when it was loaded (:func:`files_signature`): when they
+    have changed on disk since, it is unloaded first and loaded again. A loaded model may still
+    read its files (diffusers maps safetensors weights and uses fp32 tensors where they lie), so a
+    file rewritten in place must never be read through the old model: a shorter file would end
+    the process with SIGBUS, a longer one give a mix of old and new weights.
     """
 
     def __init__(self, max_models: int = 3, budget_bytes: int = 0) -> None:
         self.max_models = max_models
         self.budget_bytes = budget_bytes
         self._models: OrderedDict[tuple[str, ...], LoadedModel] = OrderedDict()
+        self._signatures: dict[tuple[str, ...], tuple] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, key: tuple[str, ...]) -> bool:
         return key in self._models
 
-    def get(self, key: tuple[str, ...], load: Callable[[], LoadedModel]) -> LoadedModel:
+    def get(self, key: tuple[str, ...], load: Callable[[], LoadedModel], signature: tuple = ()) -> LoadedModel:
+        stale = None
         with self._lock:
             if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
+                if self._signatures.get(key, ()) == signature:
+                    self._models.move_to_end(key)
+                    return self._models[key]
+                stale = self._models.pop(key)
+                self._signatures.pop(key, None)
+        if stale is not None:
+            log.info("The files of %s changed on disk: loading it again.", key[1] if len(key) > 1 else key)
+            stale.unload()
         model = load()
         with self._lock:
             self._models[key] = model
+            self._signatures[key] = signature
             while len(self._models) > 1 and (
                 len(self._models) > self.max_models or (self.budget_bytes and self.total_bytes() > self.budget_bytes)
             ):
-                _, old = self._models.popitem(last=False)
+                old_key, old = self._models.popitem(last=False)
+                self._signatures.pop(old_key, None)
                 old.unload()
         return model
 
@@ -72,6 +79,7 @@ class ModelCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._signatures.clear()
             while self._models:
                 _, model = self._models.popitem()
                 model.unload()
@@ -100,7 +108,7 @@ class StudioSession:
         self.queue = JobQueue()
         self.gallery = Gallery()
         self.runner = JobRunner(self.queue, self.execute, listener)
-        self._entries: dict[str, tuple[tuple[int, ...], ModelEntry]] = {}
+        self._entries: dict[str, tuple[tuple, ModelEntry]] = {}
 
     def close(self) -> None:
         self.runner.stop()
@@ -121,7 +129,7 @@ class StudioSession:
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
-        entry = self._resolve(request.model)
+        entry, signature = self._resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
         record = self.registry.for_model(entry.kind, capability)
         if request.backend not in record.manifest.backends:  # type: ignore[union-attr]
@@ -134,19 +142,25 @@ class StudioSession:
         key = (record.id, entry.path, device, request.backend, repr(sorted(options.items())))
         if report is not None:
             report(0, 1, message=f"Loading {entry.name}…")
-        return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options))
+        return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options),
+                               signature)
 
-    def _resolve(self, name: str) -> ModelEntry:
-        """``library.resolve``, remembered for demo names and paths while the path's stat is unchanged
-        (identifying a folder walks it; a job should not pay that every time)."""
+    def _resolve(self, name: str) -> tuple[ModelEntry, tuple]:
+        """``library.resolve`` and the signature of the model's files (:func:`files_signature`). For
+        demo names and paths the entry is remembered while that signature holds (identifying a folder
+        reads its configs; a job should not pay that every time)."""
         if name not in DEMO_NAMES and not Path(name).expanduser().exists():
-            return self.library.resolve(name)  # a scanned name: the library's folders decide
+            entry = self.library.resolve(name)  # a scanned name: the library's folders decide
+            return entry, files_signature(entry.path)
         cached = self._entries.get(name)
-        if cached is not None and cached[0] and cached[0] == _signature(cached[1].path):
-            return cached[1]
+        if cached is not None and cached[0]:
+            signature = files_signature(cached[1].path)
+            if signature == cached[0]:
+                return cached[1], signature
         entry = self.library.resolve(name)
-        self._entries[name] = (_signature(entry.path), entry)
-        return entry
+        signature = files_signature(entry.path)
+        self._entries[name] = (signature, entry)
+        return entry, signature
 
     @staticmethod
     def _export(request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -21,6 +22,40 @@ def file_key(path: str | Path) -> str | None:
         return None
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def files_signature(path: str | Path, max_depth: int = 3, max_files: int = 4000) -> tuple:
+    """Inode, size and modification time of ``path``, or of every file in a model folder (hidden
+    entries skipped): it changes whenever a model's files are replaced or rewritten in place, which
+    is when a loaded copy of the model must not be used any more. ``()`` if nothing is there."""
+    path = Path(path)
+    try:
+        if not path.is_dir():
+            stat = path.stat()
+            return ((stat.st_ino, stat.st_size, stat.st_mtime_ns),)
+    except OSError:
+        return ()
+    found: list[tuple[str, int, int, int]] = []
+    folders = [(path, 0)]
+    while folders and len(found) < max_files:
+        folder, depth = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    if depth < max_depth:
+                        folders.append((Path(entry.path), depth + 1))
+                    continue
+                stat = entry.stat()  # follows links: a Hugging Face snapshot's files are links to blobs
+            except OSError:
+                continue
+            found.append((os.path.relpath(entry.path, path), stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def _cache_file() -> Path:

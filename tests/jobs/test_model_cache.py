@@ -33,3 +33,21 @@ def test_switching_back_is_instant_and_the_budget_evicts_least_recent_first():
     assert unloaded == ["b", "a", "c"]
     cache.clear()
     assert unloaded == ["b", "a", "c", "huge"]
+
+
+def test_a_model_whose_files_changed_is_unloaded_before_it_is_loaded_again():
+    unloaded, loads = [], []
+
+    def load(name):
+        def go():
+            loads.append((name, list(unloaded)))  # what had been unloaded when this load began
+            return Model(name, 1, unloaded)
+        return go
+
+    cache = ModelCache()
+    first = cache.get(("a",), load("a1"), signature=(1,))
+    assert cache.get(("a",), load("a2"), signature=(1,)) is first  # files unchanged: no load
+    second = cache.get(("a",), load("a2"), signature=(2,))  # files changed on disk
+    assert second is not first
+    assert loads == [("a1", []), ("a2", ["a1"])]  # the stale model went before the new load
+    assert cache.get(("a",), load("a3"), signature=(2,)) is second

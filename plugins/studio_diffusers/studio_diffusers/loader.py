@@ -52,6 +52,11 @@ def load(context: LoadContext) -> StableDiffusionModel:
             raise ModelError(f"'{entry.name}' could not be loaded as a Stable Diffusion model: {exc}") from None
     if not hasattr(pipe, "vae") or not hasattr(pipe, "unet"):
         raise ModelError(f"'{entry.name}' is a {type(pipe).__name__}, not a Stable Diffusion pipeline.")
+    if missing := _missing_weights(pipe):
+        raise ModelError(
+            f"'{entry.name}' is incomplete: weights are missing from {', '.join(missing)}.",
+            "The file may be damaged, still being copied, or from another model; copy it again.",
+        )
     pipe.set_progress_bar_config(disable=True)
     if Path(entry.path).is_dir():
         vae_files = sorted(Path(entry.path, "vae").glob("diffusion_pytorch_model*"))
@@ -211,6 +216,17 @@ class StableDiffusionModel:
             raise _oom() from None
         finally:
             pipe.vae.disable_tiling()
+
+
+def _missing_weights(pipe: DiffusionPipeline) -> list[str]:
+    """Components with weights the files did not give (left on the meta device), e.g. "unet (3 of 86)"."""
+    missing = []
+    for name, module in pipe.components.items():
+        if isinstance(module, torch.nn.Module):
+            tensors = [*module.parameters(), *module.buffers()]
+            if empty := sum(tensor.is_meta for tensor in tensors):
+                missing.append(f"{name} ({empty} of {len(tensors)})")
+    return missing
 
 
 def _all_on(pipe: DiffusionPipeline, device: torch.device) -> bool:
