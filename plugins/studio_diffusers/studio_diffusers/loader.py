@@ -27,7 +27,7 @@ from studio.core.results import Artifact, JobResult
 from studio.plugins.api import LoadContext
 from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
-from studio_diffusers.previews import LazyPreview, file_identity
+from studio_diffusers.previews import LazyPreview, StepPreviews, file_identity
 from studio_diffusers.schedulers import make_scheduler
 from studio_diffusers.single_file import load_single_file, refuse_pickle
 
@@ -151,14 +151,14 @@ class StableDiffusionModel:
         total = steps if init is None else int(steps * request.strength)
 
         blend = LatentBlend(pipe, init, mask, seed) if mask is not None and self.blends_to_inpaint else None
+        previews = StepPreviews(self.preview, self.device, size)
 
         def on_step_end(pipeline, step, timestep, callback_kwargs):
             if blend is not None:
                 callback_kwargs["latents"] = blend(pipeline, step, callback_kwargs["latents"])
             if cancelled():
                 pipeline._interrupt = True
-            preview = self.preview(callback_kwargs["latents"][0], size)
-            report(min(step + 1, total), total, preview=preview)
+            report(min(step + 1, total), total, preview=previews(callback_kwargs["latents"][0]))
             return callback_kwargs
 
         kwargs: dict[str, Any] = dict(

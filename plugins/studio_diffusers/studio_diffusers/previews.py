@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,8 +50,9 @@ class LatentPreview:
         solution, *_ = np.linalg.lstsq(design, targets, rcond=None)
         return cls(solution[:-1], solution[-1])
 
-    def __call__(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
-        # The map runs where the latents are; only h×w×3 bytes come to the CPU (not C×h×w floats).
+    def pixels(self, latents: torch.Tensor) -> torch.Tensor:
+        """The preview's ``(h, w, 3)`` uint8 pixels, computed where the latents are (nothing waits:
+        only h×w×3 bytes ever need to come to the CPU, not C×h×w floats)."""
         if latents.device not in self._on_device:
             self._on_device[latents.device] = (
                 torch.as_tensor(self.weights, dtype=torch.float32, device=latents.device) * 255.0,
@@ -57,9 +61,16 @@ class LatentPreview:
         weights, bias = self._on_device[latents.device]
         with torch.inference_mode():
             rgb = torch.tensordot(latents.detach().float(), weights, dims=([0], [0])).add_(bias)  # (h, w, 3)
-            pixels = rgb.clamp_(0, 255).to(torch.uint8).cpu().numpy()
-        image = Image.fromarray(pixels, "RGB")
-        return image.resize(size, Image.Resampling.BILINEAR) if size and size != image.size else image
+            return rgb.clamp_(0, 255).to(torch.uint8)
+
+    def __call__(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
+        return to_image(self.pixels(latents).cpu(), size)
+
+
+def to_image(pixels: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
+    """A PIL image of ``(h, w, 3)`` uint8 pixels on the CPU, resized to ``size``."""
+    image = Image.fromarray(pixels.numpy(), "RGB")
+    return image.resize(size, Image.Resampling.BILINEAR) if size and size != image.size else image
 
 
 class LazyPreview:
@@ -83,6 +94,9 @@ class LazyPreview:
     def __call__(self, latents: torch.Tensor, size: tuple[int, int] | None = None) -> Image.Image:
         return self.map(latents, size)
 
+    def pixels(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.map.pixels(latents)
+
     def _remembered(self) -> LatentPreview | None:
         entry = read_json_dict(self.cache_file).get(self.key) if self.key and self.cache_file else None
         if not entry:
@@ -104,6 +118,41 @@ class LazyPreview:
                 except OSError:
                     pass  # a cache: the map is fitted again next time
         return fitted
+
+
+class StepPreviews:
+    """The previews of one run, a step at a time, without ever making the denoising wait.
+
+    On a CPU each step's preview is made there and then. On a GPU that would wait for the GPU at
+    every step (reading a tensor back synchronises), where the bare pipeline never waits: the CPU
+    queues the next step's kernels while the GPU still works on this one. So on a GPU each step's
+    pixels are copied to pinned memory without waiting, and handed over by the first later step
+    that finds the copy finished (the newest finished one; older ones are dropped): previews come a
+    step or two late, and the loop runs as fast as the bare pipeline's.
+    """
+
+    def __init__(self, preview: Any, device: torch.device, size: tuple[int, int] | None,
+                 event: Callable[[], Any] | None = None) -> None:
+        self.preview = preview
+        self.size = size
+        self.overlap = device.type == "cuda" or event is not None
+        self._pin = device.type == "cuda"
+        self._event = event or (torch.cuda.Event if self._pin else None)
+        self._pending: deque[tuple[torch.Tensor, Any]] = deque()
+
+    def __call__(self, latents: torch.Tensor) -> Image.Image | None:
+        if not self.overlap:
+            return self.preview(latents, self.size)
+        pixels = self.preview.pixels(latents)
+        copy = torch.empty(pixels.shape, dtype=torch.uint8, pin_memory=self._pin)
+        copy.copy_(pixels, non_blocking=True)
+        done = self._event()
+        done.record()
+        self._pending.append((copy, done))
+        ready = None
+        while self._pending and self._pending[0][1].query():
+            ready = self._pending.popleft()[0]
+        return to_image(ready, self.size) if ready is not None else None
 
 
 def file_identity(*paths: str | Path) -> str:
