@@ -54,15 +54,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "a large blue square on the right on a white background"
 
 
-def _median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _timed(fn, cpu: list[float] | None = None) -> float:
     """Wall-clock seconds of ``fn()``; the process's CPU seconds are appended to ``cpu`` if given."""
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -134,6 +125,7 @@ def main() -> None:
 
     from safetensors.torch import load_file
 
+    from studio.backends.torch_device import resolve_device
     from studio.core.requests import GenerationRequest
     from studio.session import StudioSession
 
@@ -142,8 +134,7 @@ def main() -> None:
     size = args.size or (64 if args.model == "demo" else 512)
     request = GenerationRequest(model=model, prompt=PROMPT, steps=args.steps, width=size, height=size, seed=3,
                                 guidance=4.0, scheduler="DPM++ 2M", device=args.device)
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-                          else "cpu")
+    device = resolve_device(args.device)  # as the studio resolves the request's device
     result: dict[str, object] = {"device": str(device), "cold": args.cold, "threads": args.threads,
                                  "model": args.model, "size": size, "steps": args.steps}
 
