@@ -37,8 +37,10 @@ class FirstChunk:
     def job_changed(self, job) -> None:
         pass
 
-    def job_progress(self, job_id, step, total, preview, message) -> None:
-        if step > 0 and message and self.first is None:
+    def job_event(self, job_id, event) -> None:
+        from studio.core.events import TextChunk
+
+        if isinstance(event, TextChunk) and self.first is None:
             self.first = time.perf_counter()
 
 

@@ -19,10 +19,11 @@ from studio.core.hashing import files_signature
 from studio.core.library import DEMO_NAMES, ModelEntry, ModelLibrary
 from studio.core.logs import setup_logging
 from studio.core.paths import home_path
-from studio.core.requests import GenerationRequest, Request
-from studio.core.results import Artifact, JobResult
+from studio.core.requests import Request, TrainRequest
+from studio.core.results import JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
+from studio.outputs import write_images
 from studio.plugins import LoadContext, LoadedModel, PluginRegistry
 
 log = logging.getLogger("studio")
@@ -118,14 +119,24 @@ class StudioSession:
 
     # -- execution (runs on the worker) --------------------------------------------------
     def execute(self, request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
-        """Find the model and the plugin for ``request``, load it (cached) and run it."""
+        """Find the model and the plugin for ``request``, load it (cached) and run it; the images it
+        returns are written and indexed here (:mod:`studio.outputs`)."""
         if request.kind == "export":  # a light job: no model, no plugin; the export package does it all
             return self._export(request, report, cancelled)
+        if isinstance(request, TrainRequest):
+            return self._train(request, report, cancelled)
         model = self.load_model(request, report)
         result = model.run(request, report, cancelled)
-        if isinstance(request, GenerationRequest):
-            result = self._add_to_gallery(request, result)
-        return result
+        return write_images(result, self.gallery)
+
+    def _train(self, request: TrainRequest, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
+        """Run a training recipe with the trainer its plugin's manifest names. A run without a run
+        folder trains in ``STUDIO_HOME/runs/RECIPE`` (and resumes there)."""
+        record = self.registry.for_recipe(request.recipe)
+        trainer = self.registry.load_callable(record, "trainer")
+        if not request.run_dir:
+            request = request.replace(run_dir=str(home_path("runs", request.recipe)))  # type: ignore[assignment]
+        return write_images(trainer(request, report, cancelled), self.gallery)
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
@@ -167,16 +178,6 @@ class StudioSession:
         from studio.export.batch import export_images  # Pillow/numpy, imported when first used
 
         return export_images(request, report, cancelled)  # type: ignore[arg-type]
-
-    def _add_to_gallery(self, request: GenerationRequest, result: JobResult) -> JobResult:
-        """Index every image of a generation in the gallery; artifacts gain their gallery id."""
-        artifacts = []
-        for artifact in result.artifacts:
-            if artifact.kind == "image":
-                item = self.gallery.add(artifact.path, request, artifact.metadata.get("seed"), artifact.metadata)
-                artifact = Artifact(artifact.path, artifact.kind, {**artifact.metadata, "gallery_id": item.id})
-            artifacts.append(artifact)
-        return JobResult(tuple(artifacts), result.text, result.data)
 
     def _load(
         self, plugin_id: str, entry: ModelEntry, device: str, backend: str, options: dict[str, Any]

@@ -6,15 +6,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 from studio.core.errors import BadInput, StudioError
+from studio.core.events import JobEvent, LogLine, Progress, TextChunk
 from studio.core.requests import Request
 from studio.jobs import Job, JobState
 
 
 class _StderrProgress:
-    """Shows progress on stderr when it is a terminal; streams text chunks to stdout if asked."""
+    """Shows progress on stderr when it is a terminal; streams text chunks to stdout if asked;
+    notices (log lines) always go to stderr."""
 
     def __init__(self, stream_text: bool = False) -> None:
         self.stream_text = stream_text
@@ -23,12 +24,16 @@ class _StderrProgress:
     def job_changed(self, job: Job) -> None:
         pass
 
-    def job_progress(self, job_id: int, step: int, total: int, preview: Any, message: str) -> None:
-        if self.stream_text and message and step > 0:
-            sys.stdout.write(message)
-            sys.stdout.flush()
-        elif self.tty and total:
-            sys.stderr.write(f"\r{step}/{total} {message[:60]:<60}")
+    def job_event(self, job_id: int, event: JobEvent) -> None:
+        if isinstance(event, TextChunk):
+            if self.stream_text:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        elif isinstance(event, LogLine):
+            sys.stderr.write(f"\r{event.text}\n" if self.tty else f"{event.text}\n")
+            sys.stderr.flush()
+        elif isinstance(event, Progress) and self.tty and event.total and not self.stream_text:
+            sys.stderr.write(f"\r{event.step}/{event.total} {event.message[:60]:<60}")
             sys.stderr.flush()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,6 +23,22 @@ MAX_SIDE = 4096
 TEXT_MODES = ("continue", "rewrite", "detect")
 WATERMARK_KEY = 15485863  # transformers' default hashing key
 SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
+MAX_SEED = 2**32 - 1
+
+
+def ranged(default: Any, low: float, high: float, help: str = "") -> Any:
+    """A request field with its range: the one place the panel, the CLI and ``validate`` read it from."""
+    return field(default=default, metadata={"range": (low, high), "help": help})
+
+
+def field_range(cls: type[Request], name: str) -> tuple[float, float]:
+    """``(low, high)`` of a ranged field of ``cls``."""
+    return cls.__dataclass_fields__[name].metadata["range"]
+
+
+def field_defaults(cls: type[Request]) -> dict[str, Any]:
+    """Every field's default value: what a new request of ``cls`` holds."""
+    return {name: getattr(cls(), name) for name in cls.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
@@ -62,8 +79,26 @@ class Request:
         """The plugin capability that runs this request."""
         return self.kind
 
+    def resolved(self) -> Request:
+        """This request with every choice left to the studio made: a random seed drawn once.
+
+        The queue stores the resolved request, so the job, the files it writes, their gallery rows
+        and a re-queued run all hold the same seed."""
+        seed = getattr(self, "seed", 0)
+        if seed is not None:
+            return self
+        span = MAX_SEED + 1 - max(1, int(getattr(self, "batch", 1) or 1))
+        return self.replace(seed=random.randrange(span))
+
     def validate(self) -> None:
         """Raise :class:`BadInput` with a clear message when a value is impossible."""
+        for item in dataclasses.fields(self):
+            if "range" in item.metadata:
+                low, high = item.metadata["range"]
+                value = getattr(self, item.name)
+                if not low <= value <= high:
+                    label = item.name.replace("_", " ").capitalize()
+                    raise BadInput(f"{label} must be between {low:g} and {high:g}, not {value}.")
         if self.backend not in BACKENDS:
             raise BadInput(f"Unknown backend '{self.backend}'.", f"Choose one of: {', '.join(BACKENDS)}.")
         if self.device not in DEVICES:
@@ -88,14 +123,14 @@ class GenerationRequest(Request):
     prompt: str = ""
     negative_prompt: str = ""
     seed: int | None = None
-    steps: int = 20
-    guidance: float = 7.0
+    steps: int = ranged(20, 1, 1000, "denoising steps")
+    guidance: float = ranged(7.0, 0.0, 50.0, "classifier-free guidance scale")
     width: int = 512
     height: int = 512
     scheduler: str = "Euler a"
-    batch: int = 1
+    batch: int = ranged(1, 1, 64, "images per job")
     init_image: str | None = None
-    strength: float = 0.75
+    strength: float = ranged(0.75, 0.01, 1.0, "how much the init image changes (img2img, inpaint)")
     mask: str | None = None
     loras: tuple[LoraRef, ...] = ()
 
@@ -117,22 +152,23 @@ class GenerationRequest(Request):
                     f"The {name} {side} is not a usable image size.",
                     f"Use a multiple of 8 between 8 and {MAX_SIDE}.",
                 )
-        if not 1 <= self.steps <= 1000:
-            raise BadInput(f"Steps must be between 1 and 1000, not {self.steps}.")
-        if not 1 <= self.batch <= 64:
-            raise BadInput(f"Batch must be between 1 and 64, not {self.batch}.")
-        if not 0.0 <= self.guidance <= 50.0:
-            raise BadInput(f"Guidance must be between 0 and 50, not {self.guidance}.")
-        if not 0.0 < self.strength <= 1.0:
-            raise BadInput(f"Strength must be above 0 and at most 1, not {self.strength}.")
         if self.scheduler not in SCHEDULER_NAMES:
             raise BadInput(
                 f"Unknown scheduler '{self.scheduler}'.", f"Choose one of: {', '.join(SCHEDULER_NAMES)}."
             )
         if self.mask and not self.init_image:
             raise BadInput("A mask needs an init image to paint into.", "Pass --init-image too.")
-        if self.seed is not None and not 0 <= self.seed < 2**32:
-            raise BadInput(f"Seed must be between 0 and {2**32 - 1}, not {self.seed}.")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise BadInput(f"Seed must be between 0 and {MAX_SEED}, not {self.seed}.")
+
+    @classmethod
+    def defaults_for(cls, recommended: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Width, height, steps, guidance and scheduler for a model: the request's own defaults,
+        overlaid with what the model recommends (its family reads that from its files)."""
+        base = field_defaults(cls)
+        out = {k: base[k] for k in ("width", "height", "steps", "guidance", "scheduler")}
+        out.update({k: v for k, v in (recommended or {}).items() if k in out})
+        return out
 
 
 @dataclass(frozen=True)
@@ -183,8 +219,8 @@ class TextRequest(Request):
             raise BadInput(f"top-k cannot be negative ({self.top_k}).")
         if self.repetition_penalty <= 0:
             raise BadInput(f"The repetition penalty must be positive, not {self.repetition_penalty}.")
-        if self.seed is not None and not 0 <= self.seed < 2**32:
-            raise BadInput(f"Seed must be between 0 and {2**32 - 1}, not {self.seed}.")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise BadInput(f"Seed must be between 0 and {MAX_SEED}, not {self.seed}.")
         if not 1 <= self.max_new_tokens <= 32768:
             raise BadInput(f"max_new_tokens must be between 1 and 32768, not {self.max_new_tokens}.")
         if self.temperature < 0:

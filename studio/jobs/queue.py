@@ -1,8 +1,13 @@
 """The job queue, persisted in ``STUDIO_HOME/queue.sqlite``.
 
-States: queued → running → done | failed | cancelled, and interrupted for a job whose process died.
-A process that opens the queue marks as interrupted every running job whose owner process is gone,
-so a crash (even SIGKILL) leaves queued jobs queued and the running one interrupted.
+States: queued → running ⇄ paused → done | failed | cancelled, and interrupted for a job whose
+process died. A process that opens the queue marks as interrupted every running or paused job whose
+owner process is gone, so a crash (even SIGKILL) leaves queued jobs queued and the running one
+interrupted.
+
+The ``control`` column carries what a user asked of a running job from any process ("pause",
+"resume", "cancel"); the process that runs the job reads it between steps (see the runner), so a
+window can pause or cancel a job that ``studio train`` runs in a terminal.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from studio.core.results import JobResult
 class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -69,10 +75,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT NOT NULL DEFAULT '',
     traceback TEXT NOT NULL DEFAULT '',
     result TEXT,
-    owner_pid INTEGER
+    owner_pid INTEGER,
+    control TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 """
+_ADDED_COLUMNS = {  # columns newer than the first queue.sqlite: added to an older file when opened
+    "control": "TEXT NOT NULL DEFAULT ''",
+    "updated_at": "REAL NOT NULL DEFAULT 0",
+}
+ACTIVE = ("running", "paused")  # states of a job some process is working on
+CONTROLS = ("pause", "resume", "cancel")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -98,6 +112,10 @@ class JobQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, decl in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
         self.recovered = self.recover()
 
     def close(self) -> None:
@@ -106,12 +124,15 @@ class JobQueue:
 
     # -- writes ------------------------------------------------------------------------
     def submit(self, request: Request) -> Job:
-        """Validate and enqueue a request; raises :class:`BadInput` for impossible values."""
+        """Validate, resolve (:meth:`Request.resolved`: the seed is drawn here, once) and enqueue a
+        request; raises :class:`BadInput` for impossible values."""
         request.validate()
+        request = request.resolved()
+        now = time.time()
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO jobs (request, state, created_at) VALUES (?, ?, ?)",
-                (request.to_json(), JobState.QUEUED.value, time.time()),
+                "INSERT INTO jobs (request, state, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (request.to_json(), JobState.QUEUED.value, now, now),
             )
             return self.get(cur.lastrowid)
 
@@ -127,8 +148,9 @@ class JobQueue:
                     self._db.execute("COMMIT")
                     return None
                 self._db.execute(
-                    "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ? WHERE id = ?",
-                    (JobState.RUNNING.value, time.time(), os.getpid(), row["id"]),
+                    "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, control = '', updated_at = ? "
+                    "WHERE id = ?",
+                    (JobState.RUNNING.value, time.time(), os.getpid(), time.time(), row["id"]),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -140,19 +162,55 @@ class JobQueue:
         """Move one specific queued job to running (the CLI runs its own job directly)."""
         with self._lock:
             cur = self._db.execute(
-                "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ? WHERE id = ? AND state = ?",
-                (JobState.RUNNING.value, time.time(), os.getpid(), job_id, JobState.QUEUED.value),
+                "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, control = '', updated_at = ? "
+                "WHERE id = ? AND state = ?",
+                (JobState.RUNNING.value, time.time(), os.getpid(), time.time(), job_id, JobState.QUEUED.value),
             )
             if cur.rowcount != 1:
                 raise BadInput(f"Job {job_id} is not queued.")
             return self.get(job_id)
 
-    def set_progress(self, job_id: int, step: int, total: int, message: str = "") -> None:
+    def set_progress(self, job_id: int, step: int, total: int, message: str = "") -> str:
+        """Store a running job's progress; returns the job's pending ``control`` request ("" if none)."""
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET step = ?, total = ?, message = ? WHERE id = ?",
-                (step, total, message, job_id),
+                "UPDATE jobs SET step = ?, total = ?, message = ?, updated_at = ? WHERE id = ?",
+                (step, total, message, time.time(), job_id),
             )
+            row = self._db.execute("SELECT control FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row["control"] if row else ""
+
+    def set_state(self, job_id: int, state: JobState) -> Job:
+        """Move an active job between running and paused (the control request is then done)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = ?, control = '', updated_at = ? WHERE id = ? AND state IN (?, ?)",
+                (state.value, time.time(), job_id, *ACTIVE),
+            )
+            return self.get(job_id)
+
+    def request_control(self, job_id: int, action: str) -> bool:
+        """Ask the process running ``job_id`` to pause, resume or cancel it at its next step.
+        Returns False when the job is not running or paused."""
+        if action not in CONTROLS:
+            raise BadInput(f"Unknown job control '{action}'.", f"Choose one of: {', '.join(CONTROLS)}.")
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE jobs SET control = ?, updated_at = ? WHERE id = ? AND state IN (?, ?)",
+                (action, time.time(), job_id, *ACTIVE),
+            )
+            return cur.rowcount == 1
+
+    def control(self, job_id: int) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT control FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row["control"] if row else ""
+
+    def changed_since(self, when: float) -> list[Job]:
+        """Jobs whose row changed after ``when`` (a window shows jobs other processes run)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE updated_at > ? ORDER BY id", (when,)).fetchall()
+        return [_job_from_row(r) for r in rows]
 
     def finish(
         self,
@@ -165,14 +223,15 @@ class JobQueue:
     ) -> Job:
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, traceback = ? "
-                "WHERE id = ?",
+                "UPDATE jobs SET state = ?, finished_at = ?, result = ?, error = ?, traceback = ?, control = '', "
+                "updated_at = ? WHERE id = ?",
                 (
                     state.value,
-                    time.time(),
+                    now := time.time(),
                     json.dumps(result.to_dict()) if result else None,
                     error,
                     traceback,
+                    now,
                     job_id,
                 ),
             )
@@ -181,9 +240,10 @@ class JobQueue:
     def cancel_queued(self, job_id: int) -> bool:
         """Cancel a job that has not started; returns False if it is no longer queued."""
         with self._lock:
+            now = time.time()
             cur = self._db.execute(
-                "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ? AND state = ?",
-                (JobState.CANCELLED.value, time.time(), job_id, JobState.QUEUED.value),
+                "UPDATE jobs SET state = ?, finished_at = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (JobState.CANCELLED.value, now, now, job_id, JobState.QUEUED.value),
             )
             return cur.rowcount == 1
 
@@ -192,10 +252,11 @@ class JobQueue:
         with self._lock:
             cur = self._db.execute(
                 "UPDATE jobs SET state = ?, step = 0, total = 0, message = '', error = '', "
-                "traceback = '', started_at = NULL, finished_at = NULL, owner_pid = NULL "
-                "WHERE id = ? AND state IN (?, ?, ?)",
+                "traceback = '', started_at = NULL, finished_at = NULL, owner_pid = NULL, control = '', "
+                "updated_at = ? WHERE id = ? AND state IN (?, ?, ?)",
                 (
                     JobState.QUEUED.value,
+                    time.time(),
                     job_id,
                     JobState.INTERRUPTED.value,
                     JobState.FAILED.value,
@@ -207,18 +268,20 @@ class JobQueue:
             return self.get(job_id)
 
     def recover(self) -> list[int]:
-        """Mark running jobs whose owner process is gone as interrupted; returns their ids."""
+        """Mark running or paused jobs whose owner process is gone as interrupted; returns their ids."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, owner_pid FROM jobs WHERE state = ?", (JobState.RUNNING.value,)
+                "SELECT id, owner_pid FROM jobs WHERE state IN (?, ?)", ACTIVE
             ).fetchall()
             dead = [r["id"] for r in rows if r["owner_pid"] is None or not _pid_alive(r["owner_pid"])]
             for job_id in dead:
                 self._db.execute(
-                    "UPDATE jobs SET state = ?, finished_at = ?, error = ? WHERE id = ?",
+                    "UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, control = '', "
+                    "error = ? WHERE id = ?",
                     (
                         JobState.INTERRUPTED.value,
-                        time.time(),
+                        now := time.time(),
+                        now,
                         "The studio stopped while this job was running. Re-queue it to run it again.",
                         job_id,
                     ),

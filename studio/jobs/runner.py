@@ -1,7 +1,12 @@
-"""The job runner: plain Python, one accelerator worker thread, cooperative cancel.
+"""The job runner: plain Python, one accelerator worker thread, cooperative cancel and pause.
 
 The UI wraps it with a Qt bridge; the CLI and tests drive it directly. An executor is any callable
-``execute(request, report, cancelled) -> JobResult``.
+``execute(request, report, cancelled) -> JobResult``. ``report(step, total, preview=None,
+message=None, text=None, metrics=None, notice=None)`` turns each keyword into its own typed event
+(:mod:`studio.core.events`) for the listener; it raises :class:`JobCancelled` once the job is
+cancelled and blocks while the job is paused, so a job that reports every step obeys both within a
+step. Pause, resume and cancel may also come from another process, through the queue's ``control``
+column, read whenever progress is stored (every ``persist_interval`` seconds).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from studio.core.errors import JobCancelled, describe
+from studio.core.errors import BadInput, JobCancelled, describe
+from studio.core.events import JobEvent, LogLine, Metric, Preview, Progress, TextChunk
 from studio.core.paths import log_file
 from studio.core.requests import Request
 from studio.core.results import JobResult
@@ -29,7 +35,7 @@ class JobListener(Protocol):
 
     def job_changed(self, job: Job) -> None: ...
 
-    def job_progress(self, job_id: int, step: int, total: int, preview: Any, message: str) -> None: ...
+    def job_event(self, job_id: int, event: JobEvent) -> None: ...
 
 
 class JobRunner:
@@ -48,6 +54,9 @@ class JobRunner:
         self.listener = listener
         self.persist_interval = persist_interval
         self._cancel_requested: set[int] = set()
+        self._resume = threading.Event()  # set while no job is paused
+        self._resume.set()
+        self._pause_requested: set[int] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -67,6 +76,7 @@ class JobRunner:
         self._stop.set()
         if self.current_job is not None:
             self._cancel_requested.add(self.current_job)
+        self._resume.set()
         self._wake.set()
         if self._thread:
             self._thread.join(timeout)
@@ -88,9 +98,30 @@ class JobRunner:
         The in-memory request comes first: the database write for a queued job takes milliseconds
         (a commit), in which a running job would otherwise make more steps."""
         self._cancel_requested.add(job_id)
+        if job_id == self.current_job:
+            self._resume.set()  # a paused job wakes up to stop
         if self.queue.cancel_queued(job_id):
             self._cancel_requested.discard(job_id)
             self._notify(self.queue.get(job_id))
+        elif job_id != self.current_job:
+            self._cancel_requested.discard(job_id)
+            self.queue.request_control(job_id, "cancel")  # another process runs it
+
+    def pause(self, job_id: int) -> None:
+        """Hold a running job at its next step (its memory stays; :meth:`resume` continues it)."""
+        if job_id == self.current_job:
+            self._pause_requested.add(job_id)
+            self._resume.clear()
+        elif not self.queue.request_control(job_id, "pause"):
+            raise BadInput(f"Job {job_id} is not running, so it cannot be paused.")
+
+    def resume(self, job_id: int) -> None:
+        """Continue a paused job."""
+        if job_id == self.current_job:
+            self._pause_requested.discard(job_id)
+            self._resume.set()
+        elif not self.queue.request_control(job_id, "resume"):
+            raise BadInput(f"Job {job_id} is not paused.")
 
     def requeue(self, job_id: int) -> Job:
         job = self.queue.requeue(job_id)
@@ -115,14 +146,26 @@ class JobRunner:
         cancelled = lambda: job.id in self._cancel_requested  # noqa: E731
         last_persist = 0.0
 
-        def report(step: int, total: int, preview: Any = None, message: str = "") -> None:
+        def report(step: int, total: int, preview: Any = None, message: str | None = None, *,
+                   text: str | None = None, metrics: dict[str, float] | None = None,
+                   notice: str | None = None) -> None:
             nonlocal last_persist
             now = time.monotonic()
             if now - last_persist >= self.persist_interval or step >= total:
-                self.queue.set_progress(job.id, step, total, message or "")
+                self._obey(job.id, self.queue.set_progress(job.id, step, total, message or ""))
                 last_persist = now
             if self.listener is not None:
-                self.listener.job_progress(job.id, step, total, preview, message or "")
+                self._emit(job.id, Progress(step, total, message or ""))
+                if preview is not None:
+                    self._emit(job.id, Preview(step, total, preview))
+                if text:
+                    self._emit(job.id, TextChunk(text, step))
+                if metrics:
+                    self._emit(job.id, Metric(step, total, dict(metrics)))
+                if notice:
+                    self._emit(job.id, LogLine(notice))
+            if job.id in self._pause_requested:
+                self._hold(job.id)
             if cancelled():
                 raise JobCancelled()
 
@@ -149,13 +192,49 @@ class JobRunner:
                 final = self.queue.finish(job.id, JobState.DONE, result=result)
         finally:
             self._cancel_requested.discard(job.id)
+            self._pause_requested.discard(job.id)
+            self._resume.set()
             self.current_job = None
         self._notify(final)
         return final
 
+    def _obey(self, job_id: int, control: str) -> None:
+        """Act on a control request another process left in the queue for this job."""
+        if control == "cancel":
+            self._cancel_requested.add(job_id)
+            self._resume.set()
+        elif control == "pause":
+            self._pause_requested.add(job_id)
+            self._resume.clear()
+        elif control == "resume":
+            self._pause_requested.discard(job_id)
+            self._resume.set()
+        if control:
+            self.queue.set_state(job_id, JobState.PAUSED if job_id in self._pause_requested else JobState.RUNNING)
+
+    def _hold(self, job_id: int) -> None:
+        """Wait, paused, until the job is resumed or cancelled (here or from another process)."""
+        paused = self.queue.set_state(job_id, JobState.PAUSED)
+        self._notify(paused)
+        if self.listener is not None:
+            self._emit(job_id, LogLine(f"Job {job_id} paused."))
+        while not self._resume.wait(self.persist_interval):
+            if job_id in self._cancel_requested:
+                break
+            self._obey(job_id, self.queue.control(job_id))
+        self._pause_requested.discard(job_id)
+        self._notify(self.queue.set_state(job_id, JobState.RUNNING))
+
+    def _emit(self, job_id: int, event: JobEvent) -> None:
+        try:
+            self.listener.job_event(job_id, event)  # type: ignore[union-attr]
+        except Exception:  # a listener bug must not kill a job
+            log.exception("job listener failed")
+
     def run_now(self, request: Request) -> Job:
         """Submit and run one request on the calling thread (the CLI's path)."""
         job = self.queue.submit(request)
+        self._notify(job)
         return self.run_claimed(self.queue.claim(job.id))
 
     def _notify(self, job: Job) -> None:

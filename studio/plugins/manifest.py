@@ -34,6 +34,8 @@ class Manifest:
     trainer: str = ""
     description: str = ""
     model_files: tuple[str, ...] = ()
+    identify: str = ""
+    recipes: tuple[str, ...] = ()
 
 
 _REQUIRED = {
@@ -46,7 +48,7 @@ _REQUIRED = {
     "model_kinds": list,
     "loader": str,
 }
-_OPTIONAL = {"trainer": str, "description": str, "model_files": list}
+_OPTIONAL = {"trainer": str, "description": str, "model_files": list, "identify": str, "recipes": list}
 
 
 def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
@@ -80,7 +82,11 @@ def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
             problems.append(f"backends must be among {sorted(BACKENDS)}")
         if data.get("model_files") and data["id"] not in data["model_kinds"]:
             problems.append(f"model_files describe models of kind '{data['id']}': list it in model_kinds")
-        for key in ("loader", "trainer"):
+        if data.get("recipes") and not data.get("trainer"):
+            problems.append("'recipes' need a 'trainer' that runs them")
+        if data.get("recipes") and "train" not in data["capabilities"]:
+            problems.append("'recipes' need the 'train' capability")
+        for key in ("loader", "trainer", "identify"):
             if data.get(key) and not _DOTTED.match(data[key]):
                 problems.append(f"'{key}' must look like 'package.module:function'")
     if problems:
@@ -97,6 +103,8 @@ def parse_manifest(data: dict[str, Any], source: str = "manifest") -> Manifest:
         trainer=data.get("trainer", ""),
         description=data.get("description", ""),
         model_files=tuple(map(str, data.get("model_files", ()))),
+        identify=data.get("identify", ""),
+        recipes=tuple(map(str, data.get("recipes", ()))),
     )
 
 

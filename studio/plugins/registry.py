@@ -63,6 +63,7 @@ class PluginRecord:
             "capabilities": list(m.capabilities) if m else [],
             "backends": list(m.backends) if m else [],
             "model_kinds": list(m.model_kinds) if m else [],
+            "recipes": list(m.recipes) if m else [],
             "source": self.source,
             "location": self.location,
             "first_party": self.first_party,
@@ -155,6 +156,29 @@ class PluginRegistry:
     def model_file_patterns(self) -> dict[str, tuple[str, ...]]:
         """Model kinds that plugins recognise by file name (``model_files`` in their manifest)."""
         return {r.id: r.manifest.model_files for r in self.usable() if r.manifest.model_files}  # type: ignore[union-attr]
+
+    def model_kinds(self, *capabilities: str) -> set[str]:
+        """Model kinds some enabled plugin can do any of ``capabilities`` with (the UI's model lists)."""
+        return {
+            kind for r in self.usable() if set(capabilities) & set(r.manifest.capabilities)  # type: ignore[union-attr]
+            for kind in r.manifest.model_kinds  # type: ignore[union-attr]
+        }
+
+    def recipes(self) -> dict[str, PluginRecord]:
+        """Training recipe name → the enabled plugin whose trainer runs it."""
+        found: dict[str, PluginRecord] = {}
+        for record in self.usable():
+            for name in record.manifest.recipes:  # type: ignore[union-attr]
+                found.setdefault(name, record)
+        return found
+
+    def for_recipe(self, recipe: str) -> PluginRecord:
+        """The enabled plugin that trains ``recipe``."""
+        record = self.recipes().get(recipe)
+        if record is None:
+            known = ", ".join(sorted(self.recipes())) or "none"
+            raise PluginError(f"No enabled plugin trains '{recipe}'.", f"Known recipes: {known}.")
+        return record
 
     def for_model(self, model_kind: str, capability: str) -> PluginRecord:
         """The enabled plugin that handles models of ``model_kind`` with ``capability``."""

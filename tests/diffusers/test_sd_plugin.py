@@ -22,12 +22,15 @@ class Events:
     def job_changed(self, job):
         pass
 
-    def job_progress(self, job_id, step, total, preview, message):
-        self.steps.append((step, total))
-        if preview is not None:
-            self.previews.append(preview)
-        if self.cancel_at and step >= self.cancel_at:
-            self.reached.set()
+    def job_event(self, job_id, event):
+        from studio.core.events import Preview, Progress
+
+        if isinstance(event, Preview):
+            self.previews.append(event.image)
+        elif isinstance(event, Progress):
+            self.steps.append((event.step, event.total))
+            if self.cancel_at and event.step >= self.cancel_at:
+                self.reached.set()
 
 
 @pytest.fixture

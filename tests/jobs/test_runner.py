@@ -37,10 +37,16 @@ class Events:
     def job_changed(self, job):
         self.states.append((job.id, job.state))
 
-    def job_progress(self, job_id, step, total, preview, message):
-        self.progress.append((job_id, step, total, preview is not None))
-        if self.cancel_at and step >= self.cancel_at:
-            self.reached.set()
+    def job_event(self, job_id, event):
+        from studio.core.events import Preview, Progress
+
+        if isinstance(event, Progress):
+            self.progress.append((job_id, event.step, event.total, False))
+            if self.cancel_at and event.step >= self.cancel_at:
+                self.reached.set()
+        elif isinstance(event, Preview):  # a preview comes right after its step's progress
+            job, step, total, _ = self.progress[-1]
+            self.progress[-1] = (job, step, total, True)
 
 
 @pytest.fixture

@@ -108,23 +108,33 @@ def plugin_registry() -> PluginRegistry:
 
 
 class Events:
-    """A job listener that keeps every progress event (step, total, message)."""
+    """A job listener that keeps the typed events: progress (step, total), text chunks (with the
+    step they came at) and notices."""
 
     def __init__(self) -> None:
-        self.progress: list[tuple[int, int, str]] = []
+        self.progress: list[tuple[int, int]] = []
+        self.texts: list[tuple[int, str]] = []
+        self.notices: list[str] = []
         self.on_progress = None
 
     def job_changed(self, job) -> None:
         pass
 
-    def job_progress(self, job_id, step, total, preview, message) -> None:
-        self.progress.append((step, total, message))
-        if self.on_progress is not None:
-            self.on_progress(job_id, step, total, message)
+    def job_event(self, job_id, event) -> None:
+        from studio.core.events import LogLine, Progress, TextChunk
+
+        if isinstance(event, Progress):
+            self.progress.append((event.step, event.total))
+            if self.on_progress is not None:
+                self.on_progress(job_id, event.step, event.total, event.message)
+        elif isinstance(event, TextChunk):
+            self.texts.append((event.tokens, event.text))
+        elif isinstance(event, LogLine):
+            self.notices.append(event.text)
 
     @property
     def chunks(self) -> list[str]:
-        return [m for s, _t, m in self.progress if s > 0 and m]
+        return [text for _step, text in self.texts]
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ def test_continue_streams_in_several_chunks(text_session, tiny_llama_folder):
     chunks = text_session.events.chunks
     assert len(chunks) >= 3
     assert "".join(chunks) == job.result.text
-    steps = [s for s, _t, m in text_session.events.progress if s > 0 and m]
-    assert steps == sorted(steps) and steps[-1] <= 40  # step = tokens generated so far
+    steps = [s for s, _text in text_session.events.texts]
+    assert steps == sorted(steps) and steps[0] >= 1 and steps[-1] <= 40  # tokens generated so far
     assert job.result.data["new_tokens"] == 40
 
 
@@ -42,7 +42,7 @@ def test_stop_halts_within_one_token(loaded_tiny_llama):
     stop = threading.Event()
     seen: dict[str, int] = {}
 
-    def report(step, total, preview=None, message=None):
+    def report(step, total, preview=None, message=None, **_events):
         if step >= 5 and not stop.is_set():
             stop.set()  # the user presses Stop now …
             seen["at_stop"] = model.tokens_generated  # … when this many tokens exist
@@ -73,7 +73,7 @@ def test_long_prompt_is_trimmed_from_the_left_with_a_notice(text_session, tiny_l
     notices = job.result.data["notices"]
     assert len(notices) == 1 and "left out" in notices[0]
     assert job.result.data["prompt_tokens"] == 256 - 16
-    assert any(s == 0 and "left out" in m for s, _t, m in text_session.events.progress)
+    assert any("left out" in notice for notice in text_session.events.notices)
 
 
 def test_rewrite_uses_the_chat_template_when_there_is_one(text_session, tiny_chat_llama_folder, tiny_llama_folder):

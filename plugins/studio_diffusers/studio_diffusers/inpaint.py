@@ -36,7 +36,7 @@ class LatentBlend:
         import numpy as np
         import torch
 
-        from studio.backends.torch_device import cpu_generator
+        from studio.plugins.devices import cpu_generator
 
         vae = pipe.vae
         pixels = pipe.image_processor.preprocess(init.convert("RGB")).to(vae.device, vae.dtype)

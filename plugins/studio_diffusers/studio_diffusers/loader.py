@@ -5,9 +5,6 @@ from __future__ import annotations
 import copy
 import gc
 import math
-import random
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +13,17 @@ from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, Dif
 from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 
-from studio import __version__
-from studio.backends.torch_device import cpu_generator, default_dtype, resolve_device
-from studio.core.errors import BadInput, ModelError, OutOfMemory
-from studio.core.hashing import BackgroundHash
-from studio.core.imagemeta import save_png
-from studio.core.paths import home_path
-from studio.core.requests import GenerationRequest
-from studio.core.results import Artifact, JobResult
-from studio.plugins.api import LoadContext
+from studio.plugins import (
+    BackgroundHash,
+    BadInput,
+    GenerationRequest,
+    ImageOutput,
+    JobResult,
+    LoadContext,
+    ModelError,
+    OutOfMemory,
+)
+from studio.plugins.devices import cpu_generator, default_dtype, resolve_device
 from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LazyPreview, StepPreviews, file_identity
@@ -138,7 +137,7 @@ class StableDiffusionModel:
         return self.pipe.unet.config.in_channels not in (4, 9)
 
     def run(self, request: GenerationRequest, report, cancelled) -> JobResult:
-        seed = request.seed if request.seed is not None else random.randrange(2**32 - request.batch)
+        seed = request.seed  # resolved by the studio when the job was queued
         size = (request.width, request.height)
         init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
@@ -183,16 +182,10 @@ class StableDiffusionModel:
             report(total, total)  # raises JobCancelled
         if mask is not None:
             images = [composite(init, image, mask) for image in images]
-        folder = home_path("gallery", time.strftime("%Y-%m-%d"))
-        artifacts = []
-        for i, image in enumerate(images):
-            path = folder / f"{time.strftime('%H%M%S')}-{seed + i}-{uuid.uuid4().hex[:6]}.png"
-            save_png(image, path, request, seed + i, {
-                "model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
-                "studio_version": __version__, "scheduler_config": _public_config(pipe.scheduler.config),
-            })
-            artifacts.append(Artifact(str(path), "image", {"seed": seed + i}))
-        return JobResult(artifacts=tuple(artifacts), data={"seed": seed, "notice": notice})
+        about = {"model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
+                 "scheduler_config": _public_config(pipe.scheduler.config)}
+        outputs = tuple(ImageOutput(image, request.replace(seed=seed + i), about) for i, image in enumerate(images))
+        return JobResult(images=outputs, data={"seed": seed, "notice": notice})
 
     def _call_with_oom_retry(self, pipe, kwargs: dict[str, Any], report) -> tuple[list[Image.Image], str]:
         """Run the pipeline; on out-of-memory free memory and retry once with VAE tiling."""
@@ -205,7 +198,7 @@ class StableDiffusionModel:
             if self.options.get("vae_tiling"):
                 raise _oom() from None
         notice = "Ran out of memory; retried once with VAE tiling."
-        report(0, 1, message=notice)
+        report(0, 1, notice=notice)
         pipe.vae.enable_tiling()
         try:
             return pipe(**kwargs).images, notice

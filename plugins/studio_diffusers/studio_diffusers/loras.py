@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studio.core.errors import ModelError
-from studio.core.hashing import file_key
-from studio.core.requests import LoraRef
+from studio.plugins import LoraRef, ModelError, file_key
 
 
 class LoraStack:

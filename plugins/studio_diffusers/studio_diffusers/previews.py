@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.core.hashing import file_key
-from studio.core.storage import atomic_write_text, read_json_dict
+from studio.plugins import atomic_write_text, file_key, read_json_dict
 
 _COLOURS = [(0, 0, 0), (255, 255, 255), (220, 40, 40), (40, 180, 60), (40, 80, 220), (240, 210, 40),
             (140, 60, 180), (245, 140, 30), (128, 128, 128), (30, 200, 200)]

@@ -14,7 +14,7 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 
-from studio.core.errors import BadInput
+from studio.plugins import BadInput
 
 SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
     "Euler a": (EulerAncestralDiscreteScheduler, {}),

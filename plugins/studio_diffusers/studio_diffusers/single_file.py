@@ -13,9 +13,7 @@ import torch
 from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 from transformers import CLIPTokenizer
 
-from studio.core.errors import ModelError
-from studio.core.library import ModelEntry
-from studio.core.paths import RESOURCES
+from studio.plugins import RESOURCES, ModelEntry, ModelError
 
 CONFIGS = RESOURCES / "configs"
 

@@ -7,9 +7,9 @@
   tokenizer's chat template when it has one, a completion prompt otherwise;
 - ``detect``: the prompt is scored for the green-list watermark (no generation).
 
-Streaming: ``report(tokens_so_far, max_new_tokens, message=chunk)`` for each new piece of text as its
+Streaming: ``report(tokens_so_far, max_new_tokens, text=chunk)`` for each new piece of text as its
 token is generated (``step >= 1``; a transformers streamer on the job's worker thread, no extra
-thread); notices (trimming) come as ``report(0, total, message=notice)`` and in
+thread); notices (trimming) come as ``report(0, total, notice=notice)`` and in
 ``result.data["notices"]``. Stop: a stopping criterion reads ``cancelled()`` before every new token,
 and ``report`` raising :class:`JobCancelled` ends ``generate`` at once.
 With ``request.watermark`` the generation is watermarked by transformers' ``WatermarkingConfig``;
@@ -19,7 +19,6 @@ With ``request.watermark`` the generation is watermarked by transformers' ``Wate
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import torch
@@ -27,11 +26,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria
 from transformers import logging as transformers_logging
 from transformers.generation.streamers import BaseStreamer
 
-from studio.backends.torch_device import default_dtype, resolve_device
-from studio.core.errors import BadInput, ModelError
-from studio.core.requests import TextRequest
-from studio.core.results import JobResult
-from studio.plugins.api import LoadContext
+from studio.plugins import BadInput, JobResult, LoadContext, ModelError, TextRequest
+from studio.plugins.devices import default_dtype, resolve_device
 
 DEFAULT_WINDOW = 2048
 REWRITE_SYSTEM = "You rewrite text as the user asks. Reply with the rewritten text only."
@@ -137,11 +133,11 @@ class _ReportingStreamer(BaseStreamer):
         else:
             self.sent = text
         if chunk:
-            self.report(max(1, self.tokens), self.total, message=chunk)
+            self.report(max(1, self.tokens), self.total, text=chunk)
 
 
 class CausalLM:
-    """A loaded language model; ``run`` streams tokens through ``report(message=chunk)``."""
+    """A loaded language model; ``run`` streams tokens through ``report(text=chunk)``."""
 
     def __init__(self, model, tokenizer, device: torch.device) -> None:
         self.model = model
@@ -268,10 +264,10 @@ class CausalLM:
             data = self.detect(request)
             report(1, 1, message="")
             return JobResult(data=data)
-        seed = request.seed if request.seed is not None else random.randrange(2**32)
+        seed = request.seed if request.seed is not None else 0  # the studio resolved it when queuing
         input_ids, notices = self.prompt_ids(request)
         for notice in notices:
-            report(0, request.max_new_tokens, message=notice)
+            report(0, request.max_new_tokens, notice=notice)
         kwargs = self.generate_kwargs(request, input_ids)
         # Generation runs on the job's own (worker) thread: the streamer calls report() per token, so
         # a cancelled job's report() raises JobCancelled out of generate(); the stopping criterion

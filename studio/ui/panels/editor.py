@@ -331,7 +331,8 @@ class EditorPanel(QWidget):
         self.sampling.model.currentIndexChanged.connect(self._model_chosen)
         library.changed.connect(self._library_changed)
         self._library_changed()
-        bridge.progress.connect(self._on_progress)
+        bridge.text.connect(self._on_text)
+        bridge.log.connect(self._on_notice)
         bridge.finished.connect(self._on_finished)
         bridge.failed.connect(self._on_failed)
         bridge.cancelled.connect(self._on_cancelled)
@@ -761,16 +762,17 @@ class EditorPanel(QWidget):
         return True
 
     # -- job events (GUI thread) -------------------------------------------------------
-    def _on_progress(self, job_id: int, step: int, _total: int, message: str) -> None:
+    def _on_text(self, job_id: int, chunk: str) -> None:
         active = self.active
         if active is None or job_id != active.job_id:
             return
-        if step >= 1 and message:
-            active.add(message)
-            if active.chunks == 1:
-                self.show_message("Writing… (Stop halts it)")
-        elif message:
-            self.show_message(message)
+        active.add(chunk)
+        if active.chunks == 1:
+            self.show_message("Writing… (Stop halts it)")
+
+    def _on_notice(self, job_id: int, text: str) -> None:
+        if self.active is not None and job_id == self.active.job_id:
+            self.show_message(text)
 
     def _finish_generation(self) -> AiInsertion | None:
         active, self.active = self.active, None
