@@ -35,9 +35,9 @@ def main() -> int:
     from tests.text.conftest import human_paragraphs, load_through_plugin
 
     torch.set_num_threads(args.threads)
-    from studio.core.library import ModelLibrary
+    from studio.library_setup import library_for
 
-    entry = ModelLibrary(scan_hf_cache=False).resolve(args.model)
+    entry = library_for(scan_hf_cache=False).resolve(args.model)
     model = load_through_plugin(Path(entry.path))
     quiet, never = (lambda *a, **k: None), (lambda: False)
 

@@ -16,13 +16,14 @@ from typing import Any
 from studio.core.errors import PluginError
 from studio.core.gallery import Gallery
 from studio.core.hashing import files_signature
-from studio.core.library import DEMO_NAMES, ModelEntry, ModelLibrary
+from studio.core.library import DEMO_NAMES, ModelEntry
 from studio.core.logs import setup_logging
 from studio.core.paths import home_path
 from studio.core.requests import Request, TrainRequest
 from studio.core.results import JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
+from studio.library_setup import library_for
 from studio.outputs import write_images
 from studio.plugins import LoadContext, LoadedModel, PluginRegistry
 
@@ -100,11 +101,7 @@ class StudioSession:
         self.registry = registry or PluginRegistry.from_environment(
             self.settings.disabled_plugins, self.settings.trusted_plugins
         )
-        self.library = ModelLibrary(
-            list(self.settings.model_folders),
-            self.settings.scan_hf_cache,
-            patterns=self.registry.model_file_patterns(),
-        )
+        self.library = library_for(self.settings, self.registry)
         self.models = ModelCache(budget_bytes=int(self.settings.memory_budget_gb * 1e9))
         self.queue = JobQueue()
         self.gallery = Gallery()

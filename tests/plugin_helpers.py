@@ -49,3 +49,27 @@ def write_plugin(folder: Path, package: str, manifest: str, code: str = "") -> P
     if code:
         (pkg / "model.py").write_text(textwrap.dedent(code))
     return pkg
+
+
+def first_party_registry():
+    """A registry of the installed first-party plugins only (entry points, no plugin folders)."""
+    from studio.plugins import PluginRegistry
+
+    registry = PluginRegistry(paths=[])
+    registry.discover()
+    return registry
+
+
+def identify(path: Path | str, registry=None):
+    """What the studio takes ``path`` for, asking the installed first-party plugins (as a scan does)."""
+    from studio.core.library import identify as library_identify
+
+    return library_identify(path, (registry or first_party_registry()).identifiers())
+
+
+def library(*folders: Path | str, registry=None, **options):
+    """A :class:`ModelLibrary` over ``folders`` that identifies with ``registry`` (first-party by default)."""
+    from studio.core.library import ModelLibrary
+
+    return ModelLibrary([str(f) for f in folders], identifiers=(registry or first_party_registry()).identifiers,
+                        **options)

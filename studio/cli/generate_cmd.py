@@ -45,11 +45,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def _defaults_for(model: str) -> dict[str, object]:
     """The model's own size and recommended settings; a model that cannot be found is reported later."""
     from studio.core.errors import ModelError
-    from studio.core.library import ModelLibrary, generation_defaults
-    from studio.core.settings import Settings
+    from studio.core.library import generation_defaults
+    from studio.library_setup import library_for
 
     try:
-        entry = ModelLibrary(Settings.load().model_folders, scan_hf_cache=False).resolve(model)
+        entry = library_for(scan_hf_cache=False).resolve(model)
     except ModelError:
         entry = None
     return generation_defaults(entry)

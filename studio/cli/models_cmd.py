@@ -16,19 +16,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def list_models(args: argparse.Namespace) -> int:
-    from studio.core.library import ModelLibrary
     from studio.core.settings import Settings
+    from studio.library_setup import library_for
     from studio.plugins import PluginRegistry
 
     settings = Settings.load()
     registry = PluginRegistry.from_environment(settings.disabled_plugins, settings.trusted_plugins)
+    library = library_for(settings, registry)  # identifying may import a plugin's code: kinds after it
     families = {kind: r.id for r in registry.usable() for kind in r.manifest.model_kinds}  # type: ignore[union-attr]
-    models = [
-        {**m.to_dict(), "family": families.get(m.kind)}
-        for m in ModelLibrary(
-            settings.model_folders, settings.scan_hf_cache, patterns=registry.model_file_patterns()
-        ).scan()
-    ]
+    models = [{**m.to_dict(), "family": families.get(m.kind)} for m in library.scan()]
     if args.json:
         print_json(models)
         return 0

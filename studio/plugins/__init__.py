@@ -10,7 +10,7 @@ dtype, seeded generators) and :mod:`studio.plugins.training` (the training engin
 from studio.core.errors import BadInput, JobCancelled, ModelError, OutOfMemory, PluginError, StudioError
 from studio.core.events import JobEvent, LogLine, Metric, Preview, Progress, TextChunk
 from studio.core.hashing import BackgroundHash, file_key, files_signature, model_hash
-from studio.core.library import ModelEntry
+from studio.core.library import ModelEntry, folder_size
 from studio.core.paths import RESOURCES
 from studio.core.requests import (
     MAX_SEED,
@@ -71,6 +71,7 @@ __all__ = [
     "atomic_write_text",
     "file_key",
     "files_signature",
+    "folder_size",
     "model_hash",
     "parse_manifest",
     "read_header",

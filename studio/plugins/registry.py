@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -20,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import PluginError, StudioError
+from studio.core.library import ModelEntry, glob_identifier
 from studio.core.paths import home_path
 from studio.plugins.manifest import MANIFEST_NAME, Manifest, read_manifest
+
+log = logging.getLogger("studio.plugins")
 
 ENTRY_POINT_GROUP = "studio.plugins"
 FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers"})
@@ -157,6 +161,28 @@ class PluginRegistry:
         """Model kinds that plugins recognise by file name (``model_files`` in their manifest)."""
         return {r.id: r.manifest.model_files for r in self.usable() if r.manifest.model_files}  # type: ignore[union-attr]
 
+    def identifiers(self) -> list[Callable[[Path], ModelEntry | None]]:
+        """What tells the model library what a file or folder is, in order: every usable plugin's
+        ``model_files`` globs, then the ``identify`` code of first-party and trusted plugins (an
+        untrusted plugin's code never runs before the user allows it). Code that fails to import
+        becomes its record's error and is left out; code that raises on a path is logged and
+        answers ``None`` for it."""
+        code: list[Callable[[Path], ModelEntry | None]] = []
+        for record in self.usable():
+            if not record.manifest.identify:  # type: ignore[union-attr]
+                continue
+            if not record.first_party and record.id not in self.trusted:
+                continue
+            try:
+                code.append(_guarded(record.id, self.load_callable(record, "identify")))
+            except StudioError as exc:
+                log.warning("Plugin '%s' cannot identify models: %s", record.id, exc)
+        globs = [
+            glob_identifier(r.id, r.manifest.model_files)  # type: ignore[union-attr]
+            for r in self.usable() if r.manifest.model_files  # type: ignore[union-attr]
+        ]
+        return globs + code
+
     def model_kinds(self, *capabilities: str) -> set[str]:
         """Model kinds some enabled plugin can do any of ``capabilities`` with (the UI's model lists)."""
         return {
@@ -225,3 +251,27 @@ class PluginRegistry:
                 record.error = f"Importing {dotted} failed: {type(exc).__name__}: {exc}"
                 record.error_detail = traceback.format_exc()
                 raise PluginError(f"Plugin '{record.id}' failed to import: {exc}") from exc
+
+    def load_attribute(self, record: PluginRecord, attribute: str, name: str) -> Any:
+        """``name`` from the module that holds the plugin's ``attribute`` (e.g. the ``add_arguments``
+        beside its ``trainer``), imported as :meth:`load_callable` does; missing is a PluginError."""
+        self.load_callable(record, attribute)
+        module_name = getattr(record.manifest, attribute).partition(":")[0]
+        try:
+            return getattr(sys.modules[module_name], name)
+        except (KeyError, AttributeError) as exc:
+            raise PluginError(f"Plugin '{record.id}' has no '{name}' in {module_name}.") from exc
+
+
+def _guarded(plugin_id: str, identify: Callable[[Path], ModelEntry | None]) -> Callable[[Path], ModelEntry | None]:
+    """``identify`` that logs and answers ``None`` when the plugin's code raises on a path."""
+
+    def guarded(path: Path) -> ModelEntry | None:
+        try:
+            return identify(path)
+        except Exception as exc:  # plugin code is foreign: one odd file must not stop a scan
+            log.warning("Plugin '%s' failed to identify %s: %s: %s", plugin_id, path, type(exc).__name__, exc)
+            return None
+
+    guarded.__qualname__ = f"identify[{plugin_id}]"
+    return guarded

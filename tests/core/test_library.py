@@ -1,82 +1,106 @@
-import json
-import struct
+"""The generic model library: walking folders, the demo names, the HF cache, defaults. What each file
+*is* is the families' business (tests/diffusers/test_detect.py, tests/text/test_detect.py); here
+plain identifiers stand in for them."""
 
-import numpy as np
+import json
+from pathlib import Path
+
 import pytest
-from safetensors.numpy import save_file
 
 from studio.core.errors import ModelError
-from studio.core.library import ModelLibrary, identify
+from studio.core.library import ModelEntry, ModelLibrary, generation_defaults, glob_identifier, identify
+from studio.core.requests import GenerationRequest
 
 
-def _safetensors(path, names):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({n: np.zeros((2, 2), dtype=np.float32) for n in names}, str(path))
-    return path
+def _by_suffix(suffix, kind):
+    def identify_file(path: Path):
+        if path.is_file() and path.suffix == suffix:
+            return ModelEntry(path.stem, str(path), kind, size_bytes=path.stat().st_size)
+        return None
+
+    return identify_file
 
 
-def test_diffusers_folder_is_identified_without_loading(tiny_sd_folder):
-    entry = identify(tiny_sd_folder)
-    assert entry.kind == "diffusers"
-    assert entry.details["pipeline"] == "StableDiffusionPipeline"
-    assert "unet" in entry.details["components"]
+def _marker_folder(marker, kind):
+    def identify_folder(path: Path):
+        if path.is_dir() and (path / marker).is_file():
+            return ModelEntry(path.name, str(path), kind, details={"marker": marker})
+        return None
+
+    return identify_folder
 
 
-def test_single_file_checkpoints_and_loras_are_told_apart(tmp_path):
-    sd1 = _safetensors(tmp_path / "sd15.safetensors", ["model.diffusion_model.input.weight",
-                                                      "cond_stage_model.transformer.x"])
-    sdxl = _safetensors(tmp_path / "xl.safetensors", ["model.diffusion_model.a", "conditioner.embedders.1.model.x"])
-    kohya = _safetensors(tmp_path / "ink.safetensors", ["lora_unet_down_blocks_0.lora_down.weight"])
-    peft = _safetensors(tmp_path / "style.safetensors", ["unet.down.to_q.lora_A.weight"])
-    assert identify(sd1).details == {"variant": "sd1"}
-    assert identify(sdxl).details == {"variant": "sdxl"}
-    assert (identify(kohya).kind, identify(kohya).details["format"]) == ("lora", "kohya")
-    assert (identify(peft).kind, identify(peft).details["format"]) == ("lora", "diffusers")
+def _hf_repo(cache: Path, repo_id: str, revision: str = "abc123") -> Path:
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
 
 
-def test_truncated_safetensors_is_a_clear_error(tmp_path):
-    good = _safetensors(tmp_path / "m.safetensors", ["model.diffusion_model.a"])
-    broken = tmp_path / "broken.safetensors"
-    broken.write_bytes(good.read_bytes()[:-4])
-    with pytest.raises(ModelError, match="not a readable safetensors file"):
-        ModelLibrary(include_demo=False).resolve(str(broken))
-    garbage = tmp_path / "garbage.safetensors"
-    garbage.write_bytes(struct.pack("<Q", 10**12) + b"{}")
-    assert identify(garbage).kind == "unreadable"
+def test_identifiers_are_asked_in_order_and_the_first_answer_wins(tmp_path):
+    model = tmp_path / "m.weights"
+    model.write_bytes(b"1234")
+    first, second = _by_suffix(".weights", "first"), _by_suffix(".weights", "second")
+    assert identify(model, [first, second]).kind == "first"
+    assert identify(model, [second, first]).kind == "second"
+    assert identify(model) is None  # no identifiers: nothing is a model
+    assert identify(tmp_path / "missing.weights", [first]) is None
 
 
-def test_causal_lm_folder_and_missing_tokenizer(tmp_path):
-    folder = tmp_path / "tiny-llama"
+def test_glob_identifier_matches_files_and_folders_holding_them(tmp_path):
+    by_name = glob_identifier("gradient", ["gradient.json"])
+    folder = tmp_path / "sunset"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}))
-    _safetensors(folder / "model.safetensors", ["model.embed_tokens.weight"])
-    entry = identify(folder)
-    assert entry.kind == "causal-lm"
-    assert entry.details["has_tokenizer"] is False
-    (folder / "tokenizer.json").write_text("{}")
-    assert identify(folder).details["has_tokenizer"] is True
+    (folder / "gradient.json").write_text("{}")
+    entry = by_name(folder)
+    assert (entry.name, entry.kind, entry.size_bytes) == ("sunset", "gradient", 2)
+    assert by_name(folder / "gradient.json").kind == "gradient"
+    assert by_name(tmp_path) is None  # the file is a level down
 
 
-def test_scan_finds_folders_files_pickles_and_the_hf_cache(tmp_path, tiny_sd_folder, monkeypatch):
-    import shutil
-
+def test_scan_walks_folders_the_demo_models_and_the_hf_cache(tmp_path, monkeypatch):
     root = tmp_path / "models"
-    shutil.copytree(tiny_sd_folder, root / "sd" / "my-model")
-    _safetensors(root / "loras" / "ink.safetensors", ["lora_unet_x.lora_down.weight"])
-    (root / "old.ckpt").write_bytes(b"pickle")
+    (root / "nested" / "deeper").mkdir(parents=True)
+    (root / "nested" / "deeper" / "a.weights").write_bytes(b"x")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "b.weights").write_bytes(b"x")
+    (root / "pack").mkdir()
+    (root / "pack" / "MARK").write_text("")
+    (root / "pack" / "inner.weights").write_bytes(b"x")  # inside a model folder: not its own model
+    (root / "notes.txt").write_text("hello")
     cache = tmp_path / "hf-cache"
-    snapshot = cache / "models--acme--tiny-sd" / "snapshots" / "abc123"
-    shutil.copytree(tiny_sd_folder, snapshot)
-    (cache / "models--acme--tiny-sd" / "refs").mkdir()
-    (cache / "models--acme--tiny-sd" / "refs" / "main").write_text("abc123")
+    (_hf_repo(cache, "acme/packed") / "MARK").write_text("")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    found = {(e.name, e.kind, e.source) for e in ModelLibrary([str(root)], include_demo=False).scan()}
-    assert found == {
-        ("my-model", "diffusers", "folder"),
-        ("ink", "lora", "folder"),
-        ("old", "pickle-checkpoint", "folder"),
-        ("acme/tiny-sd", "diffusers", "hf-cache"),
-    }
+    library = ModelLibrary([str(root)], include_demo=False,
+                           identifiers=[_marker_folder("MARK", "pack"), _by_suffix(".weights", "weights")])
+    found = {(e.name, e.kind, e.source) for e in library.scan()}
+    assert found == {("a", "weights", "folder"), ("pack", "pack", "folder"), ("acme/packed", "pack", "hf-cache")}
+    assert library.resolve("acme/packed").path == str(cache / "models--acme--packed" / "snapshots" / "abc123")
+
+
+def test_identifiers_may_be_a_callable_asked_at_each_scan(tmp_path):
+    (tmp_path / "a.weights").write_bytes(b"x")
+    current = []
+    library = ModelLibrary([str(tmp_path)], scan_hf_cache=False, include_demo=False, identifiers=lambda: current)
+    assert library.scan() == []
+    current.append(_by_suffix(".weights", "weights"))  # e.g. a plugin the user has just allowed
+    assert [e.name for e in library.scan()] == ["a"]
+
+
+def test_demo_names_resolve_to_the_shipped_models(monkeypatch, tmp_path):
+    import studio.core.library as library_module
+
+    (tmp_path / "demo-text").mkdir()
+    (tmp_path / "demo-text" / "MARK").write_text("")
+    monkeypatch.setattr(library_module, "DEMO_MODELS", tmp_path)
+    library = ModelLibrary(scan_hf_cache=False, identifiers=[_marker_folder("MARK", "lm")])
+    entry = library.resolve("demo-text")
+    assert (entry.name, entry.kind, entry.source) == ("demo-text", "lm", "demo")
+    assert [e.name for e in library.scan()] == ["demo-text"]  # 'demo' is not built here
+    with pytest.raises(ModelError, match="demo model 'demo' is not installed"):
+        library.resolve("demo")
 
 
 def test_resolve_refuses_what_is_not_a_model(tmp_path):
@@ -87,17 +111,24 @@ def test_resolve_refuses_what_is_not_a_model(tmp_path):
         ModelLibrary(include_demo=False, scan_hf_cache=False).resolve("nothing-here")
 
 
-def test_generation_defaults_follow_the_model(tmp_path, tiny_sd_folder):
-    import shutil
+def test_an_unreadable_entry_is_a_clear_error(tmp_path):
+    broken = tmp_path / "broken.weights"
+    broken.write_bytes(b"x")
 
-    from studio.core.library import generation_defaults
+    def unreadable(path):
+        return ModelEntry(path.stem, str(path), "unreadable", details={"error": "It is truncated."})
 
-    assert generation_defaults(None)["width"] == 512
-    folder = tmp_path / "mine"
-    shutil.copytree(tiny_sd_folder, folder)
-    entry = identify(folder)
-    assert entry.details["native_size"] == 16  # UNet sample size 8 × VAE factor 2
-    assert generation_defaults(entry)["width"] == 16
-    (folder / "studio-defaults.json").write_text(json.dumps({"guidance": 4.0, "scheduler": "DPM++ 2M"}))
-    defaults = generation_defaults(identify(folder))
-    assert (defaults["guidance"], defaults["scheduler"], defaults["steps"]) == (4.0, "DPM++ 2M", 25)
+    with pytest.raises(ModelError, match="It is truncated"):
+        ModelLibrary(include_demo=False, identifiers=[unreadable]).resolve(str(broken))
+
+
+def test_generation_defaults_are_the_requests_overlaid_with_the_models(tmp_path):
+    assert generation_defaults(None) == GenerationRequest.defaults_for()
+    assert generation_defaults(None)["steps"] == GenerationRequest().steps  # one source of defaults
+    entry = ModelEntry("m", str(tmp_path), "x", details={"defaults": {"width": 16, "height": 16,
+                                                                    "scheduler": "DPM++ 2M"}})
+    defaults = generation_defaults(entry)
+    assert (defaults["width"], defaults["height"], defaults["scheduler"]) == (16, 16, "DPM++ 2M")
+    assert (defaults["steps"], defaults["guidance"]) == (GenerationRequest().steps, GenerationRequest().guidance)
+    assert generation_defaults(ModelEntry("m", "p", "x")) == generation_defaults(None)
+    json.dumps(defaults)  # plain data

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from studio.core.library import identify
 from studio.core.requests import GenerationRequest, LoraRef
 from studio.jobs import JobState
 from studio.session import StudioSession
+from tests.plugin_helpers import identify
 
 
 class Events:

@@ -153,7 +153,7 @@ def load_through_plugin(folder: Path):
 
     registry = plugin_registry()
     loader = registry.load_callable(registry.get("transformers"))
-    entry = ModelLibrary(scan_hf_cache=False).resolve(str(folder))
+    entry = ModelLibrary(scan_hf_cache=False, identifiers=registry.identifiers()).resolve(str(folder))
     return loader(LoadContext(model=entry, device="cpu"))
 
 

@@ -4,6 +4,8 @@ The false-positive rate over all human paragraphs is measured by bench/text_wate
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from studio.core.paths import DEMO_MODELS
@@ -56,8 +58,12 @@ def test_human_paragraphs_score_below_three_with_demo_text():
     registry = PluginRegistry(paths=[])
     registry.discover()
     load = registry.load_callable(registry.get("transformers"))
-    model = load(LoadContext(model=ModelLibrary().resolve("demo-text"), device="cpu"))
-    paragraphs = human_paragraphs()
-    assert len(paragraphs) >= 50
+    entry = ModelLibrary(identifiers=registry.identifiers()).resolve("demo-text")
+    model = load(LoadContext(model=entry, device="cpu"))
+    # A fixed corpus: the repository's prose when the goal (#5: human text below z 3) was measured,
+    # 94 paragraphs, so editing the docs cannot move this test. bench/text_watermark_fpr.py measures
+    # today's prose (README, docs, DESIGN, docstrings) and bench/README.md reports it.
+    paragraphs = (Path(__file__).parent / "human_paragraphs.txt").read_text(encoding="utf-8").split("\n\n")
+    assert len(paragraphs) >= 90
     scores = [_detect(model, p)["z_score"] for p in paragraphs]
     assert max(scores) < 3, sorted(scores)[-5:]

@@ -20,6 +20,7 @@ from studio.plugins import (
     ImageOutput,
     JobResult,
     LoadContext,
+    ModelEntry,
     ModelError,
     OutOfMemory,
 )
@@ -36,12 +37,26 @@ def load(context: LoadContext) -> StableDiffusionModel:
     diffusers_logging.set_verbosity_error()
     entry = context.model
     device = resolve_device(context.device)
-    dtype = default_dtype(device)
+    pipe = load_pipeline(entry, default_dtype(device), context.options)
+    if Path(entry.path).is_dir():
+        vae_files = sorted(Path(entry.path, "vae").glob("diffusion_pytorch_model*"))
+    else:
+        vae_files = [Path(entry.path)]
+    model = StableDiffusionModel(pipe, entry.name, device, context.options, preview_identity=file_identity(
+        *vae_files), cache_dir=Path(context.cache_dir) if context.cache_dir else None)
+    model.hash = BackgroundHash(entry.path)  # a checkpoint file is hashed while the model runs
+    return model
+
+
+def load_pipeline(entry: ModelEntry, dtype: torch.dtype, options: dict[str, Any]) -> DiffusionPipeline:
+    """The Stable Diffusion pipeline of a diffusers folder or a single-file checkpoint (a pickle one
+    only when the user allowed that very file), checked complete. Generation and training load
+    the user's model through here."""
     if entry.kind == "pickle-checkpoint":
-        refuse_pickle(entry, context.options.get("allowed_pickles", []))
-        pipe = load_single_file(entry, dtype, context.options.get("single_file_config"))
+        refuse_pickle(entry, options.get("allowed_pickles", []))
+        pipe = load_single_file(entry, dtype, options.get("single_file_config"))
     elif entry.kind == "sd-checkpoint":
-        pipe = load_single_file(entry, dtype, context.options.get("single_file_config"))
+        pipe = load_single_file(entry, dtype, options.get("single_file_config"))
     else:
         try:
             pipe = DiffusionPipeline.from_pretrained(
@@ -57,14 +72,7 @@ def load(context: LoadContext) -> StableDiffusionModel:
             "The file may be damaged, still being copied, or from another model; copy it again.",
         )
     pipe.set_progress_bar_config(disable=True)
-    if Path(entry.path).is_dir():
-        vae_files = sorted(Path(entry.path, "vae").glob("diffusion_pytorch_model*"))
-    else:
-        vae_files = [Path(entry.path)]
-    model = StableDiffusionModel(pipe, entry.name, device, context.options, preview_identity=file_identity(
-        *vae_files), cache_dir=Path(context.cache_dir) if context.cache_dir else None)
-    model.hash = BackgroundHash(entry.path)  # a checkpoint file is hashed while the model runs
-    return model
+    return pipe
 
 
 class StableDiffusionModel:

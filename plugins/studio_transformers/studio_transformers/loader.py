@@ -264,7 +264,7 @@ class CausalLM:
             data = self.detect(request)
             report(1, 1, message="")
             return JobResult(data=data)
-        seed = request.seed if request.seed is not None else 0  # the studio resolved it when queuing
+        seed = request.seed  # resolved by the studio when the job was queued
         input_ids, notices = self.prompt_ids(request)
         for notice in notices:
             report(0, request.max_new_tokens, notice=notice)
