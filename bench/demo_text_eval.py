@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from studio_transformers import demo_text  # the recipe lives in the transformers family's plugin
+
 from studio.core.paths import DEMO_MODELS
-from studio.training.recipes import demo_text
 
 
 def main() -> int:

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from studio.cli.jobs import check_output_path, copy_outputs, run_request
 from studio.cli.output import print_json
 from studio.core.errors import BadInput
-from studio.core.requests import GenerationRequest, LoraRef
+from studio.core.requests import BACKENDS, DEVICES, GenerationRequest, LoraRef, Request
+
+# Fields with flags of their own: paths made absolute, repeatable LoRAs, and the two required ones.
+_SPECIAL = {"model", "prompt", "init_image", "mask", "loras"}
+_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str, "bool": bool}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     gen = commands.add_parser("generate", help="text-to-image, image-to-image or inpainting")
     gen.add_argument("--model", required=True, help="model folder, checkpoint file or library name (demo)")
     gen.add_argument("--prompt", required=True)
-    gen.add_argument("--negative-prompt", default="")
-    gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--steps", type=int, default=None)
-    gen.add_argument("--guidance", type=float, default=None)
-    gen.add_argument("--width", type=int, default=None)
-    gen.add_argument("--height", type=int, default=None)
-    gen.add_argument("--scheduler", default=None)
-    gen.add_argument("--batch", type=int, default=1)
+    add_request_flags(gen, GenerationRequest, skip=_SPECIAL)
     gen.add_argument("--init-image", default=None)
-    gen.add_argument("--strength", type=float, default=0.75)
     gen.add_argument("--mask", default=None)
     gen.add_argument("--lora", action="append", default=[], metavar="FILE[:WEIGHT]")
-    gen.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    gen.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     gen.add_argument("--out", required=True, help="output PNG file")
     gen.set_defaults(func=generate)
 
@@ -55,28 +51,46 @@ def _defaults_for(model: str) -> dict[str, object]:
     return generation_defaults(entry)
 
 
+def add_request_flags(parser: argparse.ArgumentParser, cls: type[Request], skip: set[str]) -> None:
+    """One flag per field of the request (``--negative-prompt`` for ``negative_prompt``): a new
+    field gets its flag, its range (checked by ``validate``) and its default from the request
+    definition alone. Flags default to None: the model's defaults fill what is not given."""
+    choices = {"backend": BACKENDS, "device": DEVICES}
+    for item in dataclasses.fields(cls):
+        if item.name in skip:
+            continue
+        kind = _TYPES.get(str(item.type))
+        if kind is None:
+            raise TypeError(f"{cls.__name__}.{item.name}: no command-line flag for type {item.type}")
+        flag = "--" + item.name.replace("_", "-")
+        low_high = item.metadata.get("range")
+        text = item.metadata.get("help", "")
+        if low_high:
+            text = f"{text} ({low_high[0]:g}–{low_high[1]:g})".strip()
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text or None)
+        else:
+            parser.add_argument(flag, type=kind, default=None, choices=choices.get(item.name), help=text or None)
+
+
+def given_fields(args: argparse.Namespace, cls: type[Request], skip: set[str]) -> dict[str, Any]:
+    """The request fields the command line set (flags left out are not in the mapping)."""
+    names = {item.name for item in dataclasses.fields(cls)} - skip
+    return {name: value for name, value in vars(args).items() if name in names and value is not None}
+
+
 def generate(args: argparse.Namespace) -> int:
-    defaults = _defaults_for(args.model)
     for path, what in ((args.init_image, "init image"), (args.mask, "mask")):
         if path and not Path(path).is_file():
             raise BadInput(f"The {what} '{path}' does not exist.")
+    values = {**_defaults_for(args.model), **given_fields(args, GenerationRequest, _SPECIAL)}
     request = GenerationRequest(
         model=args.model,
         prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        seed=args.seed,
-        steps=args.steps if args.steps is not None else defaults["steps"],
-        guidance=args.guidance if args.guidance is not None else defaults["guidance"],
-        width=args.width if args.width is not None else defaults["width"],
-        height=args.height if args.height is not None else defaults["height"],
-        scheduler=args.scheduler or defaults["scheduler"],
-        batch=args.batch,
         init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
-        strength=args.strength,
         mask=str(Path(args.mask).resolve()) if args.mask else None,
         loras=tuple(LoraRef.parse(item) for item in args.lora),
-        backend=args.backend,
-        device=args.device,
+        **values,
     )
     request.validate()
     out = check_output_path(args.out)

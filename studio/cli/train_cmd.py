@@ -1,45 +1,113 @@
-"""``studio train …``: train models with the studio's headless training engine.
+"""``studio train RECIPE [flags]``: run a training recipe as a job.
 
-    studio train demo-image [--out DIR] [--run-dir DIR] [--steps N] [--batch-size B] [--seed S]
-    studio train demo-text  [--out DIR] [--run-dir DIR] [--steps N] [--batch-size B] [--seed S]
+    studio train demo-image [--steps N] [--resume|--no-resume] [--tensorboard] [--run-dir DIR] [--out DIR] …
+    studio train demo-text  [--steps N] [--resume|--no-resume] [--tensorboard] [--corpus-dir DIR] …
 
-Building the parser imports nothing heavy; torch loads when a training command runs.
+Recipes come from the plugins' manifests (``recipes``, run by the manifest's ``trainer``):
+``studio train --help`` lists them reading manifests only. A recipe's flags are declared by
+``add_arguments(recipe, parser)`` in the module of its plugin's trainer (light: no torch), so
+``studio train RECIPE --help`` shows them. The flags become one :class:`TrainRequest` (run folder,
+steps, batch size, learning rate, seed and resume in its fields, every other flag in ``options``)
+that runs through the job queue like ``studio generate``: it shows in the window's queue, can be
+paused, resumed or cancelled from there, and a run killed mid-way is left ``interrupted``; running
+the same command again resumes from the run folder's latest checkpoint.
+
+Building the parser imports nothing heavy and reads no manifest; torch loads when a recipe runs.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
+from typing import Any
 
-from studio.training.recipes import add_demo_image_arguments
+from studio.core.errors import BadInput, PluginError
+from studio.core.requests import TrainRequest
+
+#: flag destination → TrainRequest field (``studio.plugins.training.recipe_settings`` maps back).
+REQUEST_FIELDS = {"run_dir": "run_dir", "steps": "steps", "batch_size": "batch_size",
+                  "lr": "learning_rate", "seed": "seed", "data": "data"}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    train = commands.add_parser("train", help="train a model with the studio's training engine")
-    sub = train.add_subparsers(dest="train_command", metavar="RECIPE", parser_class=type(train))
-    train.set_defaults(func=lambda args: (train.print_help(), 2)[1])
-    demo = sub.add_parser("demo-image",
-                          help="train the demo text-to-image model on the shapes data set")
-    add_demo_image_arguments(demo)
-    demo.set_defaults(func=run_demo_image)
-    add_demo_text_parser(sub)
+    train = commands.add_parser(
+        "train", help="train a model with a plugin's recipe, as a job",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a model with a recipe of an installed plugin, as a job of the studio's queue. "
+                    "'studio train RECIPE --help' lists the recipe's flags.",
+    )
+    train.add_argument("recipe", nargs="?", metavar="RECIPE", help="the recipe to run (listed below)")
+    train.add_argument("flags", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    base_format_help = train.format_help
+
+    def format_help() -> str:  # the recipes are read from the manifests only when help is asked for
+        train.epilog = _recipes_epilog()
+        return base_format_help()
+
+    train.format_help = format_help  # type: ignore[method-assign]
+    train.set_defaults(func=partial(run, train_parser=train))
 
 
-def run_demo_image(args: argparse.Namespace) -> int:
-    from studio.training.recipes import demo_image
+def _registry():
+    from studio.core.settings import Settings
+    from studio.plugins import PluginRegistry
 
-    return demo_image.run(args)
-
-
-# -- demo-text (the language-model recipe; kept apart from the image recipe above) ---------------
-def add_demo_text_parser(sub: argparse._SubParsersAction) -> None:
-    from studio.training.recipes.demo_text import add_arguments  # light: torch loads in run()
-
-    text = sub.add_parser("demo-text", help="train the demo language model (Llama architecture) on Shakespeare")
-    add_arguments(text)
-    text.set_defaults(func=run_demo_text)
+    settings = Settings.load()
+    return PluginRegistry.from_environment(settings.disabled_plugins, settings.trusted_plugins)
 
 
-def run_demo_text(args: argparse.Namespace) -> int:
-    from studio.training.recipes import demo_text
+def _recipes_epilog() -> str:
+    try:
+        recipes = _registry().recipes()
+    except Exception as exc:  # help must show even when discovery fails
+        return f"recipes: unavailable ({exc})"
+    if not recipes:
+        return "recipes: none (no enabled plugin declares one; see 'studio plugins list')"
+    lines = [f"  {name:<16} {record.manifest.name} [{record.id}]"  # type: ignore[union-attr]
+             for name, record in sorted(recipes.items())]
+    return "recipes:\n" + "\n".join(lines)
 
-    return demo_text.run(args)
+
+def recipe_parser(recipe: str, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
+                  registry: Any = None) -> argparse.ArgumentParser:
+    """The parser of ``studio train RECIPE``: its flags come from the recipe's plugin."""
+    registry = registry or _registry()
+    try:
+        record = registry.for_recipe(recipe)
+    except PluginError as exc:
+        raise BadInput(exc.message, exc.hint) from exc
+    add_arguments = registry.load_attribute(record, "trainer", "add_arguments")
+    parser = parser_class(prog=f"studio train {recipe}",
+                          description=f"The '{recipe}' recipe of {record.manifest.name}, run as a job.")
+    add_arguments(recipe, parser)
+    return parser
+
+
+def request_from_flags(recipe: str, flags: argparse.Namespace) -> TrainRequest:
+    """One TrainRequest from a recipe's parsed flags (JSON-serialisable options)."""
+    values = dict(vars(flags))
+    fields: dict[str, Any] = {}
+    for dest, name in REQUEST_FIELDS.items():
+        value = values.pop(dest, None)
+        if value is not None:
+            fields[name] = value
+    resume = not values.pop("no_resume", False)
+    resume = bool(values.pop("resume", resume))
+    return TrainRequest(recipe=recipe, resume=resume, options=values, **fields)
+
+
+def run(args: argparse.Namespace, train_parser: argparse.ArgumentParser) -> int:
+    from studio.cli.jobs import run_request
+    from studio.cli.output import print_json
+
+    if not args.recipe:
+        train_parser.print_help()
+        return 2
+    parser = recipe_parser(args.recipe, type(train_parser))
+    request = request_from_flags(args.recipe, parser.parse_args(args.flags))
+    request.validate()
+    job = run_request(request)
+    result = job.result
+    print_json({"job": job.id, **(result.data if result else {}),
+                "artifacts": [a.path for a in (result.artifacts if result else ())]})
+    return 0

@@ -1,4 +1,5 @@
-"""Headless training: the engine, data sets and recipes (Qt-free).
+"""Headless training: the generic engine, data sets and errors (Qt-free). Recipes live in the
+families' plugins (their manifest's ``trainer``) and reach the engine through :mod:`studio.plugins.training`.
 
 Importing this package is light; ``studio.training.engine`` (torch, accelerate) loads on first use.
 """

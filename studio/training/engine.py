@@ -6,6 +6,14 @@ the full state (weights, optimiser, scheduler, RNG, step) that resume exactly, p
 metrics events (JSON lines in the run folder and the ``report`` callable) and cooperative
 cancel/pause, checked at every step.
 
+It publishes through the job's ``report`` (the plugin API's): progress every step
+(``report(step, total, message=...)``), metrics every logged step (``metrics={"loss", "lr",
+"it_s"}``), samples as ``preview=`` pictures and a few ``notice=`` lines (resumed, checkpoint saved,
+stopped). The job runner's ``report`` holds while the job is paused (that time counts neither in
+it/s nor in the ETA) and raises :class:`JobCancelled` once it is cancelled: the engine then stops
+after the step it was reporting, saves a checkpoint and returns status "cancelled", so the next run
+(``resume`` is the default) continues from exactly that step.
+
 Because the loop is accelerate's, the same code runs on several GPUs under ``accelerate launch``.
 
 Run folder layout::
@@ -37,10 +45,12 @@ from accelerate import Accelerator
 from accelerate.utils import ProjectConfiguration, is_tensorboard_available, set_seed
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from studio.core.errors import JobCancelled
 from studio.training.errors import CheckpointError, DatasetError, TrainingError
 
 Report = Callable[..., None]
-"""``report(step, total, preview=None, message=None)``: progress for a UI, CLI or job runner."""
+"""``report(step, total, preview=None, message=None, *, metrics=None, notice=None)``: progress for
+a UI, CLI or job runner (the plugin API's ``report``)."""
 
 CHECKPOINT_PREFIX = "step-"
 _STATE_FILE = "trainer_state.json"
@@ -203,9 +213,12 @@ def read_metrics(run_dir: str | os.PathLike, event: str | None = "step") -> list
 class Trainer:
     """Runs a :class:`TrainingTask` under a :class:`TrainConfig`.
 
-    ``report(step, total, preview=None, message=None)`` receives progress; ``cancelled()`` is
-    checked before every step (a cancelled run saves a checkpoint and returns status
-    "cancelled", so it can be resumed); ``paused()`` holds the loop while it returns True.
+    ``report(step, total, preview=None, message=None, *, metrics=None, notice=None)`` receives
+    progress every step, metrics every logged step, samples and notices; it may hold (a paused job)
+    or raise :class:`JobCancelled`. ``cancelled()`` is checked before every step. A cancelled run
+    saves a checkpoint and returns status "cancelled", so it can be resumed; so does a run stopped
+    by Ctrl-C (KeyboardInterrupt, raised again afterwards). ``paused()`` holds the loop while it
+    returns True.
     """
 
     def __init__(
@@ -235,6 +248,23 @@ class Trainer:
         )
         self.models: dict[str, torch.nn.Module] = {}
         self.step = 0
+        self._stopping = False  # the report raised JobCancelled: stop after this step
+        self._held = 0.0  # seconds spent inside report (held while paused) and paused(): not training
+
+    def _publish(self, step: int, total: int, preview: Any = None, message: str | None = None,
+                 **events: Any) -> None:
+        """``report``; a JobCancelled it raises asks the loop to stop, and the time it takes (a
+        paused job is held inside it) is left out of it/s and the ETA."""
+        t = time.monotonic()
+        try:
+            self.report(step, total, preview=preview, message=message, **events)
+        except JobCancelled:
+            self._stopping = True
+        finally:
+            self._held += time.monotonic() - t
+
+    def _stop_requested(self) -> bool:
+        return self._stopping or bool(self.cancelled())
 
     # ----------------------------------------------------------------- events
     def _event(self, rec: dict[str, Any]) -> None:
@@ -282,6 +312,7 @@ class Trainer:
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
         self._event({"event": "checkpoint", "step": self.step, "path": str(final)})
+        self._publish(self.step, self.config.max_steps, notice=f"Checkpoint saved at step {self.step}.")
         return final
 
     def _load_checkpoint(self, path: Path) -> int:
@@ -309,6 +340,7 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg, acc, task = self.config, self.accelerator, self.task
         t_start = time.time()
+        self._stopping = False
         if cfg.max_steps <= 0 or cfg.batch_size <= 0:
             raise TrainingError("Steps and batch size must be positive.",
                                 f"Got steps={cfg.max_steps}, batch size={cfg.batch_size}.")
@@ -344,7 +376,8 @@ class Trainer:
             start = self._load_checkpoint(ckpt)
             self._truncate_metrics(start)
             self._event({"event": "resume", "step": start, "checkpoint": str(ckpt)})
-            self.report(start, cfg.max_steps, None, f"Resumed from step {start}.")
+            self._publish(start, cfg.max_steps, message=f"Resumed from step {start}.",
+                          notice=f"Resumed from the checkpoint at step {start} ({ckpt}).")
         else:
             if acc.is_main_process:
                 (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
@@ -355,7 +388,7 @@ class Trainer:
                 encoding="utf-8")
         self.step = start
         if start >= cfg.max_steps:
-            self.report(start, cfg.max_steps, None, "Already trained to the requested steps.")
+            self._publish(start, cfg.max_steps, message="Already trained to the requested steps.")
             return TrainResult("done", start, cfg.max_steps, None, self.run_dir, ckpt, 0.0)
 
         if cfg.tensorboard:
@@ -366,59 +399,85 @@ class Trainer:
             m.train()
         window: list[float] = []
         last_loss: float | None = None
-        t0, s0 = time.time(), start
+        t0, s0 = time.monotonic(), start
+        self._held = 0.0
         status = "done"
         last_ckpt = ckpt
-        for batch in loader:
-            while self.paused() and not self.cancelled():
-                self.report(self.step, cfg.max_steps, None, "Paused.")
-                time.sleep(0.2)
-            if self.cancelled():
-                status = "cancelled"
-                break
-            loss = task.loss(self.models, batch, self.step)
-            if not torch.isfinite(loss.detach()):
-                raise TrainingError(f"The loss became {loss.item()} at step {self.step}.",
-                                    "Lower the learning rate and resume from the last checkpoint.")
-            acc.backward(loss)
-            if cfg.grad_clip:
-                acc.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            self.step += 1
-            window.append(loss.detach().float().item())
+        try:
+            for batch in loader:
+                if self.paused() and not self._stop_requested():
+                    t_pause = time.monotonic()
+                    while self.paused() and not self._stop_requested():
+                        self._publish(self.step, cfg.max_steps, message="Paused.")
+                        time.sleep(0.2)
+                    self._held += time.monotonic() - t_pause
+                if self._stop_requested():
+                    status = "cancelled"
+                    break
+                loss = task.loss(self.models, batch, self.step)
+                if not torch.isfinite(loss.detach()):
+                    raise TrainingError(f"The loss became {loss.item()} at step {self.step}.",
+                                        "Lower the learning rate and resume from the last checkpoint.")
+                acc.backward(loss)
+                if cfg.grad_clip:
+                    acc.clip_grad_norm_(params, cfg.grad_clip)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                self.step += 1
+                window.append(loss.detach().float().item())
 
-            if self.step % max(1, cfg.log_every) == 0 or self.step == cfg.max_steps:
-                mean = torch.tensor(sum(window) / len(window), device=acc.device)
-                last_loss = acc.reduce(mean, reduction="mean").item()
-                window = []
-                el = time.time() - t0
-                its = (self.step - s0) / el if el > 0 else 0.0
+                active = max(1e-9, time.monotonic() - t0 - self._held)  # paused time left out
+                its = (self.step - s0) / active
                 eta = (cfg.max_steps - self.step) / its if its > 0 else None
-                lr = sched.get_last_lr()[0]
-                self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
-                             "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta})
-                if cfg.tensorboard:
-                    acc.log({"loss": last_loss, "lr": lr, "it_s": its}, step=self.step)
-                self.report(self.step, cfg.max_steps, None,
-                            f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
-                            f"lr {lr:.2e} {its:.2f} it/s"
-                            + (f" ETA {eta / 60:.1f} min" if eta is not None else ""))
-            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
-                last_ckpt = self.save_checkpoint()
-            if cfg.sample_every and self.step % cfg.sample_every == 0:
-                self._sample()
-        saved_now = last_ckpt is not None and last_ckpt.name.endswith(f"{self.step:08d}")
-        if (status == "done" and not saved_now) or (status == "cancelled" and self.step > start):
-            last_ckpt = self.save_checkpoint()
+                eta_text = f" ETA {eta / 60:.1f} min" if eta is not None else ""
+                if self.step % max(1, cfg.log_every) == 0 or self.step == cfg.max_steps:
+                    mean = torch.tensor(sum(window) / len(window), device=acc.device)
+                    last_loss = acc.reduce(mean, reduction="mean").item()
+                    window = []
+                    lr = sched.get_last_lr()[0]
+                    self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
+                                 "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta})
+                    if cfg.tensorboard:
+                        acc.log({"loss": last_loss, "lr": lr, "it_s": its}, step=self.step)
+                    self._publish(self.step, cfg.max_steps,
+                                  message=f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
+                                          f"lr {lr:.2e} {its:.2f} it/s{eta_text}",
+                                  metrics={"loss": last_loss, "lr": lr, "it_s": its})
+                else:
+                    loss_text = f" loss {last_loss:.4f}" if last_loss is not None else ""
+                    self._publish(self.step, cfg.max_steps,
+                                  message=f"step {self.step}/{cfg.max_steps}{loss_text} "
+                                          f"{its:.2f} it/s{eta_text}")
+                if self._stopping:  # cancelled while reporting this step: its checkpoint follows
+                    status = "cancelled"
+                    break
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    last_ckpt = self.save_checkpoint()
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self._sample()
+        except KeyboardInterrupt:  # Ctrl-C: keep the steps made so far, then stop as asked
+            if self.step > start and not self._saved(last_ckpt):
+                self.save_checkpoint()
+            raise
+        if not self._saved(last_ckpt) and (status == "done" or self.step > start):
+            last_ckpt = self.save_checkpoint()  # a cancelled run keeps the step it stopped at
         self._event({"event": status, "step": self.step})
         if cfg.tensorboard:
             acc.end_training()
-        self.report(self.step, cfg.max_steps, None,
-                    "Training finished." if status == "done" else f"Cancelled at step {self.step}.")
+        if status == "done":
+            self._publish(self.step, cfg.max_steps, message="Training finished.")
+        else:
+            where = f"; the checkpoint at step {self.step} is saved" if self._saved(last_ckpt) else ""
+            self._publish(self.step, cfg.max_steps, message=f"Stopped at step {self.step}.",
+                          notice=f"Training stopped at step {self.step} of {cfg.max_steps}{where}: "
+                                 f"train again (resume is the default) to continue from it.")
         return TrainResult(status, self.step, cfg.max_steps, last_loss, self.run_dir, last_ckpt,
                            time.time() - t_start)
+
+    def _saved(self, checkpoint: Path | None) -> bool:
+        """Whether ``checkpoint`` holds the current step."""
+        return checkpoint is not None and checkpoint.name == f"{CHECKPOINT_PREFIX}{self.step:08d}"
 
     def _sample(self) -> None:
         if not self.accelerator.is_main_process:
@@ -440,7 +499,7 @@ class Trainer:
             out.parent.mkdir(parents=True, exist_ok=True)
             preview.save(out)
             self._event({"event": "sample", "step": self.step, "path": str(out)})
-        self.report(self.step, self.config.max_steps, preview, f"Sample at step {self.step}.")
+        self._publish(self.step, self.config.max_steps, preview=preview, message=f"Sample at step {self.step}.")
 
     def unwrapped(self) -> dict[str, torch.nn.Module]:
         """The trained models without accelerate/DDP wrappers."""

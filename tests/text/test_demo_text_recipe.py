@@ -1,38 +1,27 @@
-"""The demo-text recipe on a tiny corpus: a model folder the plugin loads; clear errors on bad data."""
+"""The demo-text recipe (the transformers plugin's trainer) on a tiny corpus: a model folder the
+plugin loads, the same model from the same seed, clear errors on bad data."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
+from studio_transformers import demo_text
+from studio_transformers.train import train
 
-from studio.training.errors import DatasetError
-from studio.training.recipes import demo_text
-
-PLAY = """# The {name}
-
-## ACT I
-
-### SCENE I. A room.
-
-_Enter KING and QUEEN_
-
-**KING**
-Good morrow, my lord, and welcome to the court.
-What news from France?
-
-**QUEEN**
-The king is dead, my lord; long live the king!
-
-_Exeunt_
-"""
+from studio.core.requests import TrainRequest
+from studio.plugins.training import DatasetError
+from tests.training.train_helpers import PLAY, TINY, write_corpus
 
 
-def _args(**kw) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    demo_text.add_arguments(parser)
-    return parser.parse_args([f"--{k.replace('_', '-')}={v}" for k, v in kw.items()])
+def _request(run_dir, steps: int = 3, **options) -> TrainRequest:
+    tiny = {k: v for k, v in TINY.items() if k != "batch_size"}
+    return TrainRequest(recipe="demo-text", run_dir=str(run_dir), steps=steps, batch_size=TINY["batch_size"],
+                        learning_rate=2e-3, resume=True, options={**tiny, **{k: str(v) for k, v in options.items()}})
+
+
+def _quiet(*args, **kwargs) -> None:
+    pass
 
 
 def test_play_paragraphs_drop_speakers_headings_and_stage_directions():
@@ -42,21 +31,16 @@ def test_play_paragraphs_drop_speakers_headings_and_stage_directions():
 
 
 def test_recipe_trains_a_model_the_plugin_loads(tmp_path):
-    corpus = tmp_path / "plays"
-    corpus.mkdir()
-    for i in range(4):
-        (corpus / f"play-{i}.md").write_text(PLAY.format(name=f"Play {i}") * 6)
+    corpus = write_corpus(tmp_path / "plays")
     out = tmp_path / "model"
-    args = _args(out=out, run_dir=tmp_path / "run", corpus_dir=corpus, steps=3, batch_size=2, block=16,
-                 vocab_size=300, hidden=64, layers=1)
-    assert demo_text.run(args) == 0
+    result = train(_request(tmp_path / "run", out=out, corpus_dir=corpus), _quiet, lambda: False)
+    assert result.data["steps"] == 3 and result.artifacts[0].path == str(out)
     metrics = json.loads((out / "training_metrics.json").read_text())
     assert metrics["held_out_perplexity"] > 0 and metrics["unigram_perplexity"] > 0
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json"}
 
     again = tmp_path / "again"
-    assert demo_text.run(_args(out=again, run_dir=tmp_path / "run2", corpus_dir=corpus, steps=3, batch_size=2,
-                               block=16, vocab_size=300, hidden=64, layers=1)) == 0
+    train(_request(tmp_path / "run2", out=again, corpus_dir=corpus), _quiet, lambda: False)
     for name in ("model.safetensors", "tokenizer.json"):  # a rebuild from nothing is the same model
         assert (again / name).read_bytes() == (out / name).read_bytes()
 
@@ -72,5 +56,14 @@ def test_recipe_trains_a_model_the_plugin_loads(tmp_path):
 
 def test_empty_corpus_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="No play"):
-        demo_text.run(_args(out=tmp_path / "m", run_dir=tmp_path / "r", corpus_dir=tmp_path / "empty"))
+    request = _request(tmp_path / "r", out=tmp_path / "m", corpus_dir=tmp_path / "empty")
+    with pytest.raises(DatasetError, match="No play") as info:
+        train(request, _quiet, lambda: False)
+    assert info.value.exit_code == 2
+
+
+def test_a_recipe_the_family_does_not_have_is_bad_input(tmp_path):
+    from studio.plugins import BadInput
+
+    with pytest.raises(BadInput, match="no training recipe 'demo-image'"):
+        train(TrainRequest(recipe="demo-image", run_dir=str(tmp_path)), _quiet, lambda: False)

@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from studio.training import shapes
-from studio.training.recipes import demo_image
+from studio_diffusers import demo_image
+
+from studio.plugins.training import shapes
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "resources" / "models" / "demo"

