@@ -1,8 +1,10 @@
 """Generation parameters recalled from an image file (ours, AUTOMATIC1111's or ComfyUI's) as the
-prompt panel's fields. Qt-free: a plain mapping of field name → value, only for what was found."""
+prompt panel's fields. Qt-free: a plain mapping of request field name → value, only for what was
+found (plus ``model_name`` when a file names its model but not its path)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from studio.core.errors import BadInput
@@ -18,14 +20,8 @@ SOURCES = {"studio": "the studio", "a1111": "AUTOMATIC1111", "comfyui": "ComfyUI
 
 
 def fields_from_request(request: GenerationRequest) -> dict[str, Any]:
-    """Every panel field of ``request``."""
-    return {
-        "model": request.model, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
-        "seed": request.seed, "steps": request.steps, "guidance": request.guidance, "width": request.width,
-        "height": request.height, "scheduler": request.scheduler, "batch": request.batch,
-        "strength": request.strength, "loras": [(lora.path, lora.weight) for lora in request.loras],
-        "init_image": request.init_image,
-    }
+    """Every field of ``request`` by name (the prompt panel's view-model takes the ones it shows)."""
+    return {item.name: getattr(request, item.name) for item in dataclasses.fields(request)}
 
 
 def recall(path: str) -> tuple[str | None, dict[str, Any]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ __all__ = [
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as in the log file
 ProgressRole = Qt.ItemDataRole.UserRole + 1  # (step, total, state value) for the progress delegate
 JobRole = Qt.ItemDataRole.UserRole + 2  # the Job snapshot of the row
+ACTIVE = (JobState.RUNNING, JobState.PAUSED)
 
 
 def summarize(request: Request) -> str:
@@ -76,16 +79,24 @@ class QueueModel(QStandardItemModel):
             self._fill(items, job)
             self.appendRow(items)
         else:
-            self._jobs[row] = job
-            self._fill([self.item(row, c) for c in range(len(self.COLUMNS))], job)
+            old = self._jobs[row]
+            if old.state in ACTIVE and job.state in ACTIVE and job.owner_pid == os.getpid():
+                # running ⇄ paused of a job this process runs: its live progress (the bridge's, newer
+                # than what the queue stored at its last write) stays shown
+                job = replace(job, step=old.step, total=old.total, message=old.message)
+            self._store(row, job)
+
+    def _store(self, row: int, job: Job) -> None:
+        self._jobs[row] = job
+        self._fill([self.item(row, c) for c in range(len(self.COLUMNS))], job)
 
     def set_progress(self, job_id: int, step: int, total: int, message: str) -> None:
         row = self._rows.get(job_id)
         if row is None or self._jobs[row].state.finished:
             return
-        if step >= 1 and self._jobs[row].request.kind == "text":
-            message = f"writing… ({step} tokens)"  # a text job's message is its latest chunk, not a status
-        self.upsert(replace(self._jobs[row], step=step, total=total, message=message))
+        if not message and step >= 1 and self._jobs[row].request.kind == "text":
+            message = f"writing… ({step} tokens)"  # streamed text goes to its own events, never here
+        self._store(row, replace(self._jobs[row], step=step, total=total, message=message))
 
     def _fill(self, items: list[QStandardItem], job: Job) -> None:
         tooltip = job.error or job.message or summarize(job.request)
@@ -154,6 +165,10 @@ class LogViewModel(QObject):
     def close(self) -> None:
         """Detach from the logger (call before the view-model goes away)."""
         logging.getLogger("studio").removeHandler(self._handler)
+
+    def add_line(self, line: str) -> None:
+        """A line that is no log record: a job's own log event (GUI thread)."""
+        self._append(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}")
 
     def _append(self, line: str) -> None:
         self.lines.append(line)

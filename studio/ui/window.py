@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QMetaObject, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QWidget
 
 from studio.core.errors import StudioError
 from studio.core.paths import RESOURCES, log_file
-from studio.core.requests import GenerationRequest
+from studio.core.requests import GenerationRequest, Request, TextRequest
 from studio.core.settings import Settings
 from studio.jobs.queue import Job, JobState
 
@@ -47,12 +49,15 @@ log = logging.getLogger("studio.ui")
 ICON = RESOURCES / "icons" / "studio.svg"
 NOTICE_MS = 15_000
 HISTORY_ROWS = 200
+POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
+POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
 DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
 
 
 def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
     """Unfinished and interrupted jobs, plus the most recent others (the queue keeps them all)."""
-    keep = {j.id for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)}
+    keep = {j.id for j in jobs if j.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED,
+                                              JobState.INTERRUPTED)}
     keep.update(j.id for j in jobs[-recent:])
     return [j for j in jobs if j.id in keep]
 
@@ -94,6 +99,7 @@ class MainWindow(QMainWindow):
         self.status_model = StatusViewModel(self.settings.backend, self)
         self.library_model = LibraryViewModel(None, self)
         self.gallery_model = GalleryViewModel(None, self)
+        self._bridge_connections: list[QMetaObject.Connection] = []
         self._wire_bridge()
 
         # widgets
@@ -102,9 +108,14 @@ class MainWindow(QMainWindow):
         self.prompt_panel = PromptPanel(
             self.library_model, self.settings, self.submit, image_kinds=self.image_model_kinds
         )
-        self.queue_panel = QueuePanel(self.queue_model, self.cancel_job, self.requeue_job)
+        self.queue_panel = QueuePanel(
+            self.queue_model, self.cancel_job, self.requeue_job, pause=self.pause_job, resume=self.resume_job
+        )
+        self.queue_panel.use_settings.connect(self.use_job_settings)
         self.log_panel = LogPanel(self.log_model)
-        self.editor_panel = EditorPanel(self.library_model, self.bridge, self.submit, self.cancel_job)
+        self.editor_panel = EditorPanel(
+            self.library_model, self.bridge, self.submit, self.cancel_job, model_kinds=self.text_model_kinds
+        )
         self.provenance_panel = ProvenancePanel()
         self.docks: dict[str, QDockWidget] = {}
         self._add_dock("prompt", "Prompt", self.prompt_panel)
@@ -127,6 +138,9 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         self._started = False
         self._shut_down = False
+        self._polled_at = 0.0
+        self.poll_timer = QTimer(self, interval=POLL_MS)
+        self.poll_timer.timeout.connect(self.poll_queue)
         if session is not None:
             self.attach(session)
 
@@ -134,7 +148,9 @@ class MainWindow(QMainWindow):
         """Show ``session``'s jobs and models and send intents to it from now on."""
         self.session = session
         self.settings = session.settings
+        self._polled_at = time.time()
         self.queue_model.load(jobs_to_show(session.queue.jobs()))
+        self.poll_timer.start()
         self.library_model.library = session.library
         self.gallery_model.gallery = session.gallery
         self.gallery_model.refresh()
@@ -236,6 +252,8 @@ class MainWindow(QMainWindow):
 
         jobs = bar.addMenu("&Jobs")
         self._action(jobs, "&Generate", self.prompt_panel.submit, "Ctrl+Return")
+        self._action(jobs, "&Pause Selected Job", self.queue_panel.pause_selected)
+        self._action(jobs, "Res&ume Selected Job", self.queue_panel.resume_selected)
         self._action(jobs, "&Cancel Selected Job", self.queue_panel.cancel_selected)
         self._action(jobs, "&Re-queue Selected Job", self.queue_panel.requeue_selected)
 
@@ -281,15 +299,40 @@ class MainWindow(QMainWindow):
         self.editor_panel.start()
 
     def image_model_kinds(self) -> set[str]:
-        """Model kinds some enabled plugin can generate images from."""
+        """Model kinds some enabled plugin can make images from (the manifests say)."""
         if self.session is None:
             return set()
-        return {
-            kind
-            for record in self.session.registry.usable()
-            if record.manifest is not None and "txt2img" in record.manifest.capabilities
-            for kind in record.manifest.model_kinds
-        }
+        return self.session.registry.model_kinds("txt2img", "img2img", "inpaint")
+
+    def text_model_kinds(self) -> set[str]:
+        """Model kinds some enabled plugin can write text with (the manifests say)."""
+        if self.session is None:
+            return set()
+        return self.session.registry.model_kinds("text")
+
+    # -- jobs other processes run ------------------------------------------------------------
+    def poll_queue(self) -> None:
+        """Show the rows the queue database changed since the last look that this process does not
+        run itself (its own jobs arrive through the bridge): ``studio train …`` in a terminal, a
+        job another window runs. Cheap: one query over a small table, once a second."""
+        if self.session is None:
+            return
+        since, self._polled_at = self._polled_at - POLL_OVERLAP_S, time.time()
+        try:
+            changed = self.session.queue.changed_since(since)
+        except Exception as exc:  # a locked or vanished database must not take the window down
+            log.warning("Reading the job queue failed: %s", exc)
+            return
+        me = os.getpid()
+        for job in changed:
+            if job.owner_pid == me:
+                continue
+            shown = self.queue_model.job_by_id(job.id)
+            if shown == job:
+                continue
+            self.queue_model.upsert(job)
+            if job.state.finished and shown is not None and not shown.state.finished:
+                self.notify(f"Job {job.id} {job.state.value} (run by another process).")
 
     # -- intents -------------------------------------------------------------------------
     def _require_session(self) -> StudioSession:
@@ -304,11 +347,52 @@ class MainWindow(QMainWindow):
         self._require_session().runner.cancel(job_id)
         self.notify(f"Cancelling job {job_id}…")
 
-    def requeue_job(self, job_id: int) -> None:
+    def pause_job(self, job_id: int) -> None:
+        """Hold a running job at its next step (this process's, or another's through the queue)."""
         try:
-            self._require_session().runner.requeue(job_id)
+            self._require_session().runner.pause(job_id)
         except StudioError as exc:
             self.notify(exc.user_text())
+            return
+        self.notify(f"Pausing job {job_id}…")
+        self._poll_soon()
+
+    def resume_job(self, job_id: int) -> None:
+        try:
+            self._require_session().runner.resume(job_id)
+        except StudioError as exc:
+            self.notify(exc.user_text())
+            return
+        self.notify(f"Resuming job {job_id}…")
+        self._poll_soon()
+
+    def requeue_job(self, job_id: int) -> None:
+        try:
+            job = self._require_session().runner.requeue(job_id)
+        except StudioError as exc:
+            self.notify(exc.user_text())
+            return
+        if job.request.kind == "train":
+            self.notify(f"Job {job_id} is queued again; the training continues from its last checkpoint.")
+
+    def _poll_soon(self) -> None:
+        """Look at the queue shortly (another process acts on a control at its next step)."""
+        QTimer.singleShot(POLL_MS // 2, self, self.poll_queue)
+
+    def use_job_settings(self, job: Job) -> None:
+        """A job's request in its panel: an image job's in the prompt panel, a text job's sampling
+        settings in the editor."""
+        request: Request = job.request
+        if isinstance(request, GenerationRequest):
+            self.prompt_panel.apply_request(request)
+            panel = "prompt"
+        elif isinstance(request, TextRequest):
+            self.editor_panel.sampling.apply_request(request)
+            panel = "editor"
+        else:
+            return
+        self.docks[panel].raise_()
+        self.notify(f"Settings of job {job.id} are in the {panel} panel.")
 
     def export_images(self, paths: list[str] | None = None) -> ExportDialog:
         """The export dialog for ``paths`` (default: the gallery's selection, else files the user adds)."""
@@ -371,15 +455,29 @@ class MainWindow(QMainWindow):
     # -- job events (GUI thread) ---------------------------------------------------------
     def _wire_bridge(self) -> None:
         b = self.bridge
-        b.changed.connect(self.queue_model.upsert)
-        b.changed.connect(self.canvas_model.on_job)
-        b.failed.connect(lambda job: self.notify(f"Job {job.id} failed: {job.error}"))
-        b.finished.connect(lambda job: self.notify(f"Job {job.id} finished."))
-        b.cancelled.connect(lambda job: self.notify(f"Job {job.id} cancelled."))
-        b.progress.connect(self.queue_model.set_progress)
-        b.progress.connect(self.canvas_model.on_progress)
-        b.preview.connect(self.canvas_model.show_image)
-        b.result.connect(self.canvas_model.show_result)
+        for signal, slot in (
+            (b.changed, self.queue_model.upsert),
+            (b.changed, self.canvas_model.on_job),
+            (b.failed, lambda job: self.notify(f"Job {job.id} failed: {job.error}")),
+            (b.finished, lambda job: self.notify(f"Job {job.id} finished.")),
+            (b.cancelled, lambda job: self.notify(f"Job {job.id} cancelled.")),
+            (b.changed, self._job_changed),
+            (b.log, self._job_log),
+            (b.progress, self.queue_model.set_progress),
+            (b.progress, self.canvas_model.on_progress),
+            (b.preview, self.canvas_model.show_image),
+            (b.result, self.canvas_model.show_result),
+        ):
+            self._bridge_connections.append(signal.connect(slot))
+
+    def _job_log(self, job_id: int, text: str) -> None:
+        """A job's own log line (a notice, "paused") in the Log dock."""
+        self.log_model.add_line(text if text.startswith(f"Job {job_id}") else f"Job {job_id}: {text}")
+
+    def _job_changed(self, job: Job) -> None:
+        if job.state is JobState.PAUSED:
+            shown = self.queue_model.job_by_id(job.id) or job  # its live step (upserted just before)
+            self.notify(f"Job {job.id} paused at step {shown.step}; Resume continues it.")
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -392,6 +490,7 @@ class MainWindow(QMainWindow):
         if self._shut_down:
             return
         self._shut_down = True
+        self.poll_timer.stop()
         if self.probe is not None:
             self.probe.stop()
         self.editor_panel.shutdown()
@@ -400,9 +499,10 @@ class MainWindow(QMainWindow):
         wait_for_background()
 
     def _disconnect_bridge(self) -> None:
-        b = self.bridge
-        for signal in (b.changed, b.finished, b.failed, b.cancelled, b.progress, b.preview, b.result):
+        """Drop the window's own connections (the bridge's routing to job watches stays)."""
+        for connection in self._bridge_connections:
             try:
-                signal.disconnect()
+                QObject.disconnect(connection)
             except (RuntimeError, TypeError):
                 pass
+        self._bridge_connections.clear()

@@ -19,7 +19,7 @@ from tests.plugin_helpers import manifest_text, write_plugin
 
 PLUGIN_ID = "uitest"
 
-MANIFEST = manifest_text(PLUGIN_ID, "studio_uitest", "UI test family", model_kinds=("diffusers",))
+MANIFEST = manifest_text(PLUGIN_ID, "studio_uitest", "UI test family", model_files=("model_index.json",))
 
 # Prompts steer the model: "fail…" raises, "slow…" sleeps 50 ms a step; every step sends a preview.
 MODEL_CODE = """
@@ -27,8 +27,7 @@ import time
 
 from PIL import Image
 
-from studio.core.paths import home_path
-from studio.core.results import Artifact, JobResult
+from studio.plugins import ImageOutput, JobResult
 
 
 class Model:
@@ -39,9 +38,8 @@ class Model:
         for step in range(1, request.steps + 1):
             time.sleep(delay)
             report(step, request.steps, preview=Image.new("RGB", (32, 32), (step * 7 % 256, 90, 160)))
-        out = home_path("gallery") / f"uitest-{time.time_ns()}.png"
-        Image.new("RGB", (request.width // 8, request.height // 8), (200, 120, 40)).save(out)
-        return JobResult(artifacts=(Artifact(str(out)),))
+        image = Image.new("RGB", (request.width // 8, request.height // 8), (200, 120, 40))
+        return JobResult(images=(ImageOutput(image, request),))  # families return, the studio writes
 
     def unload(self):
         pass
@@ -62,7 +60,7 @@ def ui_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ui_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model folder the library identifies as kind ``diffusers`` (weights are never read)."""
+    """A model folder the ``uitest`` plugin's ``model_files`` claim (kind ``uitest``; no weights)."""
     folder = tmp_path_factory.mktemp("ui-models") / "tiny-fake"
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "UITestPipeline"}))

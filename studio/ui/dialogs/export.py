@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError, describe
 from studio.core.requests import ExportRequest
 from studio.jobs.queue import Job
+from studio.ui.bridge import JobWatch
 from studio.ui.qsettings import ui_settings
 from studio.ui.tasks import run_in_background
 
@@ -103,6 +104,7 @@ class ExportDialog(QDialog):
         self.setObjectName("exportDialog")
         self._submit, self._cancel, self.bridge = submit, cancel, bridge
         self.job_id: int | None = None
+        self._watch: JobWatch | None = None
         self.result_paths: list[str] = []
         self._base = None  # PIL preview of the first image
         self._logo = None
@@ -239,10 +241,6 @@ class ExportDialog(QDialog):
         self.logo_path.editingFinished.connect(self._load_logo)
         self.format.currentTextChanged.connect(self._format_changed)
         self._format_changed(self.format.currentText())
-        bridge.progress.connect(self._on_progress)
-        bridge.finished.connect(self._on_finished)
-        bridge.failed.connect(self._on_failed)
-        bridge.cancelled.connect(self._on_cancelled)
         for path in images:
             self.files.addItem(path)
         self._load_base()
@@ -377,6 +375,11 @@ class ExportDialog(QDialog):
             self.status.setText(describe(exc))
             return False
         self.job_id = job.id
+        self._watch = self.bridge.watch(job.id)  # this job's events only, released when it ends
+        self._watch.progress.connect(self._on_progress)
+        self._watch.finished.connect(self._on_finished)
+        self._watch.failed.connect(self._on_failed)
+        self._watch.cancelled.connect(self._on_cancelled)
         ui_settings().setValue("export/folder", request.out_dir)
         self.progress.setRange(0, len(request.images))
         self.progress.setValue(0)
@@ -395,20 +398,17 @@ class ExportDialog(QDialog):
 
     def _ended(self) -> None:
         self.job_id = None
+        self._watch = None  # the bridge releases it after the job's end
         self.export_button.setEnabled(True)
         self.cancel_button.hide()
 
-    def _on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
-        if job_id != self.job_id:
-            return
+    def _on_progress(self, step: int, total: int, message: str) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(step)
         if step >= 1 and message:
             self.status.setText(f"Exported {step} of {total}: {message}")
 
     def _on_finished(self, job: Job) -> None:
-        if job.id != self.job_id:
-            return
         self._ended()
         self.result_paths = [a.path for a in job.result.artifacts] if job.result else []
         self.progress.setValue(self.progress.maximum())
@@ -417,22 +417,15 @@ class ExportDialog(QDialog):
         self.status.setText(f"Exported {n} image{'s' if n != 1 else ''} to {folder}.")
 
     def _on_failed(self, job: Job) -> None:
-        if job.id != self.job_id:
-            return
         self._ended()
         self.status.setText(f"Export failed: {job.error}")
 
-    def _on_cancelled(self, job: Job) -> None:
-        if job.id != self.job_id:
-            return
+    def _on_cancelled(self, _job: Job) -> None:
         self._ended()
         self.status.setText("Export cancelled; the files already written are kept, nothing is half-written.")
 
     def done(self, result: int) -> None:
-        for signal, slot in ((self.bridge.progress, self._on_progress), (self.bridge.finished, self._on_finished),
-                             (self.bridge.failed, self._on_failed), (self.bridge.cancelled, self._on_cancelled)):
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+        if self._watch is not None:
+            self._watch.release()  # the job may go on; this dialog stops following it
+            self._watch = None
         super().done(result)

@@ -3,8 +3,10 @@ recovery, export, and AI actions (Continue, Rewrite, Regenerate, Stop, Check wat
 local language model's tokens into the document.
 
 Model work runs as jobs on the session's worker (``submit`` → :class:`~studio.jobs.runner.JobRunner`);
-the pane listens to the :class:`~studio.ui.bridge.JobBridge` for its own jobs: ``progress`` carries
-each new text chunk (``step >= 1``) or a notice (``step == 0``), ``finished`` the authoritative text.
+the pane follows each of its jobs through a :class:`~studio.ui.bridge.JobWatch` (``bridge.watch(id)``):
+``text`` carries each new chunk, ``log`` a notice, ``finished`` the authoritative text.
+The sampling settings live in a :class:`~studio.ui.request_model.TextSettingsViewModel` the widgets
+are bound to; an action's request is that state with the action's prompt and mode.
 """
 
 from __future__ import annotations
@@ -43,15 +45,16 @@ from studio.core import text_presets
 from studio.core.drafts import Autosaver, Draft, DraftStore
 from studio.core.errors import StudioError, describe
 from studio.core.library import ModelEntry
-from studio.core.requests import TextRequest
+from studio.core.requests import MAX_SEED, TextRequest
 from studio.jobs.queue import Job
+from studio.ui.bridge import JobWatch
 from studio.ui.panels.editor_doc import AiInsertion, DocumentTab, place_cursor_after
 from studio.ui.panels.editor_io import EXPORT_FILTERS, FindBar, read_document, write_document
+from studio.ui.request_model import TextSettingsViewModel, bind, seed_from_widget, seed_to_widget
 from studio.ui.tasks import run_in_background
 
 log = logging.getLogger("studio.ui")
 
-LM_KIND = "causal-lm"
 DEFAULT_MODEL = "demo-text"
 COUNT_DELAY_MS = 400
 _WORD = re.compile(r"\w+(?:['’-]\w+)*")
@@ -107,11 +110,14 @@ class TokenCounter:
 
 
 class SamplingBox(QFrame):
-    """Model, preset and sampling settings; builds the :class:`TextRequest` of an action."""
+    """Model, preset and sampling settings (bound to ``view_model``); builds the :class:`TextRequest`
+    of an action. ``model_kinds()``: the model kinds the plugins can write text with."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, model_kinds: Callable[[], set[str]] = set, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("editorSampling")
+        self.view_model = TextSettingsViewModel(self)
+        self._model_kinds = model_kinds
         self.model = QComboBox()
         self.model.setObjectName("editorModel")
         self.model.setPlaceholderText("No language model found")
@@ -124,9 +130,9 @@ class SamplingBox(QFrame):
         self.top_p = self._double(0.01, 1.0, 0.01, "Top-p: sample from the smallest set of tokens this likely")
         self.top_k = QSpinBox(minimum=0, maximum=1000, toolTip="Top-k (0 = off)")
         self.repetition = self._double(0.5, 3.0, 0.01, "Repetition penalty")
-        self.max_tokens = QSpinBox(minimum=1, maximum=32768, value=100, toolTip="Max new tokens")
-        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1, toolTip="Seed (-1 = random)")
-        self.seed.setSpecialValueText("random")
+        self.max_tokens = QSpinBox(minimum=1, maximum=32768, toolTip="Max new tokens")
+        self.seed = QDoubleSpinBox(minimum=-1, maximum=MAX_SEED, decimals=0, toolTip="Seed (-1 = random)")
+        self.seed.setSpecialValueText("random")  # -1: the view-model's seed is None
         self.watermark = QCheckBox("Watermark")
         self.watermark.setToolTip("Mark generated text with a green-list watermark (detectable later)")
 
@@ -151,6 +157,14 @@ class SamplingBox(QFrame):
         grid.addLayout(form_a, 1, 0)
         grid.addLayout(form_b, 1, 1)
         grid.addWidget(self.watermark, 2, 0, 1, 2)
+        vm = self.view_model
+        bind(vm, "model", self.model, read=lambda: str(self.model.currentData() or ""),
+             write=self._choose_model, signal=self.model.currentIndexChanged)
+        for name, box in (("temperature", self.temperature), ("top_p", self.top_p), ("top_k", self.top_k),
+                          ("repetition_penalty", self.repetition), ("max_new_tokens", self.max_tokens)):
+            bind(vm, name, box)
+        bind(vm, "seed", self.seed, to_widget=seed_to_widget, from_widget=seed_from_widget)
+        bind(vm, "watermark", self.watermark, "checked")
         self.preset.currentIndexChanged.connect(self._preset_chosen)
         self.save_preset.clicked.connect(self._save_preset)
         self.reload_presets(text_presets.DEFAULT_PRESET)
@@ -174,13 +188,8 @@ class SamplingBox(QFrame):
 
     def _preset_chosen(self, index: int) -> None:
         preset = self.preset.itemData(index)
-        if preset is None:
-            return
-        self.temperature.setValue(preset.temperature)
-        self.top_p.setValue(preset.top_p)
-        self.top_k.setValue(preset.top_k)
-        self.repetition.setValue(preset.repetition_penalty)
-        self.max_tokens.setValue(preset.max_new_tokens)
+        if preset is not None:
+            self.view_model.set_request(text_presets.apply_preset(self.view_model.state, preset))
 
     def _save_preset(self) -> None:
         name, ok = QInputDialog.getText(self, "Save preset", "Name of the preset:")
@@ -196,7 +205,8 @@ class SamplingBox(QFrame):
     # -- models ------------------------------------------------------------------------
     def set_models(self, entries: list[ModelEntry]) -> None:
         current = self.model.currentData()
-        models = [e for e in entries if e.kind == LM_KIND]
+        kinds = self._model_kinds()
+        models = [e for e in entries if e.kind in kinds]
         self.model.blockSignals(True)
         self.model.clear()
         for entry in models:
@@ -212,23 +222,21 @@ class SamplingBox(QFrame):
         self.model.setCurrentIndex(max(0, index) if self.model.count() else -1)
         self.model.currentIndexChanged.emit(self.model.currentIndex())
 
+    def _choose_model(self, reference: str) -> None:
+        index = self.model.findData(reference)
+        if index >= 0:
+            self.model.setCurrentIndex(index)
+
     def model_folder(self) -> str | None:
         return self.model.currentData(Qt.ItemDataRole.UserRole + 1)
 
     def request(self, model: str, prompt: str, **fields) -> TextRequest:
-        seed = self.seed.value()
-        return TextRequest(
-            model=model,
-            prompt=prompt,
-            temperature=round(self.temperature.value(), 4),
-            top_p=round(self.top_p.value(), 4),
-            top_k=self.top_k.value(),
-            repetition_penalty=round(self.repetition.value(), 4),
-            max_new_tokens=self.max_tokens.value(),
-            seed=None if seed < 0 else seed,
-            watermark=self.watermark.isChecked(),
-            **fields,
-        )
+        """The settings' request for ``prompt`` on ``model`` (``fields``: the action's mode …)."""
+        return self.view_model.request(model=model, prompt=prompt, **fields)
+
+    def apply_request(self, request: TextRequest) -> None:
+        """"Use these settings" of a text job: model and sampling settings in one step."""
+        self.view_model.set_request(request)
 
 
 class EditorPanel(QWidget):
@@ -247,7 +255,9 @@ class EditorPanel(QWidget):
         autosave_delay: float = 2.0,
         autosave_max_wait: float = 4.0,
         parent: QWidget | None = None,
+        model_kinds: Callable[[], set[str]] = set,
     ) -> None:
+        """``model_kinds()``: the model kinds the plugins can write text with (their manifests')."""
         super().__init__(parent)
         self.setObjectName("editorPanel")
         self.library = library
@@ -262,6 +272,7 @@ class EditorPanel(QWidget):
         self._saver_signals.error.connect(self._draft_error)
         self.active: AiInsertion | None = None  # the generation streaming now
         self.detect_job: int | None = None
+        self._watches: list[JobWatch] = []  # the jobs this pane follows (released when they end)
         self.stopping = False
         self.counter = TokenCounter()
         self.count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
@@ -278,7 +289,7 @@ class EditorPanel(QWidget):
         self.instruction = QLineEdit(placeholderText="Rewrite instruction, e.g. “Make it shorter and friendlier”")
         self.instruction.setObjectName("editorInstruction")
         self.instruction.setClearButtonEnabled(True)
-        self.sampling = SamplingBox()
+        self.sampling = SamplingBox(model_kinds)
         self.sampling.setVisible(False)
         self.settings_button = QToolButton(text="Sampling ▾", checkable=True)
         self.settings_button.setToolTip("Model, preset and sampling settings")
@@ -331,11 +342,6 @@ class EditorPanel(QWidget):
         self.sampling.model.currentIndexChanged.connect(self._model_chosen)
         library.changed.connect(self._library_changed)
         self._library_changed()
-        bridge.text.connect(self._on_text)
-        bridge.log.connect(self._on_notice)
-        bridge.finished.connect(self._on_finished)
-        bridge.failed.connect(self._on_failed)
-        bridge.cancelled.connect(self._on_cancelled)
         self._update_actions()
 
     # -- construction ------------------------------------------------------------------
@@ -418,7 +424,10 @@ class EditorPanel(QWidget):
             self.new_document()
 
     def shutdown(self) -> None:
-        """Write pending drafts now (idempotent)."""
+        """Write pending drafts now, stop following jobs (idempotent)."""
+        for watch in self._watches:
+            watch.release()
+        self._watches.clear()
         if self.saver is not None:
             self.saver.close()
             self.saver = None
@@ -628,7 +637,7 @@ class EditorPanel(QWidget):
         self._update_actions()
 
     def model_ref(self) -> str:
-        return str(self.sampling.model.currentData() or "")
+        return self.sampling.view_model.state.model
 
     # -- AI actions --------------------------------------------------------------------
     @property
@@ -664,6 +673,12 @@ class EditorPanel(QWidget):
         if job is None:
             return False
         self.active = AiInsertion(tab, job.id, request, at, replace)
+        watch = self._watch(job)
+        watch.text.connect(self._on_text)
+        watch.log.connect(self._on_notice)
+        watch.finished.connect(self._on_finished)
+        watch.failed.connect(self._on_failed)
+        watch.cancelled.connect(self._on_cancelled)
         self.stopping = False
         tab.edit.busy = True
         tab.edit.setReadOnly(True)
@@ -757,21 +772,31 @@ class EditorPanel(QWidget):
         if job is None:
             return False
         self.detect_job = job.id
+        watch = self._watch(job)
+        watch.finished.connect(self._on_detected)
+        watch.failed.connect(self._on_detect_failed)
+        watch.cancelled.connect(self._on_detect_cancelled)
         self.show_message("Checking the watermark…")
         self._update_actions()
         return True
 
-    # -- job events (GUI thread) -------------------------------------------------------
-    def _on_text(self, job_id: int, chunk: str) -> None:
+    # -- job events (GUI thread; each from the watch of this pane's own job) ------------
+    def _watch(self, job: Job) -> JobWatch:
+        watch = self.bridge.watch(job.id)
+        self._watches.append(watch)
+        watch.ended.connect(lambda _job, w=watch: self._watches.remove(w) if w in self._watches else None)
+        return watch
+
+    def _on_text(self, chunk: str) -> None:
         active = self.active
-        if active is None or job_id != active.job_id:
+        if active is None:
             return
         active.add(chunk)
         if active.chunks == 1:
             self.show_message("Writing… (Stop halts it)")
 
-    def _on_notice(self, job_id: int, text: str) -> None:
-        if self.active is not None and job_id == self.active.job_id:
+    def _on_notice(self, text: str) -> None:
+        if self.active is not None:
             self.show_message(text)
 
     def _finish_generation(self) -> AiInsertion | None:
@@ -783,13 +808,22 @@ class EditorPanel(QWidget):
         self.stopping = False
         return active
 
+    def _on_detected(self, job: Job) -> None:
+        self.detect_job = None
+        self._show_detection(job.result.data if job.result else {})
+        self._update_actions()
+
+    def _on_detect_failed(self, job: Job) -> None:
+        self.detect_job = None
+        self.show_message(f"The watermark check failed: {job.error}")
+        self._update_actions()
+
+    def _on_detect_cancelled(self, _job: Job) -> None:
+        self.detect_job = None
+        self._update_actions()
+
     def _on_finished(self, job: Job) -> None:
-        if self.detect_job == job.id:
-            self.detect_job = None
-            self._show_detection(job.result.data if job.result else {})
-            self._update_actions()
-            return
-        if self.active is None or job.id != self.active.job_id:
+        if self.active is None:
             return
         active = self._finish_generation()
         data = job.result.data if job.result else {}
@@ -814,12 +848,7 @@ class EditorPanel(QWidget):
         tab.edit.setFocus()
 
     def _on_failed(self, job: Job) -> None:
-        if self.detect_job == job.id:
-            self.detect_job = None
-            self.show_message(f"The watermark check failed: {job.error}")
-            self._update_actions()
-            return
-        if self.active is None or job.id != self.active.job_id:
+        if self.active is None:
             return
         active = self._finish_generation()
         self._remember(active, {})
@@ -827,12 +856,8 @@ class EditorPanel(QWidget):
         self.show_message(f"The model could not write: {job.error}{kept}")
         self._update_actions()
 
-    def _on_cancelled(self, job: Job) -> None:
-        if self.detect_job == job.id:
-            self.detect_job = None
-            self._update_actions()
-            return
-        if self.active is None or job.id != self.active.job_id:
+    def _on_cancelled(self, _job: Job) -> None:
+        if self.active is None:
             return
         active = self._finish_generation()
         self._remember(active, {})

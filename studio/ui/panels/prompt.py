@@ -1,5 +1,8 @@
 """The prompt panel: model, prompts and sampling settings → one ``GenerationRequest``.
 
+The fields live in a :class:`~studio.ui.request_model.PromptViewModel` (one request-shaped state);
+the widgets are bound to it, take their ranges and first values from the request definition, and
+"Use these settings" sets the view-model from a request in one step.
 The mode (txt2img / img2img / inpaint / outpaint) follows what the user does on the canvas; the
 init image and the mask come from the canvas, written as PNG files when the request is made.
 """
@@ -35,11 +38,11 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import BadInput, StudioError, describe
 from studio.core.library import generation_defaults
-from studio.core.requests import MAX_SIDE, SCHEDULER_NAMES, GenerationRequest, LoraRef
+from studio.core.requests import MAX_SEED, MAX_SIDE, SCHEDULER_NAMES, GenerationRequest, LoraRef
 from studio.core.settings import Settings
 from studio.jobs.queue import Job
 from studio.ui.canvas_model import MODES, CanvasViewModel
-from studio.ui.recall import fields_from_request
+from studio.ui.request_model import PromptViewModel, bind, seed_from_widget, seed_to_widget, set_range
 from studio.ui.viewmodels import LibraryViewModel
 
 SCHEDULERS = SCHEDULER_NAMES
@@ -49,7 +52,7 @@ SIZE_PRESETS = (
     ("832 × 1216 portrait", 832, 1216), ("1216 × 832 landscape", 1216, 832),
 )
 CUSTOM = "Custom"
-MAX_SEED = 2**32 - 1
+LORA_KIND = "lora"  # the library's kind for LoRA files (no manifest declares one yet)
 MODE_TIPS = {
     "txt2img": "Text to image: a new picture from the prompt.",
     "img2img": "Image to image: rework the canvas image; Strength says how much.",
@@ -74,20 +77,24 @@ class PromptPanel(QWidget):
     """Builds a request from its fields and hands it to ``submit``; errors show inline."""
 
     submitted = Signal(object)  # the Job that was queued
+    loras_edited = Signal()  # a LoRA weight was changed in the table
 
     def __init__(
         self,
         library: LibraryViewModel,
         settings: Settings,
         submit: Callable[[GenerationRequest], Job],
-        image_kinds: Callable[[], set[str]] = lambda: {"diffusers", "sd-checkpoint"},
+        image_kinds: Callable[[], set[str]],
         parent: QWidget | None = None,
     ) -> None:
+        """``image_kinds()``: the model kinds the plugins can make images with (their manifests')."""
         super().__init__(parent)
         self.library = library
         self.settings = settings
         self._submit = submit
         self._image_kinds = image_kinds
+        self.view_model = PromptViewModel(self)
+        vm = self.view_model
 
         self.model = QComboBox()
         self.model.setEditable(True)
@@ -125,21 +132,19 @@ class PromptPanel(QWidget):
         self.init_label = QLabel()
         self.init_label.setWordWrap(True)
         self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.01, 1.0)
+        set_range(self.strength, GenerationRequest, "strength")
         self.strength.setSingleStep(0.05)
-        self.strength.setValue(0.75)
         self.strength.setToolTip("How much the canvas image changes: 0 keeps it, 1 repaints it entirely.")
 
         self.seed = QDoubleSpinBox()  # a double holds every 32-bit seed exactly
         self.seed.setDecimals(0)
-        self.seed.setRange(-1, MAX_SEED)
-        self.seed.setValue(-1)
+        self.seed.setRange(-1, MAX_SEED)  # -1 shows "Random": the view-model's seed is then None
         self.seed.setSpecialValueText("Random")
         self.seed.setToolTip("Random draws a new seed for every job (it is recorded with the image).")
         self.random_seed = QToolButton()
         self.random_seed.setText("Random")
         self.random_seed.setToolTip("Use a new random seed for every job")
-        self.random_seed.clicked.connect(lambda: self.seed.setValue(-1))
+        self.random_seed.clicked.connect(lambda: vm.set("seed", None))
         self.reuse_seed = QToolButton()
         self.reuse_seed.setText("Reuse last")
         self.reuse_seed.setToolTip("Fix the seed of the last image generated")
@@ -150,13 +155,13 @@ class PromptPanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
         seed_row.addWidget(self.reuse_seed)
-        self.steps = _spin(1, 1000, 20)
+        self.steps = QSpinBox()
+        set_range(self.steps, GenerationRequest, "steps")
         self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 50.0)
+        set_range(self.guidance, GenerationRequest, "guidance")
         self.guidance.setSingleStep(0.5)
-        self.guidance.setValue(7.0)
-        self.width_box = _spin(8, MAX_SIDE, 512, step=64, suffix=" px")
-        self.height_box = _spin(8, MAX_SIDE, 512, step=64, suffix=" px")
+        self.width_box = _side_box()
+        self.height_box = _side_box()
         size_row = QHBoxLayout()
         size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"), 0)
@@ -181,7 +186,8 @@ class PromptPanel(QWidget):
         size_box.addWidget(self.size_note)
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULERS)
-        self.batch = _spin(1, 64, 1)
+        self.batch = QSpinBox()
+        set_range(self.batch, GenerationRequest, "batch")
 
         self.loras = QTableWidget(0, 2)
         self.loras.setHorizontalHeaderLabels(["LoRA", "Weight"])
@@ -261,6 +267,18 @@ class PromptPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
 
+        # the widgets show the view-model (first values: the request's own defaults) and edit it
+        bind(vm, "model", self.model, read=self._typed_model, write=self._choose_model,
+             signal=self.model.currentTextChanged)
+        bind(vm, "prompt", self.prompt, "plainText")
+        bind(vm, "negative_prompt", self.negative, "plainText")
+        bind(vm, "seed", self.seed, to_widget=seed_to_widget, from_widget=seed_from_widget)
+        for name, box in (("steps", self.steps), ("guidance", self.guidance), ("width", self.width_box),
+                          ("height", self.height_box), ("batch", self.batch), ("strength", self.strength)):
+            bind(vm, name, box)
+        bind(vm, "scheduler", self.scheduler, "currentText")
+        bind(vm, "loras", self.loras, read=self._table_loras, write=self._show_loras, signal=self.loras_edited)
+
         library.changed.connect(self._models_changed)
         library.failed.connect(lambda text: self.show_error(f"Scanning models failed: {text}"))
         self._models_changed()
@@ -273,9 +291,9 @@ class PromptPanel(QWidget):
         """The request the fields describe; for img2img/inpaint/outpaint the canvas image (and
         mask) are written to ``STUDIO_HOME/cache`` first. Raises :class:`BadInput` when the
         canvas cannot give what the mode needs."""
-        seed = int(self.seed.value())
+        state = self.view_model.state
         mode = self.mode.currentText()
-        width, height = self.width_box.value(), self.height_box.value()
+        width, height = state.width, state.height
         init = mask = None
         if mode != "txt2img":
             canvas = self.canvas
@@ -286,30 +304,27 @@ class PromptPanel(QWidget):
                 )
             width, height = round8(canvas.size().width()), round8(canvas.size().height())
             init, mask = canvas.write_request_files(with_mask=mode in ("inpaint", "outpaint"))
-        return GenerationRequest(
-            model=self.model_reference(),
-            prompt=self.prompt.toPlainText().strip(),
-            negative_prompt=self.negative.toPlainText().strip(),
-            seed=None if seed < 0 else seed,
-            steps=self.steps.value(),
-            guidance=round(self.guidance.value(), 2),
+        return self.view_model.request(
+            model=state.model.strip(),
+            prompt=state.prompt.strip(),
+            negative_prompt=state.negative_prompt.strip(),
             width=width,
             height=height,
-            scheduler=self.scheduler.currentText(),
-            batch=self.batch.value(),
             init_image=init,
-            strength=round(self.strength.value(), 2),
             mask=mask,
-            loras=tuple(self.lora_refs()),
             backend=self.settings.backend,
             device=self.settings.device,
         )
 
     def model_reference(self) -> str:
         """The chosen model's path, or the typed text (a library name or a path)."""
-        text = self.model.currentText().strip()
+        return self.view_model.state.model.strip()
+
+    def _typed_model(self) -> str:
+        """The model combo's choice as a reference: an entry's path, else the text typed."""
+        text = self.model.currentText()
         index = self.model.findText(text)
-        data = self.model.itemData(index) if index >= 0 else None
+        data = self.model.itemData(index) if index >= 0 and text else None
         return str(data) if data else text
 
     def submit(self) -> Job | None:
@@ -370,21 +385,16 @@ class PromptPanel(QWidget):
 
     # -- seed, size, LoRAs -----------------------------------------------------------------
     def note_finished(self, job: Job) -> None:
-        """Remember the seed of a finished generation for "Reuse last"."""
-        result = job.result
-        if not isinstance(job.request, GenerationRequest) or result is None:
-            return
-        seed = result.data.get("seed") if isinstance(result.data, dict) else None
-        if seed is None:
-            seed = next((a.metadata.get("seed") for a in result.artifacts if "seed" in a.metadata), None)
-        if isinstance(seed, int):
+        """Remember the seed of a finished generation for "Reuse last" (the queue resolved it)."""
+        seed = getattr(job.request, "seed", None)
+        if isinstance(job.request, GenerationRequest) and seed is not None:
             self.last_seed = seed
             self.reuse_seed.setEnabled(True)
             self.reuse_seed.setToolTip(f"Fix the seed of the last image generated ({seed})")
 
     def _reuse_last_seed(self) -> None:
         if self.last_seed is not None:
-            self.seed.setValue(self.last_seed)
+            self.view_model.set("seed", self.last_seed)
 
     def _preset_chosen(self, index: int) -> None:
         if 0 <= index < len(SIZE_PRESETS):
@@ -405,47 +415,52 @@ class PromptPanel(QWidget):
 
     def add_lora(self, path: str, weight: float = 1.0) -> None:
         """Add a LoRA file to the stack (or set its weight if it is already there)."""
-        for row in range(self.loras.rowCount()):
-            if self.loras.item(row, 0).data(Qt.ItemDataRole.UserRole) == path:
-                self._weight_box(row).setValue(weight)
-                return
-        row = self.loras.rowCount()
-        self.loras.insertRow(row)
-        item = QTableWidgetItem(Path(path).stem)
-        item.setData(Qt.ItemDataRole.UserRole, path)
-        item.setToolTip(path)
-        self.loras.setItem(row, 0, item)
-        weight_box = QDoubleSpinBox()
-        weight_box.setRange(-4.0, 4.0)
-        weight_box.setSingleStep(0.05)
-        weight_box.setValue(weight)
-        weight_box.setFrame(False)
-        self.loras.setCellWidget(row, 1, weight_box)
+        loras = [lora for lora in self.view_model.state.loras if lora.path != path]
+        at = next((i for i, lora in enumerate(self.view_model.state.loras) if lora.path == path), len(loras))
+        loras.insert(at, LoraRef(path, weight))
+        self.view_model.set("loras", tuple(loras))
+
+    def lora_refs(self) -> list[LoraRef]:
+        return list(self.view_model.state.loras)
+
+    def clear_loras(self) -> None:
+        self.view_model.set("loras", ())
+
+    def _remove_selected_lora(self) -> None:
+        rows = {index.row() for index in self.loras.selectedIndexes()}
+        loras = list(self.view_model.state.loras)
+        rows = rows or ({len(loras) - 1} if loras else set())
+        self.view_model.set("loras", tuple(lora for row, lora in enumerate(loras) if row not in rows))
+
+    # the LoRA table shows the view-model's stack; its weight boxes edit it
+    def _table_loras(self) -> tuple[LoraRef, ...]:
+        paths = (str(self.loras.item(row, 0).data(Qt.ItemDataRole.UserRole)) for row in range(self.loras.rowCount()))
+        return tuple(LoraRef(path, round(self._weight_box(row).value(), 2)) for row, path in enumerate(paths))
+
+    def _show_loras(self, loras: tuple[LoraRef, ...]) -> None:
+        self.loras.setRowCount(0)
+        for row, lora in enumerate(loras):
+            self.loras.insertRow(row)
+            item = QTableWidgetItem(Path(lora.path).stem)
+            item.setData(Qt.ItemDataRole.UserRole, lora.path)
+            item.setToolTip(lora.path)
+            self.loras.setItem(row, 0, item)
+            weight_box = QDoubleSpinBox()
+            weight_box.setRange(-4.0, 4.0)
+            weight_box.setSingleStep(0.05)
+            weight_box.setValue(lora.weight)
+            weight_box.setFrame(False)
+            weight_box.valueChanged.connect(self.loras_edited)
+            self.loras.setCellWidget(row, 1, weight_box)
 
     def _weight_box(self, row: int) -> QDoubleSpinBox:
         box = self.loras.cellWidget(row, 1)
         assert isinstance(box, QDoubleSpinBox)
         return box
 
-    def lora_refs(self) -> list[LoraRef]:
-        return [
-            LoraRef(
-                str(self.loras.item(row, 0).data(Qt.ItemDataRole.UserRole)), round(self._weight_box(row).value(), 2)
-            )
-            for row in range(self.loras.rowCount())
-        ]
-
-    def clear_loras(self) -> None:
-        self.loras.setRowCount(0)
-
-    def _remove_selected_lora(self) -> None:
-        rows = sorted({index.row() for index in self.loras.selectedIndexes()}, reverse=True)
-        for row in rows or ([self.loras.rowCount() - 1] if self.loras.rowCount() else []):
-            self.loras.removeRow(row)
-
     def _fill_lora_menu(self) -> None:
         self.lora_menu.clear()
-        entries = [e for e in self.library.entries if e.kind == "lora"]
+        entries = [e for e in self.library.entries if e.kind == LORA_KIND]
         for entry in entries:
             action = self.lora_menu.addAction(entry.name)
             action.setToolTip(entry.path)
@@ -462,45 +477,28 @@ class PromptPanel(QWidget):
 
     # -- filling the fields ----------------------------------------------------------------
     def apply_request(self, request: GenerationRequest) -> None:
-        """"Use these settings": the fields take ``request``'s values."""
-        self.apply_fields(fields_from_request(request))
+        """"Use these settings": every field takes ``request``'s value (one view-model update)."""
+        self.view_model.set_request(request)
+        if not request.init_image:
+            self.set_mode("txt2img")
+        self._set_feedback("Settings filled in.", error=False)
 
     def apply_fields(self, fields: dict[str, Any], source: str = "") -> None:
         """Fill the fields found in ``fields`` (see :mod:`studio.ui.recall`); others stay."""
         notes = []
-        if fields.get("model"):
-            self._choose_model(str(fields["model"]))
-        elif fields.get("model_name"):
-            name = str(fields["model_name"])
+        fields = dict(fields)
+        name = str(fields.pop("model_name", "") or "")
+        if not fields.get("model") and name:
             index = self.model.findText(name)
             if index >= 0:
-                self.model.setCurrentIndex(index)
+                fields["model"] = str(self.model.itemData(index) or name)
             else:
                 notes.append(f"its model '{name}' is not in your library, so the model was kept")
-        if "prompt" in fields:
-            self.prompt.setPlainText(str(fields["prompt"]))
-        if "negative_prompt" in fields:
-            self.negative.setPlainText(str(fields["negative_prompt"]))
-        if "seed" in fields:
-            seed = fields["seed"]
-            self.seed.setValue(-1 if seed is None else max(-1, min(MAX_SEED, int(seed))))
-        for key, box in (("steps", self.steps), ("batch", self.batch)):
-            if key in fields:
-                box.setValue(int(fields[key]))
-        if "guidance" in fields:
-            self.guidance.setValue(float(fields["guidance"]))
-        if "strength" in fields:
-            self.strength.setValue(float(fields["strength"]))
-        if "width" in fields:
-            self.width_box.setValue(int(fields["width"]))
-        if "height" in fields:
-            self.height_box.setValue(int(fields["height"]))
-        if "scheduler" in fields and self.scheduler.findText(str(fields["scheduler"])) >= 0:
-            self.scheduler.setCurrentText(str(fields["scheduler"]))
-        if "loras" in fields:
-            self.clear_loras()
-            for path, weight in fields["loras"]:
-                self.add_lora(str(path), float(weight))
+        if "seed" in fields and fields["seed"] is not None:
+            fields["seed"] = max(-1, min(MAX_SEED, int(fields["seed"])))
+        if fields.get("scheduler") not in (None, *SCHEDULERS):
+            fields.pop("scheduler")
+        self.view_model.update(fields)
         if "init_image" in fields and not fields["init_image"]:
             self.set_mode("txt2img")
         text = f"Settings recalled from {source}" if source else "Settings filled in"
@@ -514,7 +512,7 @@ class PromptPanel(QWidget):
         self.model.setEditText(reference)
 
     def _models_changed(self) -> None:
-        typed = self.model.currentText()
+        typed = self.view_model.state.model
         self.model.blockSignals(True)
         self.model.clear()
         kinds = self._image_kinds()
@@ -524,7 +522,7 @@ class PromptPanel(QWidget):
             self.model.setItemData(self.model.count() - 1, f"{entry.kind} · {entry.path}", Qt.ItemDataRole.ToolTipRole)
         self.model.blockSignals(False)
         if typed:
-            self.model.setEditText(typed)
+            self._choose_model(typed)
         elif self.settings.default_model and self.model.findText(self.settings.default_model) >= 0:
             self.model.setCurrentIndex(self.model.findText(self.settings.default_model))
             self.apply_model_defaults()
@@ -542,18 +540,13 @@ class PromptPanel(QWidget):
         entry = next((e for e in self.library.entries if e.path == path), None)
         if entry is None:
             return
-        defaults = generation_defaults(entry)
-        self.width_box.setValue(defaults["width"])
-        self.height_box.setValue(defaults["height"])
-        self.steps.setValue(defaults["steps"])
-        self.guidance.setValue(defaults["guidance"])
-        self.scheduler.setCurrentText(defaults["scheduler"])
+        self.view_model.update(generation_defaults(entry))
 
 
-def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
+def _side_box() -> QSpinBox:
+    """Width or height: multiples of 8 up to the request's ``MAX_SIDE`` (checked on each edit)."""
     box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setSuffix(suffix)
+    box.setRange(8, MAX_SIDE)
+    box.setSingleStep(64)
+    box.setSuffix(" px")
     return box
