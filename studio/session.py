@@ -127,13 +127,20 @@ class StudioSession:
         return write_images(result, self.gallery)
 
     def _train(self, request: TrainRequest, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
-        """Run a training recipe with the trainer its plugin's manifest names. A run without a run
-        folder trains in ``STUDIO_HOME/runs/RECIPE`` (and resumes there)."""
+        """Run a training recipe with the trainer its plugin's manifest names (the run folder was
+        chosen when the job was queued: :meth:`TrainRequest.resolved`). A recipe that trains on a
+        model (``request.model``: fine-tuning) gets it found and described as a loader would, in
+        ``context``."""
         record = self.registry.for_recipe(request.recipe)
         trainer = self.registry.load_callable(record, "trainer")
-        if not request.run_dir:
-            request = request.replace(run_dir=str(home_path("runs", request.recipe)))  # type: ignore[assignment]
-        return write_images(trainer(request, report, cancelled), self.gallery)
+        request = request.resolved()  # type: ignore[assignment]
+        if not request.model:
+            return write_images(trainer(request, report, cancelled), self.gallery)
+        entry, _signature = self._resolve(request.model)
+        device = request.device if request.device != "auto" else self.settings.device
+        context = LoadContext(model=entry, device=device, backend=request.backend, cache_dir=home_path("cache"),
+                              options=self.settings.model_options())
+        return write_images(trainer(request, report, cancelled, context=context), self.gallery)
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""

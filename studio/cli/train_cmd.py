@@ -26,7 +26,7 @@ from studio.core.requests import TrainRequest
 
 #: flag destination → TrainRequest field (``studio.plugins.training.recipe_settings`` maps back).
 REQUEST_FIELDS = {"run_dir": "run_dir", "steps": "steps", "batch_size": "batch_size",
-                  "lr": "learning_rate", "seed": "seed", "data": "data"}
+                  "lr": "learning_rate", "seed": "seed", "data": "data", "model": "model"}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from studio.core.errors import BadInput
@@ -241,6 +242,17 @@ class TrainRequest(Request):
     seed: int = 0
     resume: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> TrainRequest:
+        """With its run folder chosen: ``STUDIO_HOME/runs/RECIPE`` (``RECIPE-NAME`` when the run
+        writes a file or folder of another name, so two LoRAs never share a run folder)."""
+        if self.run_dir:
+            return self
+        from studio.core.paths import studio_home
+
+        out = Path(str(self.options.get("out") or "")).stem
+        name = self.recipe if not out or out == self.recipe else f"{self.recipe}-{out}"
+        return self.replace(run_dir=str(studio_home() / "runs" / name))  # type: ignore[return-value]
 
     def validate(self) -> None:
         super().validate()

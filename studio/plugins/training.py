@@ -47,7 +47,7 @@ __all__ = [
 
 #: ``TrainRequest`` field → the ``argparse`` destination of the flag a recipe declares for it.
 REQUEST_FIELDS = {"run_dir": "run_dir", "steps": "steps", "batch_size": "batch_size",
-                  "learning_rate": "lr", "seed": "seed", "data": "data"}
+                  "learning_rate": "lr", "seed": "seed", "data": "data", "model": "model"}
 
 
 def recipe_settings(request: TrainRequest,

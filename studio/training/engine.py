@@ -77,6 +77,7 @@ class TrainConfig:
     log_every: int = 10
     num_workers: int = 0
     mixed_precision: str = "no"
+    gradient_accumulation: int = 1  # batches per optimiser step (a step counts once per update)
     resume: bool = True  # continue from the latest checkpoint in run_dir/checkpoints if any
     tensorboard: bool = False  # also log loss/lr/it/s as TensorBoard scalars under run_dir/tensorboard
     extra: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +110,9 @@ class TrainingTask:
     """
 
     name = "task"
+    #: Checkpoints hold only the parameters that train (e.g. LoRA adapters on a frozen model: a few
+    #: MB instead of the whole model); the frozen rest is rebuilt by ``build_models`` on resume.
+    checkpoint_trainable_only = False
 
     def build_models(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
@@ -315,10 +319,22 @@ class Trainer:
         self._publish(self.step, self.config.max_steps, notice=f"Checkpoint saved at step {self.step}.")
         return final
 
+    def _keep_trainable_only(self, models: dict[str, torch.nn.Module]) -> None:
+        """Checkpoints write each model's trainable parameters only (accelerate's save hook)."""
+        trainable = [{name for name, p in m.named_parameters() if p.requires_grad} for m in models.values()]
+
+        def keep(_models, weights, _output_dir) -> None:
+            for index, state in enumerate(weights):
+                names = trainable[index] if index < len(trainable) else set(state)
+                weights[index] = {k: v for k, v in state.items() if k in names}
+
+        self.accelerator.register_save_state_pre_hook(keep)
+
     def _load_checkpoint(self, path: Path) -> int:
         try:
             state = json.loads((path / _STATE_FILE).read_text(encoding="utf-8"))
-            self.accelerator.load_state(str(path))
+            kwargs = {"strict": False} if self.task.checkpoint_trainable_only else {}
+            self.accelerator.load_state(str(path), **kwargs)
         except Exception as exc:
             raise CheckpointError(f"Could not resume from checkpoint {path}: {exc}",
                                   "Delete that checkpoint folder to resume from an older one.") from exc
@@ -327,7 +343,7 @@ class Trainer:
     # -------------------------------------------------------------------- run
     def _dataloader(self, dataset: Dataset, start_step: int) -> DataLoader:
         cfg, n_proc = self.config, self.accelerator.num_processes
-        per_step = cfg.batch_size * n_proc
+        per_step = cfg.batch_size * n_proc * max(1, cfg.gradient_accumulation)
         sampler = _StepSampler(len(dataset), cfg.seed, start_step * per_step,
                                max(0, cfg.max_steps - start_step) * per_step)
         # Its own generator: creating the iterator must not draw from the global RNG, or a
@@ -366,6 +382,8 @@ class Trainer:
                                 weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
         names = list(models)
+        if task.checkpoint_trainable_only:
+            self._keep_trainable_only(models)
         prepared = acc.prepare(*models.values(), opt, sched)
         self.models = dict(zip(names, prepared[: len(names)], strict=True))
         opt, sched = prepared[len(names)], prepared[len(names) + 1]
@@ -403,22 +421,30 @@ class Trainer:
         self._held = 0.0
         status = "done"
         last_ckpt = ckpt
+        micro = 0  # batches accumulated towards the next optimiser step
         try:
             for batch in loader:
-                if self.paused() and not self._stop_requested():
+                # pause and stop between optimiser steps, never inside an accumulated one
+                if not micro and self.paused() and not self._stop_requested():
                     t_pause = time.monotonic()
                     while self.paused() and not self._stop_requested():
                         self._publish(self.step, cfg.max_steps, message="Paused.")
                         time.sleep(0.2)
                     self._held += time.monotonic() - t_pause
-                if self._stop_requested():
+                if not micro and self._stop_requested():
                     status = "cancelled"
                     break
                 loss = task.loss(self.models, batch, self.step)
                 if not torch.isfinite(loss.detach()):
                     raise TrainingError(f"The loss became {loss.item()} at step {self.step}.",
                                         "Lower the learning rate and resume from the last checkpoint.")
-                acc.backward(loss)
+                accumulate = max(1, cfg.gradient_accumulation)
+                acc.backward(loss / accumulate)
+                micro += 1
+                if micro < accumulate:  # more batches before this optimiser step
+                    window.append(loss.detach().float().item())
+                    continue
+                micro = 0
                 if cfg.grad_clip:
                     acc.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
@@ -452,10 +478,13 @@ class Trainer:
                 if self._stopping:  # cancelled while reporting this step: its checkpoint follows
                     status = "cancelled"
                     break
+                # checkpoints and samples are not training: their time stays out of it/s and the ETA
+                t_aside, held = time.monotonic(), self._held
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     last_ckpt = self.save_checkpoint()
                 if cfg.sample_every and self.step % cfg.sample_every == 0:
                     self._sample()
+                self._held = held + time.monotonic() - t_aside
         except KeyboardInterrupt:  # Ctrl-C: keep the steps made so far, then stop as asked
             if self.step > start and not self._saved(last_ckpt):
                 self.save_checkpoint()

@@ -42,7 +42,7 @@ def test_studio_train_demo_text_runs_as_a_queued_job(tmp_path, studio_home, caps
     corpus = write_corpus(tmp_path / "plays")
     assert main(["train", "demo-text", *tiny_flags(corpus, tmp_path / "model", 20, log_every=5)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    run_dir = studio_home / "runs" / "demo-text"  # the default run folder
+    run_dir = studio_home / "runs" / "demo-text-model"  # the default run folder: RECIPE-NAME of --out
     assert printed["steps"] == 20 and printed["run_dir"] == str(run_dir)
     assert (tmp_path / "model" / "model.safetensors").is_file()
 

@@ -33,8 +33,6 @@ from studio_diffusers.single_file import load_single_file, refuse_pickle
 
 
 def load(context: LoadContext) -> StableDiffusionModel:
-    diffusers_logging.disable_progress_bar()
-    diffusers_logging.set_verbosity_error()
     entry = context.model
     device = resolve_device(context.device)
     pipe = load_pipeline(entry, default_dtype(device), context.options)
@@ -52,6 +50,8 @@ def load_pipeline(entry: ModelEntry, dtype: torch.dtype, options: dict[str, Any]
     """The Stable Diffusion pipeline of a diffusers folder or a single-file checkpoint (a pickle one
     only when the user allowed that very file), checked complete. Generation and training load
     the user's model through here."""
+    diffusers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
     if entry.kind == "pickle-checkpoint":
         refuse_pickle(entry, options.get("allowed_pickles", []))
         pipe = load_single_file(entry, dtype, options.get("single_file_config"))

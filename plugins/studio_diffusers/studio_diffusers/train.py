@@ -1,7 +1,8 @@
-"""The diffusers family's trainer: the recipes its manifest lists (``demo-image``).
+"""The diffusers family's trainer: the recipes its manifest lists (``demo-image``, ``lora``).
 
-``train(request, report, cancelled)`` is the manifest's ``trainer``: the job runner calls it with a
-:class:`TrainRequest`. ``add_arguments(recipe, parser)`` declares a recipe's command-line flags
+``train(request, report, cancelled, context=None)`` is the manifest's ``trainer``: the job runner
+calls it with a :class:`TrainRequest` (and, for fine-tuning, the base model found as a loader would
+get it, in ``context``). ``add_arguments(recipe, parser)`` declares a recipe's command-line flags
 (``studio train demo-image --help``). Importing this module is light: torch and diffusers load when a
 run starts (:mod:`studio_diffusers.demo_image`).
 """
@@ -11,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from studio.plugins import BadInput, Cancelled, JobResult, Report, TrainRequest
+from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest
 
-RECIPES = ("demo-image",)
+RECIPES = ("demo-image", "lora")
 
 
 def _check(recipe: str) -> None:
@@ -30,16 +31,73 @@ def _path(text: str) -> str:
 def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
     """The flags of ``studio train RECIPE``; their destinations are the request's options."""
     _check(recipe)
-    add_demo_image_arguments(parser)
+    if recipe == "lora":
+        add_lora_arguments(parser)
+    else:
+        add_demo_image_arguments(parser)
 
 
-def train(request: TrainRequest, report: Report, cancelled: Cancelled) -> JobResult:
+def train(request: TrainRequest, report: Report, cancelled: Cancelled,
+          context: LoadContext | None = None) -> JobResult:
     """Run ``request.recipe``; resumes from the run folder's latest checkpoints when ``resume``."""
     _check(request.recipe)
+    if request.recipe == "lora":
+        if context is None:
+            raise BadInput("Fine-tuning needs a base model.",
+                           "Pass --model (a diffusers folder, a checkpoint or 'demo').")
+        from studio_diffusers.loader import load_pipeline
+        from studio_diffusers.train_lora import train_lora
+
+        return train_lora(request, report, cancelled, model=context.model, load_options=context.options,
+                          load_pipeline=load_pipeline, model_defaults=context.model.details.get("defaults"))
     from studio.plugins.training import recipe_settings
     from studio_diffusers import demo_image
 
     return demo_image.run(recipe_settings(request, add_demo_image_arguments), report, cancelled)
+
+
+def add_lora_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``studio train lora``: the defaults teach a concept from 10–50 captioned images."""
+    p.add_argument("--model", required=True,
+                   help="base model: a diffusers folder, a .safetensors checkpoint or 'demo'")
+    p.add_argument("--data", required=True, type=_path,
+                   help="folder of images with captions (IMAGE.txt beside each, or metadata.jsonl)")
+    p.add_argument("--out", required=True, type=_path, help="the LoRA file to write (.safetensors)")
+    p.add_argument("--steps", type=int, default=LORA_DEFAULTS["steps"], help="optimiser steps")
+    p.add_argument("--rank", type=int, default=LORA_DEFAULTS["rank"], help="LoRA rank")
+    p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank, a scale of 1)")
+    p.add_argument("--lr", type=float, default=LORA_DEFAULTS["lr"], help="learning rate")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine", "linear"), default="constant")
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=LORA_DEFAULTS["batch_size"])
+    p.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimiser step")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="training size in pixels (default: the model's own)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--instance-prompt", default="", help="caption for images that have none")
+    p.add_argument("--train-text-encoder", action=argparse.BooleanOptionalAction, default=None,
+                   help="train LoRA on the text encoder(s) too (default: when a caption word is new to the "
+                        "tokenizer, i.e. split into pieces)")
+    p.add_argument("--sample-prompt", dest="sample_prompts", action="append", default=[],
+                   help="prompt for the sample pictures (repeat for more; default: the first caption)")
+    p.add_argument("--sample-every", type=int, default=LORA_DEFAULTS["sample_every"],
+                   help="steps between samples (0: none)")
+    p.add_argument("--checkpoint-every", type=int, default=LORA_DEFAULTS["checkpoint_every"])
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="fp16/bf16 on a GPU")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower steps")
+    p.add_argument("--run-dir", type=_path, default=None,
+                   help="checkpoints, samples and metrics (default: STUDIO_HOME/runs/lora-NAME)")
+    p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
+                   help="continue from the run folder's latest checkpoint (the default)")
+    p.add_argument("--no-resume", dest="no_resume", action="store_true", help="start over")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard scalars in RUN_DIR/tensorboard")
+    p.add_argument("--format", choices=("diffusers", "kohya"), default="diffusers",
+                   help="key format of the file: diffusers/peft (load_lora_weights) or kohya/A1111")
+
+
+LORA_DEFAULTS = {"steps": 1000, "rank": 16, "lr": 1e-4, "batch_size": 4, "sample_every": 100,
+                 "checkpoint_every": 100}
 
 
 def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,77 @@
+"""Judge a star LoRA on the demo model by its pixels: stars drawn for star prompts (with and without the
+LoRA) and old shapes kept. The star judge is tests/fixtures/stars.py's (points of the outline and
+solidity); the old shapes are judged as bench/demo_eval.py judges them.
+
+    python bench/lora_eval.py LORA.safetensors [--seeds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STAR_PROMPTS = [("large", "red", "left", "white"), ("large", "blue", "right", "white"),
+                ("small", "green", "centre", "black"), ("large", "yellow", "top", "gray"),
+                ("large", "purple", "bottom", "white"), ("small", "orange", "left", "gray"),
+                ("large", "green", "centre", "white"), ("small", "red", "right", "black"),
+                ("large", "blue", "top", "white"), ("large", "orange", "centre", "black")]
+OLD_PROMPTS = [("large", "red", "circle", "left", "white"), ("large", "blue", "square", "right", "white"),
+               ("large", "green", "triangle", "centre", "black"), ("small", "yellow", "circle", "top", "gray"),
+               ("large", "purple", "square", "bottom", "white")]
+
+
+def evaluate(lora: str | None, seeds: int = 1, model: str = "demo") -> dict[str, object]:
+    from PIL import Image
+
+    from studio.core.requests import GenerationRequest, LoraRef
+    from studio.session import StudioSession
+    from tests.fixtures.stars import PHRASES, judge, star_caption
+
+    loras = (LoraRef(lora, 1.0),) if lora else ()
+    session = StudioSession()
+    rows: list[dict[str, object]] = []
+    try:
+        def render(prompt: str, seed: int):
+            request = GenerationRequest(model=model, prompt=prompt, seed=seed, width=64, height=64, steps=20,
+                                        guidance=2.0, scheduler="DPM++ 2M", loras=loras)
+            job = session.runner.run_now(request)
+            return judge(Image.open(job.result.artifacts[0].path))
+
+        stars = old = 0
+        for seed in range(seeds):
+            for i, spec in enumerate(STAR_PROMPTS):
+                got = render(star_caption(*spec), 100 + 17 * seed + i)
+                ok = got["shape"] == "star" and got["colour"] == spec[1]
+                stars += ok
+                rows.append({"prompt": star_caption(*spec), "ok": ok, **got})
+            for i, (size, colour, shape, place, bg) in enumerate(OLD_PROMPTS):
+                prompt = f"a {size} {colour} {shape} {PHRASES[place]} on a {bg} background"
+                got = render(prompt, 300 + 17 * seed + i)
+                ok = got["shape"] == shape and got["colour"] == colour
+                old += ok
+                rows.append({"prompt": prompt, "ok": ok, **got})
+    finally:
+        session.close()
+    return {"lora": lora, "stars": f"{stars}/{len(STAR_PROMPTS) * seeds}",
+            "old_shapes_kept": f"{old}/{len(OLD_PROMPTS) * seeds}", "rows": rows}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("lora", nargs="?", default=None, help="LoRA file (none: the base model)")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--rows", action="store_true", help="print every judged picture")
+    args = parser.parse_args()
+    result = evaluate(args.lora, args.seeds)
+    if not args.rows:
+        result.pop("rows")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
