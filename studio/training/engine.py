@@ -413,6 +413,7 @@ class Trainer:
             acc.init_trackers("train", config={k: v for k, v in cfg.to_dict().items()
                                                if isinstance(v, int | float | str | bool)})
         loader = self._dataloader(dataset, start)
+        per_step = cfg.batch_size * acc.num_processes * max(1, cfg.gradient_accumulation)  # items a step
         for m in self.models.values():
             m.train()
         window: list[float] = []
@@ -462,14 +463,18 @@ class Trainer:
                     last_loss = acc.reduce(mean, reduction="mean").item()
                     window = []
                     lr = sched.get_last_lr()[0]
+                    epoch = self.step * per_step / n
+                    memory = _memory_mb(acc.device)
                     self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
-                                 "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta})
+                                 "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta, "epoch": epoch,
+                                 **memory})
                     if cfg.tensorboard:
                         acc.log({"loss": last_loss, "lr": lr, "it_s": its}, step=self.step)
                     self._publish(self.step, cfg.max_steps,
                                   message=f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
                                           f"lr {lr:.2e} {its:.2f} it/s{eta_text}",
-                                  metrics={"loss": last_loss, "lr": lr, "it_s": its})
+                                  metrics={"loss": last_loss, "lr": lr, "it_s": its, "epoch": epoch,
+                                           **({"eta_s": eta} if eta is not None else {}), **memory})
                 else:
                     loss_text = f" loss {last_loss:.4f}" if last_loss is not None else ""
                     self._publish(self.step, cfg.max_steps,
@@ -533,6 +538,19 @@ class Trainer:
     def unwrapped(self) -> dict[str, torch.nn.Module]:
         """The trained models without accelerate/DDP wrappers."""
         return {k: self.accelerator.unwrap_model(m) for k, m in self.models.items()}
+
+
+def _memory_mb(device: torch.device) -> dict[str, float]:
+    """This process's resident memory and, on CUDA, the memory torch holds there (MB)."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            out["rss_mb"] = int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    if device.type == "cuda":
+        out["cuda_mb"] = torch.cuda.memory_allocated(device) / 2**20
+    return out
 
 
 def train(task: TrainingTask, config: TrainConfig, report: Report | None = None,
