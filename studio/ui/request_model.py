@@ -12,6 +12,7 @@ from the field and the field from the widget's notify signal, converting with ``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -85,14 +86,17 @@ class RequestViewModel(QObject, Generic[R]):
         return value
 
 
+_NOT_EDITED = frozenset({"init_image", "mask", "backend", "device"})  # the canvas and the settings give them
+
+
 class PromptViewModel(RequestViewModel[GenerationRequest]):
     """The prompt panel's state: every field of a :class:`GenerationRequest` the panel edits.
 
     Not here: the init image and mask (the canvas gives them when the request is made), backend and
     device (the settings')."""
 
-    FIELDS = ("model", "prompt", "negative_prompt", "seed", "steps", "guidance", "width", "height",
-              "scheduler", "batch", "strength", "loras")
+    # every other field of the request: a field added to GenerationRequest is in the state at once
+    FIELDS = tuple(f.name for f in dataclasses.fields(GenerationRequest) if f.name not in _NOT_EDITED)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(GenerationRequest, self.FIELDS, parent)

@@ -78,6 +78,13 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-text-encoder", action=argparse.BooleanOptionalAction, default=None,
                    help="train LoRA on the text encoder(s) too (default: when a caption word is new to the "
                         "tokenizer, i.e. split into pieces)")
+    p.add_argument("--prior-prompt", dest="prior_prompts", action="append", default=None,
+                   help="prompt whose base-model pictures train beside yours, so the model keeps drawing "
+                        "them (repeat; default: your captions without their new words, when they have any)")
+    p.add_argument("--prior-images", type=int, default=None,
+                   help="how many prior pictures (default: as many as your images)")
+    p.add_argument("--no-prior", dest="prior_prompts", action="store_const", const=[],
+                   help="no prior preservation")
     p.add_argument("--sample-prompt", dest="sample_prompts", action="append", default=[],
                    help="prompt for the sample pictures (repeat for more; default: the first caption)")
     p.add_argument("--sample-every", type=int, default=LORA_DEFAULTS["sample_every"],

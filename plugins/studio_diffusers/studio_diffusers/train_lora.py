@@ -38,8 +38,8 @@ class LoraTask(TrainingTask):
 
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
-                 gradient_checkpointing: bool = False) -> None:
-        self.pipe, self.data = pipe, data
+                 gradient_checkpointing: bool = False, prior: CaptionedImages | None = None) -> None:
+        self.pipe, self.data, self.prior = pipe, data, prior
         self.resolution, self.rank, self.alpha = resolution, rank, alpha
         self.train_text_encoder = train_text_encoder
         self.sample_prompts, self.sample_steps, self.sample_guidance = sample_prompts, sample_steps, sample_guidance
@@ -78,13 +78,14 @@ class LoraTask(TrainingTask):
     def dataset(self):
         pipe = self.pipe
         latents = []
+        items_and_prior = [*self.data.items, *(self.prior.items if self.prior else ())]
         with torch.no_grad():
-            for path, _caption in self.data.items:
+            for path, _caption in items_and_prior:
                 pixels = _to_tensor(square(path, self.resolution)).to(pipe.vae.device, pipe.vae.dtype)
                 latent = pipe.vae.encode(pixels[None]).latent_dist.mean[0]
                 shift = getattr(pipe.vae.config, "shift_factor", None) or 0.0
                 latents.append(((latent - shift) * pipe.vae.config.scaling_factor).float().cpu())
-        captions = [caption for _path, caption in self.data.items]
+        captions = [caption for _path, caption in items_and_prior]
         items = [{"latents": z, "index": i} for i, z in enumerate(latents)]
         self._captions = captions
         if not self.train_text_encoder:  # frozen encoders: each caption is encoded once, here
@@ -166,7 +167,8 @@ class LoraTask(TrainingTask):
         return Image.fromarray(row)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "images": len(self.data), "resolution": self.resolution, "rank": self.rank,
+        return {"name": self.name, "images": len(self.data), "prior_images": len(self.prior or ()),
+                "resolution": self.resolution, "rank": self.rank,
                 "alpha": self.alpha, "train_text_encoder": self.train_text_encoder,
                 "captions": [c for _p, c in self.data.items]}
 
@@ -212,17 +214,27 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
     pipe = load_pipeline(model, torch.float32, load_options or {})
     pipe.set_progress_bar_config(disable=True)
     sample_prompts = list(options.get("sample_prompts") or []) or [data.items[0][1]]
+    captions = [caption for _path, caption in data.items]
+    new = new_words(pipe.tokenizer, captions)
     train_text = options.get("train_text_encoder")
     if train_text is None:  # auto: a word the tokenizer does not know must be taught to the encoder
-        new = new_words(pipe.tokenizer, [caption for _path, caption in data.items])
         train_text = bool(new)
         if new:
             report(0, request.steps, notice=f"Training the text encoder too: new words {', '.join(new[:5])}.")
+    prior_prompts = options.get("prior_prompts")
+    if prior_prompts is None:  # auto: what the model draws for the captions without the new words stays
+        prior_prompts = sorted({without(caption, new) for caption in captions}) if new else []
+    prior = None
+    if prior_prompts:
+        count = int(options.get("prior_images") or len(data))
+        prior = prior_images(pipe, list(prior_prompts), count, Path(request.run_dir) / "prior", resolution,
+                             int(defaults.get("steps") or 20), float(defaults.get("guidance") or 7.0), request.seed,
+                             report, request.steps)
     task = LoraTask(
         pipe, data, resolution=resolution, rank=rank, alpha=alpha,
         train_text_encoder=bool(train_text), sample_prompts=sample_prompts,
         sample_steps=int(defaults.get("steps") or 20), sample_guidance=float(defaults.get("guidance") or 7.0),
-        gradient_checkpointing=bool(options.get("gradient_checkpointing")),
+        gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
@@ -254,6 +266,39 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
                                            "format": fmt, "images": len(data), "skipped": data.skipped,
                                            "final_loss": curve[-1]["loss"] if curve else None,
                                            "seconds": round(time.time() - started, 1)})
+
+
+def without(caption: str, words: list[str]) -> str:
+    """``caption`` with ``words`` left out (the prompt of what the base model keeps drawing)."""
+    drop = {w.lower() for w in words}
+    return " ".join(w for w in caption.replace(",", " , ").split() if w.lower() not in drop).replace(" ,", ",")
+
+
+def prior_images(pipe, prompts: list[str], count: int, folder: Path, size: int, steps: int, guidance: float,
+                 seed: int, report, total: int) -> CaptionedImages:
+    """The base model's own pictures for ``prompts`` (prior preservation: training on them beside the
+    designer's images keeps what the model did before). Made once per run folder and reused on resume."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = CaptionedImages(folder)
+    made = 0
+    for index in range(count):
+        prompt = prompts[index % len(prompts)]
+        image_path, caption_path = folder / f"prior-{index:04d}.png", folder / f"prior-{index:04d}.txt"
+        if not (image_path.is_file() and caption_path.is_file()):
+            if made == 0:
+                report(0, total, message="Drawing the base model's own pictures (prior preservation)…")
+            generator = torch.Generator().manual_seed(seed * 7919 + index)
+            with torch.no_grad():
+                image = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance, generator=generator,
+                             height=size, width=size).images[0]
+            image.save(image_path)
+            caption_path.write_text(prompt + "\n", encoding="utf-8")
+            made += 1
+        found.items.append((image_path, caption_path.read_text(encoding="utf-8").strip()))
+    if made:
+        report(0, total, notice=f"Prior preservation: {count} pictures of the base model for "
+                                f"{len(prompts)} prompt(s) without the new words.")
+    return found
 
 
 def new_words(tokenizer, captions: list[str]) -> list[str]:
