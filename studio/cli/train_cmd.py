@@ -106,8 +106,30 @@ def run(args: argparse.Namespace, train_parser: argparse.ArgumentParser) -> int:
     parser = recipe_parser(args.recipe, type(train_parser))
     request = request_from_flags(args.recipe, parser.parse_args(args.flags))
     request.validate()
+    if _helper_rank():
+        return _train_beside_rank_0(request)
     job = run_request(request)
     result = job.result
     print_json({"job": job.id, **(result.data if result else {}),
                 "artifacts": [a.path for a in (result.artifacts if result else ())]})
+    return 0
+
+
+def _helper_rank() -> bool:
+    """Whether this is a process of ``accelerate launch`` (or torchrun) other than rank 0."""
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0) > 0
+
+
+def _train_beside_rank_0(request: TrainRequest) -> int:
+    """A helper rank trains beside rank 0, which owns the job: its queue row, progress, files and
+    output. This process adds no job to the queue and reports nothing."""
+    from studio.session import StudioSession
+
+    session = StudioSession()
+    try:
+        session.execute(request, lambda *args, **kwargs: None, lambda: False)
+    finally:
+        session.close()
     return 0

@@ -30,6 +30,7 @@ Run folder layout::
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -244,6 +245,9 @@ class Trainer:
             raise TrainingError("TensorBoard logging needs the tensorboard package.",
                                 "pip install tensorboard, or train without --tensorboard.")
         self.accelerator = accelerator or Accelerator(
+            # several processes (accelerate launch / torchrun) on a machine without CUDA: gloo on the CPU,
+            # not N independent runs that each believe they are the main process
+            cpu=int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available(),
             mixed_precision=config.mixed_precision,
             step_scheduler_with_optimizer=False,
             log_with="tensorboard" if config.tensorboard else None,
@@ -305,11 +309,24 @@ class Trainer:
             root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(tmp, ignore_errors=True)
         acc.wait_for_everyone()
-        acc.save_state(str(tmp), safe_serialization=True)
+        try:
+            acc.save_state(str(tmp), safe_serialization=True)
+            if acc.is_main_process:
+                state = {"step": self.step, "config": self.config.to_dict(),
+                         "task": self.task.describe(), "time": time.time()}
+                (tmp / _STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        except OSError as exc:  # disk full, quota, gone: the earlier checkpoints stay as they were
+            shutil.rmtree(tmp, ignore_errors=True)
+            kept = latest_checkpoint(self.run_dir)
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise CheckpointError(
+                (f"The disk holding {root} is full" if full else f"Could not write to {root} ({exc.strerror or exc})")
+                + f": the checkpoint at step {self.step} was not saved.",
+                "Free some space, then train again: it resumes from "
+                + (f"the checkpoint at step {kept.name[len(CHECKPOINT_PREFIX):].lstrip('0') or 0}." if kept
+                   else "the start."),
+            ) from exc
         if acc.is_main_process:
-            state = {"step": self.step, "config": self.config.to_dict(),
-                     "task": self.task.describe(), "time": time.time()}
-            (tmp / _STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
             for old in list_checkpoints(self.run_dir)[: -max(1, self.config.keep_checkpoints)]:

@@ -113,6 +113,10 @@ class QueueModel(QStandardItemModel):
     def job(self, row: int) -> Job | None:
         return self._jobs[row] if 0 <= row < len(self._jobs) else None
 
+    def jobs(self) -> list[Job]:
+        """The jobs shown, oldest first."""
+        return list(self._jobs)
+
     def job_by_id(self, job_id: int) -> Job | None:
         row = self._rows.get(job_id)
         return None if row is None else self._jobs[row]

@@ -12,14 +12,15 @@ from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QWidget
 
 from studio.core.errors import StudioError
-from studio.core.paths import RESOURCES, log_file
-from studio.core.requests import GenerationRequest, Request, TextRequest
+from studio.core.paths import RESOURCES, home_path, log_file
+from studio.core.requests import GenerationRequest, Request, TextRequest, TrainRequest
 from studio.core.settings import Settings
 from studio.jobs.queue import Job, JobState
 
 if TYPE_CHECKING:  # dialogs are imported when first opened, the session after the first paint
     from studio.session import StudioSession
     from studio.ui.dialogs.export import ExportDialog
+    from studio.ui.dialogs.finetune import FineTuneDialog
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
@@ -27,15 +28,16 @@ from studio.ui.gallery_model import GalleryViewModel
 from studio.ui.imaging import connect_imaging
 from studio.ui.panels.canvas import Canvas
 from studio.ui.panels.editor import EditorPanel
-from studio.ui.panels.empty import training_panel
 from studio.ui.panels.gallery import GalleryPanel
 from studio.ui.panels.log import LogPanel
 from studio.ui.panels.prompt import PromptPanel
 from studio.ui.panels.provenance import ProvenancePanel
 from studio.ui.panels.queue import QueuePanel
+from studio.ui.panels.training import TrainingMonitor
 from studio.ui.probe import PROBE_COMMAND, DeviceProbe
 from studio.ui.qsettings import ui_settings
 from studio.ui.tasks import wait_for_background
+from studio.ui.training_model import TrainingViewModel, is_training
 from studio.ui.viewmodels import (
     CanvasViewModel,
     LibraryViewModel,
@@ -51,6 +53,7 @@ NOTICE_MS = 15_000
 HISTORY_ROWS = 200
 POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
 POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
+TRAINING_DOCK_HEIGHT = 330
 DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
 
 
@@ -99,6 +102,7 @@ class MainWindow(QMainWindow):
         self.status_model = StatusViewModel(self.settings.backend, self)
         self.library_model = LibraryViewModel(None, self)
         self.gallery_model = GalleryViewModel(None, self)
+        self.training_model = TrainingViewModel(bridge, lambda: home_path("runs"), self.jobs_for_run, self)
         self._bridge_connections: list[QMetaObject.Connection] = []
         self._wire_bridge()
 
@@ -125,7 +129,11 @@ class MainWindow(QMainWindow):
         self._add_dock("provenance", "Check provenance", self.provenance_panel)
         self._add_dock("queue", "Queue", self.queue_panel)
         self._add_dock("log", "Log", self.log_panel)
-        self._add_dock("training", "Training monitor", training_panel())
+        self.training_monitor = TrainingMonitor(
+            self.training_model, self.pause_job, self.resume_job, self.cancel_job, self.requeue_job,
+            self.use_lora, self.open_fine_tune,
+        )
+        self._add_dock("training", "Training monitor", self.training_monitor)
         self._default_layout()
         self._build_menus()
         self._build_status_bar()
@@ -154,6 +162,10 @@ class MainWindow(QMainWindow):
         self.library_model.library = session.library
         self.gallery_model.gallery = session.gallery
         self.gallery_model.refresh()
+        self.training_model.refresh_runs()
+        for job in self.queue_model.jobs():
+            if is_training(job) and job.state is JobState.RUNNING:
+                self.training_model.job_seen(job)
 
     # -- layout ------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
@@ -257,6 +269,10 @@ class MainWindow(QMainWindow):
         self._action(jobs, "&Cancel Selected Job", self.queue_panel.cancel_selected)
         self._action(jobs, "&Re-queue Selected Job", self.queue_panel.requeue_selected)
 
+        training = bar.addMenu("T&raining")
+        self._action(training, "&Fine-tune (LoRA)…", self.open_fine_tune, "Ctrl+Shift+T")
+        self._action(training, "Training &Monitor", self.show_training_monitor)
+
         tools = bar.addMenu("&Tools")
         settings = self._action(tools, "&Settings…", self.open_settings, keys.Preferences, "Ctrl+,")
         settings.setMenuRole(QAction.MenuRole.PreferencesRole)
@@ -331,6 +347,7 @@ class MainWindow(QMainWindow):
             if shown == job:
                 continue
             self.queue_model.upsert(job)
+            self.training_model.job_seen(job)
             if job.state.finished and shown is not None and not shown.state.finished:
                 self.notify(f"Job {job.id} {job.state.value} (run by another process).")
 
@@ -340,7 +357,7 @@ class MainWindow(QMainWindow):
             raise StudioError("The studio is still starting.", "Try again in a moment.")
         return self.session
 
-    def submit(self, request: GenerationRequest) -> Job:
+    def submit(self, request: Request) -> Job:
         return self._require_session().runner.submit(request)
 
     def cancel_job(self, job_id: int) -> None:
@@ -366,14 +383,58 @@ class MainWindow(QMainWindow):
         self.notify(f"Resuming job {job_id}…")
         self._poll_soon()
 
-    def requeue_job(self, job_id: int) -> None:
+    def requeue_job(self, job_id: int) -> Job | None:
         try:
             job = self._require_session().runner.requeue(job_id)
         except StudioError as exc:
             self.notify(exc.user_text())
-            return
+            return None
         if job.request.kind == "train":
             self.notify(f"Job {job_id} is queued again; the training continues from its last checkpoint.")
+        return job
+
+    # -- training ------------------------------------------------------------------------------
+    def jobs_for_run(self, run_dir: str) -> list[Job]:
+        """The training jobs (shown in the queue dock) whose run folder is ``run_dir``, oldest first."""
+        wanted = os.path.normpath(run_dir)
+        return [job for job in self.queue_model.jobs() if isinstance(job.request, TrainRequest)
+                and job.request.run_dir and os.path.normpath(job.request.run_dir) == wanted]
+
+    def show_training_monitor(self) -> None:
+        dock = self.docks["training"]
+        dock.show()
+        dock.raise_()
+        if not dock.isFloating() and dock.height() < TRAINING_DOCK_HEIGHT:  # room for curves and figures
+            self.resizeDocks([dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
+
+    def open_fine_tune(self) -> FineTuneDialog | None:
+        """The dialog that starts a LoRA run; the monitor follows the run it starts."""
+        from studio.ui.dialogs.finetune import FineTuneDialog
+
+        if self.session is None:
+            self.notify("The studio is still starting; try again in a moment.")
+            return None
+        try:
+            dialog = FineTuneDialog(self.session.registry, self.library_model.entries, self.submit,
+                                    started=self._training_started, parent=self)
+        except StudioError as exc:
+            self.notify(f"Fine-tuning is not available: {exc.user_text()}")
+            return None
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _training_started(self, job: Job) -> None:
+        self.training_model.attach_job(job)
+        self.show_training_monitor()
+        self.notify(f"Training job {job.id} queued; the Training monitor follows it.")
+
+    def use_lora(self, path: str) -> None:
+        """A LoRA a run wrote, in the prompt panel's LoRAs (and the library rescanned)."""
+        self.prompt_panel.add_lora(path, 1.0)
+        self.library_model.refresh()
+        self.docks["prompt"].raise_()
+        self.notify(f"{os.path.basename(path)} is in the prompt panel's LoRAs.")
 
     def _poll_soon(self) -> None:
         """Look at the queue shortly (another process acts on a control at its next step)."""
@@ -462,6 +523,7 @@ class MainWindow(QMainWindow):
             (b.finished, lambda job: self.notify(f"Job {job.id} finished.")),
             (b.cancelled, lambda job: self.notify(f"Job {job.id} cancelled.")),
             (b.changed, self._job_changed),
+            (b.changed, self.training_model.job_seen),
             (b.log, self._job_log),
             (b.progress, self.queue_model.set_progress),
             (b.progress, self.canvas_model.on_progress),
@@ -494,6 +556,7 @@ class MainWindow(QMainWindow):
         if self.probe is not None:
             self.probe.stop()
         self.editor_panel.shutdown()
+        self.training_model.close()
         self._disconnect_bridge()
         self.log_model.close()
         wait_for_background()

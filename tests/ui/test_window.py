@@ -16,7 +16,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
         assert window.docks[key].isVisible(), key
     for key in ("gallery", "training"):  # the editor has its own tests (test_editor.py)
         widget = window.docks[key].widget()
-        empty = widget.empty if key == "gallery" else widget  # the gallery panel shows one while empty
+        empty = widget.empty  # the gallery and the training monitor show one while empty
         assert isinstance(empty, EmptyState)
         assert "will" in empty.message() or "appear" in empty.message(), key
     assert "No image yet" in EMPTY_TEXT
@@ -30,7 +30,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
 def test_menus_offer_dock_toggles_and_standard_shortcuts(make_window) -> None:
     window = make_window()
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-    assert list(menus) == ["File", "Edit", "View", "Jobs", "Tools", "Help"]
+    assert list(menus) == ["File", "Edit", "View", "Jobs", "Training", "Tools", "Help"]
     view_titles = {a.text() for a in menus["View"].actions()}
     assert {"Prompt", "Gallery", "Queue", "Editor", "Training monitor", "Log"} <= view_titles
     actions = _actions(window)

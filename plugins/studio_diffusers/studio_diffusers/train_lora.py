@@ -26,7 +26,8 @@ from studio.plugins import BadInput, ImageOutput, JobResult, ModelEntry, ModelEr
 from studio.plugins.training import TrainConfig, Trainer, TrainingTask, read_metrics
 from studio_diffusers.lora_data import CaptionedImages, scan_folder, square
 
-UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
+UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
+                "conv1", "conv2"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 SAMPLE_SEED = 1234
 
@@ -35,6 +36,7 @@ class LoraTask(TrainingTask):
     """What the engine trains: LoRA adapters on a frozen pipeline, over cached latents."""
 
     name = "lora"
+    checkpoint_trainable_only = True  # the adapters, a few MB; the frozen model is loaded again on resume
 
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
@@ -189,7 +191,8 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
     if not out.name or out.suffix != ".safetensors":
         raise BadInput("Give the LoRA file to write, ending in .safetensors (--out).")
     _check_writable(out.parent)
-    if model.kind not in ("diffusers", "sd-checkpoint"):
+    onnx = model.kind == "diffusers" and any(Path(model.path).glob("*/*.onnx"))  # an ONNX export: no weights to train
+    if model.kind not in ("diffusers", "sd-checkpoint") or onnx:
         raise ModelError(f"'{model.name}' ({model.kind}) cannot be fine-tuned.",
                          "Train on a diffusers folder or a .safetensors checkpoint (not a pickle or an export).")
     data = scan_folder(request.data or options.get("data") or "", options.get("instance_prompt", ""))
@@ -197,11 +200,8 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         report(0, request.steps, notice=f"Skipped {line}")
     defaults = dict(model_defaults or {})
     resolution = int(options.get("resolution") or defaults.get("width") or 512)
-    if resolution % 8 or not 64 <= resolution <= 2048:
-        if resolution < 64 and resolution % 8 == 0 and resolution == defaults.get("width"):
-            pass  # a model trained below 64 px (the demo) trains at its own size
-        else:
-            raise BadInput(f"Resolution {resolution} is not usable.", "Use a multiple of 8 between 64 and 2048.")
+    if resolution % 8 or not 8 <= resolution <= 4096:
+        raise BadInput(f"Resolution {resolution} is not usable.", "Use a multiple of 8 between 8 and 4096.")
     rank = int(options.get("rank") or 16)
     alpha = float(options.get("alpha") or rank)
     if rank < 1 or alpha <= 0:
@@ -227,9 +227,12 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
     prior = None
     if prior_prompts:
         count = int(options.get("prior_images") or len(data))
-        prior = prior_images(pipe, list(prior_prompts), count, Path(request.run_dir) / "prior", resolution,
-                             int(defaults.get("steps") or 20), float(defaults.get("guidance") or 7.0), request.seed,
-                             report, request.steps)
+        from accelerate import PartialState
+
+        with PartialState().main_process_first():  # one process draws them; the others read them
+            prior = prior_images(pipe, list(prior_prompts), count, Path(request.run_dir) / "prior", resolution,
+                                 int(defaults.get("steps") or 20), float(defaults.get("guidance") or 7.0),
+                                 request.seed, report, request.steps)
     task = LoraTask(
         pipe, data, resolution=resolution, rank=rank, alpha=alpha,
         train_text_encoder=bool(train_text), sample_prompts=sample_prompts,
@@ -331,6 +334,8 @@ def _metadata(request: TrainRequest, model: ModelEntry, data: CaptionedImages, r
 
     try:
         base_hash = model_hash(model.path)
+        unet = sorted(Path(model.path).glob("unet/*.safetensors")) if not base_hash else []
+        base_hash = base_hash or (model_hash(unet[0]) if unet else "")  # a folder: its UNet weights' hash
     except Exception:  # the hash is informative; an unreadable file was caught at load
         base_hash = ""
     variant = model.details.get("variant") or ("sdxl" if "XL" in str(model.details.get("pipeline", "")) else "sd1")
@@ -371,6 +376,8 @@ def save_lora(models: dict[str, torch.nn.Module], out: Path, metadata: dict[str,
             prefix = {"unet": "lora_unet", "text_encoder": "lora_te1" if "text_encoder_2" in models else "lora_te",
                       "text_encoder_2": "lora_te2"}[name]
             converted = convert_state_dict_to_kohya(peft_state)
+            if name != "unet" and not hasattr(module, "text_model"):  # transformers 5's CLIP lacks that level;
+                converted = {f"text_model_{k}": v for k, v in converted.items()}  # kohya/A1111 keys have it
             for key, value in converted.items():
                 state[f"{prefix}_{key}" if not key.startswith("lora_") else key.replace("lora_unet", prefix, 1)] = value
         else:  # peft's own keys (lora_A / lora_B) under the component's prefix, as diffusers reads them

@@ -47,9 +47,3 @@ def editor_panel() -> EmptyState:
         "Images you choose to inpaint, outpaint or retouch will open here, with their masks and layers.",
     )
 
-
-def training_panel() -> EmptyState:
-    return EmptyState(
-        "No training run",
-        "When you fine-tune or train a model, its loss curve and sample images will appear here while it runs.",
-    )
