@@ -33,6 +33,10 @@ from studio_diffusers.single_file import load_single_file, refuse_pickle
 
 
 def load(context: LoadContext) -> StableDiffusionModel:
+    if context.backend == "onnx":  # exported on first use, run by ONNX Runtime
+        from studio_diffusers.onnx_model import load_onnx
+
+        return load_onnx(context)  # type: ignore[return-value]
     entry = context.model
     device = resolve_device(context.device)
     pipe = load_pipeline(entry, default_dtype(device), context.options)

@@ -1,0 +1,160 @@
+"""A Stable Diffusion model on the ONNX Runtime backend: export on first use (inside the job, with
+progress), cached under ``cache/onnx`` per model + LoRA set; later jobs reuse the export."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from studio.plugins import (
+    BackgroundHash,
+    GenerationRequest,
+    ImageOutput,
+    JobResult,
+    LoadContext,
+    LoraRef,
+    ModelEntry,
+    ModelError,
+    model_hash,
+)
+from studio.plugins.onnx import CacheProblem, ExportCache, cache_key, choose_providers, folder_identity
+
+log = logging.getLogger("studio.onnx")
+
+
+def load_onnx(context: LoadContext) -> OnnxStableDiffusionModel:
+    """The ONNX twin of :func:`studio_diffusers.loader.load`: nothing is exported yet (that needs the
+    request's LoRAs); providers are chosen now."""
+    cache_dir = Path(context.cache_dir) if context.cache_dir else Path(tempfile.gettempdir()) / "studio-cache"
+    model = OnnxStableDiffusionModel(context.model, ExportCache(cache_dir), choose_providers(context.device),
+                                     context.options)
+    model.hash = BackgroundHash(context.model.path)
+    return model
+
+
+class OnnxStableDiffusionModel:
+    def __init__(self, entry: ModelEntry, cache: ExportCache, choice, options: dict[str, Any]) -> None:
+        self.entry = entry
+        self.name = entry.name
+        self.cache = cache
+        self.choice = choice
+        self.options = options
+        self.hash: BackgroundHash | None = None
+        self._identity = ""
+        self._active: tuple[str, Any] | None = None  # (cache key, OnnxStableDiffusion)
+        self._told_provider = False
+        self.memory_bytes = 0
+        self.last_export_seconds: float | None = None  # None when the last run reused the cache
+
+    @property
+    def model_hash(self) -> str:
+        return self.hash.value if self.hash is not None else ""
+
+    def unload(self) -> None:
+        self._active = None
+        gc.collect()
+
+    # --------------------------------------------------------------------------------- the export
+
+    def export_key(self, loras: tuple[LoraRef, ...]) -> str:
+        if not self._identity:
+            path = Path(self.entry.path)
+            self._identity = model_hash(path) if path.is_file() else folder_identity(path)
+        import diffusers
+        import torch
+
+        from studio_diffusers.onnx_export import EXPORT_VERSION
+
+        lora_set = []
+        for lora in loras:
+            lora_path = Path(lora.path).expanduser()
+            if not lora_path.is_file():
+                raise ModelError(f"The LoRA file '{lora.path}' does not exist.")
+            lora_set.append([model_hash(lora_path), float(lora.weight)])
+        return cache_key({
+            "model": self._identity, "kind": self.entry.kind, "loras": lora_set, "dtype": "float32",
+            "export": EXPORT_VERSION, "torch": torch.__version__.split("+")[0],
+            "diffusers": diffusers.__version__, "single_file_config": self.options.get("single_file_config"),
+        })
+
+    def pipeline(self, loras: tuple[LoraRef, ...], report):
+        """The ONNX pipeline for this LoRA set: the cached export (checked), else a fresh one."""
+        from studio_diffusers.onnx_pipeline import OnnxStableDiffusion
+
+        key = self.export_key(loras)
+        try:
+            folder = self.cache.check(key)
+        except CacheProblem as problem:
+            notice = f"The ONNX export of '{self.name}' was damaged ({problem}); exporting it again."
+            log.warning(notice)
+            report(0, 1, notice=notice)
+            folder = None
+        if folder is None:
+            self._active = None
+            gc.collect()
+            folder = self._export(key, loras, report)
+        else:
+            self.last_export_seconds = None
+        if self._active is None or self._active[0] != key:
+            self._active = (key, OnnxStableDiffusion(folder, self.choice))
+        return self._active[1]
+
+    def _export(self, key: str, loras: tuple[LoraRef, ...], report) -> Path:
+        import time
+
+        import torch
+
+        from studio_diffusers.loader import load_pipeline
+        from studio_diffusers.loras import LoraStack
+        from studio_diffusers.onnx_export import export_pipeline
+
+        started = time.monotonic()
+        report(0, 1, message=f"Loading '{self.name}' to export it to ONNX…")
+        pipe = load_pipeline(self.entry, torch.float32, self.options)
+        if loras:
+            stack = LoraStack(pipe)
+            stack.apply(loras)
+            pipe.fuse_lora(adapter_names=list(stack.loaded.values()), lora_scale=1.0)
+            pipe.unload_lora_weights()
+
+        def fill(folder: Path) -> dict[str, Any]:
+            meta = export_pipeline(pipe, folder, report, self.name)
+            return {**meta, "model": self.entry.path, "loras": [[lora.path, lora.weight] for lora in loras]}
+
+        try:
+            folder = self.cache.build(key, fill)
+        finally:
+            pipe = None  # the torch weights go before the ONNX sessions load
+            gc.collect()
+        self.last_export_seconds = time.monotonic() - started
+        log.info("Exported '%s' to ONNX in %.1f s (%s)", self.name, self.last_export_seconds, folder)
+        return folder
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def run(self, request: GenerationRequest, report, cancelled) -> JobResult:
+        from studio_diffusers.inpaint import prepare_mask
+        from studio_diffusers.loader import _open_image, _public_config
+
+        size = (request.width, request.height)
+        init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
+        mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
+        pipeline = self.pipeline(request.loras, report)
+        pipeline.check_size(request)
+        notices = []
+        if not self._told_provider and self.choice.notice:
+            self._told_provider = True
+            log.warning(self.choice.notice)
+            report(0, request.steps, notice=self.choice.notice)
+            notices.append(self.choice.notice)
+        images, scheduler = pipeline.generate(request, report, cancelled, init=init, mask=mask)
+        about = {"model_name": self.name, "model_hash": self.model_hash, "backend": "onnx",
+                 "provider": pipeline.provider, "scheduler_config": _public_config(scheduler.config)}
+        seed = request.seed
+        outputs = tuple(ImageOutput(image, request.replace(seed=seed + i), about) for i, image in enumerate(images))
+        return JobResult(images=outputs, data={"seed": seed, "notice": " ".join(notices),
+                                               "provider": pipeline.provider,
+                                               "export_seconds": self.last_export_seconds})

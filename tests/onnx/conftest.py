@@ -1,0 +1,23 @@
+"""The ONNX tests share one export cache for the whole run (an export takes ~30 s here): each test's
+``STUDIO_HOME/cache/onnx`` is a link to it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture
+def onnx_home(studio_home: Path, shared_onnx_cache: Path) -> Path:
+    """This test's STUDIO_HOME, its ONNX exports in the run's shared cache."""
+    cache = studio_home / "cache"
+    cache.mkdir(exist_ok=True)
+    os.symlink(shared_onnx_cache, cache / "onnx", target_is_directory=True)
+    return studio_home
