@@ -2,7 +2,9 @@
 
 Per-step UNet time (the classifier-free-guidance batch of 2, as a generation runs it) and end-to-end
 image time through the studio's job runner, on the ``demo`` model (or ``--model``) at the given
-sizes. Goal: ORT ≤ 0.7× torch per step. Run with the threads you want to compare at, e.g.
+sizes. Goal: ORT ≤ 0.7× torch per step. Then text tokens/s of the same greedy ``TextRequest`` on
+both backends (``--text-model``, default ``demo-text``; ``--text-model ''`` skips it). Run with the
+threads you want to compare at, e.g.
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python bench/backends.py --sizes 64 256
 
@@ -38,13 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="steps of the end-to-end image")
     parser.add_argument("--repeats", type=int, default=10, help="UNet calls timed per size")
     parser.add_argument("--home", help="STUDIO_HOME to use (keeps the export between runs)")
+    parser.add_argument("--text-model", default="demo-text", help="language model for tokens/s ('' skips)")
+    parser.add_argument("--text-tokens", type=int, default=100)
+    parser.add_argument("--image-model", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the image model (--no-image-model: text only)")
     args = parser.parse_args(argv)
     os.environ["STUDIO_HOME"] = args.home or tempfile.mkdtemp(prefix="studio-bench-")
 
     import numpy as np
     import torch
 
-    from studio.core.requests import GenerationRequest
+    from studio.core.requests import GenerationRequest, TextRequest
     from studio.jobs import JobState
     from studio.session import StudioSession
 
@@ -63,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"{backend} failed: {job.error}")
             return job
 
+        text_rows = _text_speed(session, args, TextRequest, JobState) if args.text_model else []
+        if not args.image_model:
+            _print_text(text_rows, args, threads)
+            return 0
         started = time.perf_counter()
         first = image("onnx", args.sizes[0])
         print(f"export + first ONNX image: {time.perf_counter() - started:.1f} s "
@@ -109,7 +119,42 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch_image:.2f} s | {ort_image:.2f} s | {ort_image / torch_image:.2f} |")
     goal = all(ort_s <= 0.7 * torch_s for _, torch_s, ort_s, *_ in rows)
     print(f"goal ORT ≤ 0.7× torch per step: {'met' if goal else 'NOT met'}")
+    _print_text(text_rows, args, threads)
     return 0
+
+
+def _text_speed(session, args, TextRequest, JobState) -> list[tuple[str, float, float, str]]:
+    """(backend, tokens/s, first-job seconds incl. export, provider) of a greedy generation of
+    ``--text-tokens`` tokens, the median of 3 after a warm-up job; both backends give the same text."""
+    rows, texts = [], {}
+    for backend in ("onnx", "torch"):
+        request = TextRequest(model=args.text_model, prompt="The", max_new_tokens=args.text_tokens, seed=1,
+                              temperature=0.0, repetition_penalty=1.1, backend=backend, device="cpu")
+        started = time.perf_counter()
+        job = session.runner.run_now(request)
+        first = time.perf_counter() - started
+        if job.state is not JobState.DONE:
+            raise SystemExit(f"text on {backend} failed: {job.error}")
+        tokens = job.result.data["new_tokens"]
+        seconds = _median_seconds(lambda request=request: session.runner.run_now(request), 3, warmup=0)
+        texts[backend] = job.result.text
+        rows.append((backend, tokens / seconds, first, job.result.data.get("provider", "")))
+        print(f"text {backend}: {tokens / seconds:.1f} tokens/s ({tokens} tokens; first job {first:.1f} s)",
+              flush=True)
+    print(f"greedy text identical on both backends: {texts['onnx'] == texts['torch']}")
+    return rows
+
+
+def _print_text(rows, args, threads) -> None:
+    if not rows:
+        return
+    speed = {backend: tps for backend, tps, *_ in rows}
+    print(f"\ntext model {args.text_model}, {args.text_tokens} greedy tokens, threads {threads or 'default'}")
+    print("| backend | tokens/s | first job (with export) |")
+    print("|---|---|---|")
+    for backend, tps, first, provider in rows:
+        print(f"| {backend}{f' ({provider})' if provider else ''} | {tps:.1f} | {first:.1f} s |")
+    print(f"ORT / torch tokens/s: {speed['onnx'] / speed['torch']:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,14 @@ STAR_PROMPTS = [("large", "red", "left", "white"), ("large", "blue", "right", "w
                 ("large", "purple", "bottom", "white"), ("small", "orange", "left", "gray"),
                 ("large", "green", "centre", "white"), ("small", "red", "right", "black"),
                 ("large", "blue", "top", "white"), ("large", "orange", "centre", "black")]
-OLD_PROMPTS = [("large", "red", "circle", "left", "white"), ("large", "blue", "square", "right", "white"),
-               ("large", "green", "triangle", "centre", "black"), ("small", "yellow", "circle", "top", "gray"),
-               ("large", "purple", "square", "bottom", "white")]
+# Old shapes, each with its seed: of twelve large-shape prompts (seeds 300 + index) the first five, across
+# the three shapes, whose picture by the base model the judge calls right (the base draws some squares
+# with corners so round that the judge says circle; "kept" is only measurable where it was right).
+OLD_PROMPTS = [(("large", "red", "circle", "left", "white"), 300),
+               (("large", "green", "triangle", "centre", "black"), 302),
+               (("large", "orange", "triangle", "left", "gray"), 305),
+               (("large", "red", "square", "top", "white"), 307),
+               (("large", "yellow", "square", "centre", "black"), 309)]
 
 
 def evaluate(lora: str | None, seeds: int = 1, model: str = "demo") -> dict[str, object]:
@@ -48,9 +53,9 @@ def evaluate(lora: str | None, seeds: int = 1, model: str = "demo") -> dict[str,
                 ok = got["shape"] == "star" and got["colour"] == spec[1]
                 stars += ok
                 rows.append({"prompt": star_caption(*spec), "ok": ok, **got})
-            for i, (size, colour, shape, place, bg) in enumerate(OLD_PROMPTS):
+            for (size, colour, shape, place, bg), old_seed in OLD_PROMPTS:
                 prompt = f"a {size} {colour} {shape} {PHRASES[place]} on a {bg} background"
-                got = render(prompt, 300 + 17 * seed + i)
+                got = render(prompt, old_seed + 17 * seed)
                 ok = got["shape"] == shape and got["colour"] == colour
                 old += ok
                 rows.append({"prompt": prompt, "ok": ok, **got})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import PluginError
+from studio.core.errors import BadInput, PluginError, StudioError
 from studio.core.gallery import Gallery
 from studio.core.hashing import files_signature
 from studio.core.library import DEMO_NAMES, ModelEntry
@@ -25,7 +25,7 @@ from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.library_setup import library_for
 from studio.outputs import write_images
-from studio.plugins import LoadContext, LoadedModel, PluginRegistry
+from studio.plugins import LoadContext, LoadedModel, PluginRecord, PluginRegistry
 
 log = logging.getLogger("studio")
 
@@ -85,6 +85,13 @@ class ModelCache:
             while self._models:
                 _, model = self._models.popitem()
                 model.unload()
+
+
+def _check_backend(record: PluginRecord, backend: str) -> None:
+    backends = record.manifest.backends  # type: ignore[union-attr]
+    if backend not in backends:
+        raise BadInput(f"'{record.id}' cannot run on the {backend} backend.",
+                       f"Choose one of: {', '.join(backends)} (--backend, or Backend in Settings).")
 
 
 class StudioSession:
@@ -147,11 +154,7 @@ class StudioSession:
         entry, signature = self._resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
         record = self.registry.for_model(entry.kind, capability)
-        if request.backend not in record.manifest.backends:  # type: ignore[union-attr]
-            raise PluginError(
-                f"'{record.id}' cannot run on the {request.backend} backend.",
-                f"Choose one of: {', '.join(record.manifest.backends)}.",  # type: ignore[union-attr]
-            )
+        _check_backend(record, request.backend)
         device = request.device if request.device != "auto" else self.settings.device
         options = self.settings.model_options()
         key = (record.id, entry.path, device, request.backend, repr(sorted(options.items())))
@@ -159,6 +162,18 @@ class StudioSession:
             report(0, 1, message=f"Loading {entry.name}…")
         return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options),
                                signature)
+
+    def check_backend(self, request: Request) -> None:
+        """Raise :class:`BadInput` now (before queueing) when the family of ``request``'s model does not
+        declare the request's backend; a model that cannot be resolved is left for the job to report."""
+        if request.kind in ("export", "train") or not getattr(request, "model", ""):
+            return
+        try:
+            entry, _ = self._resolve(request.model)
+            record = self.registry.for_model(entry.kind, request.capability)
+        except StudioError:
+            return
+        _check_backend(record, request.backend)
 
     def _resolve(self, name: str) -> tuple[ModelEntry, tuple]:
         """``library.resolve`` and the signature of the model's files (:func:`files_signature`). For
@@ -215,3 +230,19 @@ class StudioSession:
 
     def summary(self) -> dict[str, Any]:
         return {"plugins": [r.to_dict() for r in self.registry.records]}
+
+    # -- the ONNX export cache (Settings shows its size and clears it) ---------------------
+    @staticmethod
+    def onnx_cache_size() -> int:
+        """Bytes the ONNX exports take under ``STUDIO_HOME/cache/onnx`` (no onnxruntime loaded)."""
+        from studio.backends.onnx import cache_size
+
+        return cache_size(home_path("cache"))
+
+    @staticmethod
+    def clear_onnx_cache() -> int:
+        """Delete every ONNX export; the bytes freed. Models already loaded keep their sessions in
+        memory (a running job is not disturbed); the next job that finds no export makes it again."""
+        from studio.backends.onnx import clear_cache
+
+        return clear_cache(home_path("cache"))

@@ -69,8 +69,11 @@ def _recipes_epilog() -> str:
 
 
 def recipe_parser(recipe: str, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
-                  registry: Any = None) -> argparse.ArgumentParser:
-    """The parser of ``studio train RECIPE``: its flags come from the recipe's plugin."""
+                  registry: Any = None, model: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``studio train RECIPE``: its flags come from the recipe's plugin. With ``model``
+    (what ``--model`` names), flag defaults the plugin recommends for that model apply
+    (``recipe_defaults(recipe, entry)`` beside ``add_arguments``, optional), so the request holds
+    the values the run will use."""
     registry = registry or _registry()
     try:
         record = registry.for_recipe(recipe)
@@ -80,7 +83,33 @@ def recipe_parser(recipe: str, parser_class: type[argparse.ArgumentParser] = arg
     parser = parser_class(prog=f"studio train {recipe}",
                           description=f"The '{recipe}' recipe of {record.manifest.name}, run as a job.")
     add_arguments(recipe, parser)
+    if model:
+        try:
+            suggest = registry.load_attribute(record, "trainer", "recipe_defaults")
+        except PluginError:
+            suggest = None  # the plugin recommends nothing per model
+        if suggest is not None:
+            parser.set_defaults(**suggest(recipe, _model_entry(model, registry)))
     return parser
+
+
+def _model_entry(model: str, registry: Any):
+    """The model ``--model`` names, as the library finds it, or None (the job reports it later)."""
+    from studio.core.errors import ModelError
+    from studio.library_setup import library_for
+
+    try:
+        return library_for(registry=registry, scan_hf_cache=False).resolve(model)
+    except ModelError:
+        return None
+
+
+def model_flag(flags: list[str]) -> str | None:
+    """The value of ``--model`` among a recipe's raw flags."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model", default=None)
+    known, _rest = pre.parse_known_args(flags)
+    return known.model
 
 
 def request_from_flags(recipe: str, flags: argparse.Namespace) -> TrainRequest:
@@ -103,7 +132,7 @@ def run(args: argparse.Namespace, train_parser: argparse.ArgumentParser) -> int:
     if not args.recipe:
         train_parser.print_help()
         return 2
-    parser = recipe_parser(args.recipe, type(train_parser))
+    parser = recipe_parser(args.recipe, type(train_parser), model=model_flag(args.flags))
     request = request_from_flags(args.recipe, parser.parse_args(args.flags))
     request.validate()
     if _helper_rank():

@@ -18,6 +18,7 @@ from typing import Any
 from studio.core.errors import BadInput
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest, request_from_dict
+from studio.core.storage import use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -67,7 +68,7 @@ class Gallery:
         self._db = sqlite3.connect(self.root / "index.sqlite", timeout=30, check_same_thread=False,
                                    isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

@@ -44,3 +44,21 @@ def read_json_dict(path: str | os.PathLike[str] | None) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def use_wal(db) -> None:
+    """Put an SQLite connection in WAL mode. Switching takes a moment's exclusive lock, which
+    SQLite's busy timeout does not wait for: two processes opening the same file at once (a window
+    and ``studio train``, or two training ranks) retry for a few seconds instead of failing."""
+    import sqlite3
+    import time
+
+    for attempt in range(100):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
+

@@ -26,6 +26,7 @@ from studio.core.errors import BadInput
 from studio.core.paths import studio_home
 from studio.core.requests import Request, request_from_json
 from studio.core.results import JobResult
+from studio.core.storage import use_wal
 
 
 class JobState(enum.StrEnum):
@@ -109,7 +110,7 @@ class JobQueue:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}

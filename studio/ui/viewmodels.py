@@ -199,7 +199,8 @@ class _SignalHandler(logging.Handler):
 
 
 class StatusViewModel(QObject):
-    """Device, memory and backend for the status bar."""
+    """Device, memory and backend for the status bar; the backend shows the provider the last job
+    on it ran on ("onnx (CUDA)"), once a job has said (``result.data["provider"]``)."""
 
     changed = Signal()
 
@@ -208,6 +209,21 @@ class StatusViewModel(QObject):
         self.device = "detecting…"
         self.memory = ""
         self.backend = backend
+        self.providers: dict[str, str] = {}  # backend → provider its last job ran on
+
+    @property
+    def backend_text(self) -> str:
+        provider = self.providers.get(self.backend)
+        return f"{self.backend} ({provider})" if provider else self.backend
+
+    def job_finished(self, backend: str, data: dict[str, Any]) -> str:
+        """Note the provider a finished job ran on; its notice (e.g. CUDA missing), if any."""
+        provider = data.get("provider")
+        if isinstance(provider, str) and provider and self.providers.get(backend) != provider:
+            self.providers[backend] = provider
+            self.changed.emit()
+        notice = data.get("notice")
+        return notice if isinstance(notice, str) else ""
 
     def set_probe(self, info: dict[str, Any]) -> None:
         self.device = str(info.get("device") or "unknown")

@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {m.device}")
         self.memory_label.setText(f"Memory: {m.memory or '—'}")
         self.memory_label.setVisible(bool(m.memory) or m.device != "detecting…")
-        self.backend_label.setText(f"Backend: {m.backend}")
+        self.backend_label.setText(f"Backend: {m.backend_text}")
 
     def notify(self, text: str) -> None:
         """A non-blocking notice in the status bar (also logged)."""
@@ -358,7 +358,9 @@ class MainWindow(QMainWindow):
         return self.session
 
     def submit(self, request: Request) -> Job:
-        return self._require_session().runner.submit(request)
+        session = self._require_session()
+        session.check_backend(request)  # "'x' cannot run on the onnx backend" before it is queued
+        return session.runner.submit(request)
 
     def cancel_job(self, job_id: int) -> None:
         self._require_session().runner.cancel(job_id)
@@ -480,7 +482,7 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         from studio.ui.dialogs.settings import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, session=self.session)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         dialog.open()
@@ -520,7 +522,7 @@ class MainWindow(QMainWindow):
             (b.changed, self.queue_model.upsert),
             (b.changed, self.canvas_model.on_job),
             (b.failed, lambda job: self.notify(f"Job {job.id} failed: {job.error}")),
-            (b.finished, lambda job: self.notify(f"Job {job.id} finished.")),
+            (b.finished, self._job_finished),
             (b.cancelled, lambda job: self.notify(f"Job {job.id} cancelled.")),
             (b.changed, self._job_changed),
             (b.changed, self.training_model.job_seen),
@@ -531,6 +533,11 @@ class MainWindow(QMainWindow):
             (b.result, self.canvas_model.show_result),
         ):
             self._bridge_connections.append(signal.connect(slot))
+
+    def _job_finished(self, job: Job) -> None:
+        data = job.result.data if job.result is not None else {}
+        notice = self.status_model.job_finished(getattr(job.request, "backend", ""), data)
+        self.notify(notice or f"Job {job.id} finished.")  # a notice (e.g. CUDA missing) is in the log too
 
     def _job_log(self, job_id: int, text: str) -> None:
         """A job's own log line (a notice, "paused") in the Log dock."""

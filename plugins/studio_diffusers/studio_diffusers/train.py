@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, ModelEntry, Report, TrainRequest
 
 RECIPES = ("demo-image", "lora")
 
@@ -56,6 +57,15 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
     return demo_image.run(recipe_settings(request, add_demo_image_arguments), report, cancelled)
 
 
+def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
+    """Flag defaults that suit ``model`` (its author's ``studio-defaults.json`` "lora" block: steps,
+    lr, batch_size), applied by ``studio train`` and the window before the flags are read."""
+    if recipe != "lora" or model is None:
+        return {}
+    recommended = (model.details.get("defaults") or {}).get("lora") or {}
+    return {k: recommended[k] for k in ("steps", "lr", "batch_size", "rank") if k in recommended}
+
+
 def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train lora``: the defaults teach a concept from 10–50 captioned images."""
     p.add_argument("--model", required=True,
@@ -63,13 +73,16 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, type=_path,
                    help="folder of images with captions (IMAGE.txt beside each, or metadata.jsonl)")
     p.add_argument("--out", required=True, type=_path, help="the LoRA file to write (.safetensors)")
-    p.add_argument("--steps", type=int, default=LORA_DEFAULTS["steps"], help="optimiser steps")
+    p.add_argument("--steps", type=int, default=LORA_DEFAULTS["steps"],
+                   help="optimiser steps (default: the model's recommendation, else %(default)s)")
     p.add_argument("--rank", type=int, default=LORA_DEFAULTS["rank"], help="LoRA rank")
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank, a scale of 1)")
-    p.add_argument("--lr", type=float, default=LORA_DEFAULTS["lr"], help="learning rate")
+    p.add_argument("--lr", type=float, default=LORA_DEFAULTS["lr"],
+                   help="learning rate (default: the model's recommendation, else %(default)s)")
     p.add_argument("--lr-schedule", choices=("constant", "cosine", "linear"), default="constant")
     p.add_argument("--warmup-steps", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=LORA_DEFAULTS["batch_size"])
+    p.add_argument("--batch-size", type=int, default=LORA_DEFAULTS["batch_size"],
+                   help="images per step (default: the model's recommendation, else %(default)s)")
     p.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimiser step")
     p.add_argument("--resolution", type=int, default=None,
                    help="training size in pixels (default: the model's own)")
@@ -92,6 +105,7 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=LORA_DEFAULTS["checkpoint_every"])
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="fp16/bf16 on a GPU")
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower steps")
+    p.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR loss weighting (0: plain MSE)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="checkpoints, samples and metrics (default: STUDIO_HOME/runs/lora-NAME)")
     p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
@@ -103,7 +117,9 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                    help="key format of the file: diffusers/peft (load_lora_weights) or kohya/A1111")
 
 
-LORA_DEFAULTS = {"steps": 1000, "rank": 16, "lr": 1e-4, "batch_size": 4, "sample_every": 100,
+# Steps, learning rate and batch when neither the flags nor the model's studio-defaults.json ("lora":
+# {"steps", "lr", "batch_size"}) say: what LoRA trainers commonly use for SD-sized models.
+LORA_DEFAULTS = {"steps": 1500, "rank": 16, "lr": 1e-4, "batch_size": 4, "sample_every": 100,
                  "checkpoint_every": 100}
 
 

@@ -40,10 +40,12 @@ class LoraTask(TrainingTask):
 
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
-                 gradient_checkpointing: bool = False, prior: CaptionedImages | None = None) -> None:
+                 gradient_checkpointing: bool = False, prior: CaptionedImages | None = None,
+                 snr_gamma: float = 5.0) -> None:
         self.pipe, self.data, self.prior = pipe, data, prior
         self.resolution, self.rank, self.alpha = resolution, rank, alpha
         self.train_text_encoder = train_text_encoder
+        self.snr_gamma = snr_gamma
         self.sample_prompts, self.sample_steps, self.sample_guidance = sample_prompts, sample_steps, sample_guidance
         self.gradient_checkpointing = gradient_checkpointing
         self.sdxl = hasattr(pipe, "text_encoder_2") and pipe.text_encoder_2 is not None
@@ -142,7 +144,16 @@ class LoraTask(TrainingTask):
                                            "time_ids": time_ids.repeat(latents.shape[0], 1)}
         prediction = models["unet"](noisy, timesteps, states["encoder_hidden_states"].to(latents.dtype),
                                     **kwargs).sample
-        return torch.nn.functional.mse_loss(prediction.float(), target.float())
+        if not self.snr_gamma:
+            return torch.nn.functional.mse_loss(prediction.float(), target.float())
+        # Min-SNR weighting (Hang et al. 2023, as diffusers' training examples do it): no timestep's
+        # easy, low-noise loss dominates; the weight for v-prediction is min(snr, γ) / (snr + 1).
+        alphas = self.noise_scheduler.alphas_cumprod.to(latents.device)[timesteps]
+        snr = alphas / (1 - alphas).clamp(min=1e-8)
+        weight = torch.minimum(snr, torch.full_like(snr, self.snr_gamma))
+        weight = weight / (snr + 1) if self.prediction == "v_prediction" else weight / snr.clamp(min=1e-8)
+        per_item = torch.nn.functional.mse_loss(prediction.float(), target.float(), reduction="none")
+        return (per_item.mean(dim=list(range(1, per_item.ndim))) * weight).mean()
 
     # -- samples --------------------------------------------------------------------------
     def sample(self, models, step):
@@ -223,10 +234,10 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
             report(0, request.steps, notice=f"Training the text encoder too: new words {', '.join(new[:5])}.")
     prior_prompts = options.get("prior_prompts")
     if prior_prompts is None:  # auto: what the model draws for the captions without the new words stays
-        prior_prompts = sorted({without(caption, new) for caption in captions}) if new else []
+        prior_prompts = prior_prompts_for(captions, new) if new else []
     prior = None
     if prior_prompts:
-        count = int(options.get("prior_images") or len(data))
+        count = int(options.get("prior_images") or len(prior_prompts))
         from accelerate import PartialState
 
         with PartialState().main_process_first():  # one process draws them; the others read them
@@ -238,6 +249,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         train_text_encoder=bool(train_text), sample_prompts=sample_prompts,
         sample_steps=int(defaults.get("steps") or 20), sample_guidance=float(defaults.get("guidance") or 7.0),
         gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
+        snr_gamma=float(options.get("snr_gamma", 5.0) or 0.0),
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
@@ -269,6 +281,11 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
                                            "format": fmt, "images": len(data), "skipped": data.skipped,
                                            "final_loss": curve[-1]["loss"] if curve else None,
                                            "seconds": round(time.time() - started, 1)})
+
+
+def prior_prompts_for(captions: list[str], new: list[str]) -> list[str]:
+    """What the base model should keep drawing: each caption without its new words."""
+    return [without(caption, new) for caption in captions]
 
 
 def without(caption: str, words: list[str]) -> str:

@@ -42,6 +42,10 @@ def load(context: LoadContext) -> CausalLM:
             f"The model folder '{entry.path}' has no tokenizer (tokenizer.json, tokenizer.model or vocab.json).",
             "Copy the tokenizer files that came with the model into that folder.",
         )
+    if context.backend == "onnx":  # the decoder is exported on first use and run by ONNX Runtime
+        from studio_transformers.onnx_model import load_onnx
+
+        return load_onnx(context)
     _check_memory(Path(entry.path))
     device = resolve_device(context.device)
     try:

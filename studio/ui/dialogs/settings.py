@@ -3,6 +3,8 @@ saved with ``Settings.save()``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,6 +24,19 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.core.requests import BACKENDS, DEVICES
 from studio.core.settings import Settings
+
+if TYPE_CHECKING:
+    from studio.session import StudioSession
+
+
+def size_text(size: int) -> str:
+    """``1536`` → ``1.5 KB`` (decimal units, as file managers show them)."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
 
 
 class PathList(QWidget):
@@ -62,8 +77,10 @@ class SettingsDialog(QDialog):
 
     saved = Signal(object)  # Settings
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QWidget | None = None,
+                 session: StudioSession | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.settings = settings
@@ -93,12 +110,23 @@ class SettingsDialog(QDialog):
             "Pickle checkpoints (.ckpt, .pt, .bin) can run hidden code when opened. Only files listed here "
             "are loaded, with torch's weights-only reader. Prefer .safetensors.",
         )
+        self.onnx_cache = QLabel()
+        self.onnx_cache.setObjectName("onnxCacheSize")
+        self.onnx_cache.setToolTip("Models exported for the ONNX Runtime backend (STUDIO_HOME/cache/onnx); "
+                                   "a cleared model is exported again by its next ONNX job.")
+        self.clear_onnx = QPushButton("Clear")
+        self.clear_onnx.clicked.connect(self.clear_onnx_cache)
+        onnx_row = QHBoxLayout()
+        onnx_row.addWidget(self.onnx_cache, 1)
+        onnx_row.addWidget(self.clear_onnx)
+        self.refresh_onnx_cache()
         self.error = QLabel()
         self.error.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Model folders", self.folder_paths)
         form.addRow("Device", self.device)
         form.addRow("Backend", self.backend)
+        form.addRow("ONNX export cache", onnx_row)
         form.addRow("Memory", memory_box)
         form.addRow("Allowed pickle files", self.pickle_paths)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -109,6 +137,26 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(box)
         self.resize(620, 480)
+
+    def refresh_onnx_cache(self) -> None:
+        if self.session is None:
+            self.onnx_cache.setText("—")
+            self.clear_onnx.setEnabled(False)
+            return
+        size = self.session.onnx_cache_size()
+        self.onnx_cache.setText(size_text(size) if size else "empty")
+        self.clear_onnx.setEnabled(size > 0)
+
+    def clear_onnx_cache(self) -> None:
+        if self.session is None:
+            return
+        try:
+            freed = self.session.clear_onnx_cache()
+        except OSError as exc:
+            self.error.setText(f"Could not clear the ONNX export cache: {exc}")
+            return
+        self.refresh_onnx_cache()
+        self.onnx_cache.setText(f"empty ({size_text(freed)} freed)")
 
     def add_folder(self, path: str) -> None:
         self.folder_paths.add(path)
