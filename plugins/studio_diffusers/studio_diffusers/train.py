@@ -93,7 +93,8 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                         "tokenizer, i.e. split into pieces)")
     p.add_argument("--prior-prompt", dest="prior_prompts", action="append", default=None,
                    help="prompt whose base-model pictures train beside yours, so the model keeps drawing "
-                        "them (repeat; default: your captions without their new words, when they have any)")
+                        "them (repeat; default, when captions have a word new to the tokenizer: the captions "
+                        "with that word swapped for words the tokenizer knows that they never use)")
     p.add_argument("--prior-images", type=int, default=None,
                    help="how many prior pictures (default: as many as your images)")
     p.add_argument("--no-prior", dest="prior_prompts", action="store_const", const=[],

@@ -234,7 +234,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
             report(0, request.steps, notice=f"Training the text encoder too: new words {', '.join(new[:5])}.")
     prior_prompts = options.get("prior_prompts")
     if prior_prompts is None:  # auto: what the model draws for the captions without the new words stays
-        prior_prompts = prior_prompts_for(captions, new) if new else []
+        prior_prompts = prior_prompts_for(captions, new, pipe.tokenizer, request.seed) if new else []
     prior = None
     if prior_prompts:
         count = int(options.get("prior_images") or len(prior_prompts))
@@ -283,9 +283,21 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
                                            "seconds": round(time.time() - started, 1)})
 
 
-def prior_prompts_for(captions: list[str], new: list[str]) -> list[str]:
-    """What the base model should keep drawing: each caption without its new words."""
-    return [without(caption, new) for caption in captions]
+def prior_prompts_for(captions: list[str], new: list[str], tokenizer=None, seed: int = 0) -> list[str]:
+    """What the base model should keep drawing: each caption with its new word swapped for a word the
+    tokenizer knows whole but the captions never use (the concept's neighbours: for the demo, the
+    other shapes; for an SD model, other things in the same scene), so the LoRA learns the new word,
+    not "whatever fills that place"; without such words, the captions without their new words."""
+    import random
+
+    used = {w.lower().strip(",.") for caption in captions for w in caption.split()}
+    known = sorted(w[:-4] for w in (tokenizer.get_vocab() if tokenizer is not None else ())
+                   if w.endswith("</w>") and w[:-4].isalpha() and len(w[:-4]) >= 3 and w[:-4].lower() not in used)
+    if not known:  # nothing to swap in: keep what the captions draw without the new words
+        return [without(caption, new) for caption in captions]
+    rng = random.Random(seed)
+    drop = {n.lower() for n in new}
+    return [" ".join(rng.choice(known) if w.lower() in drop else w for w in caption.split()) for caption in captions]
 
 
 def without(caption: str, words: list[str]) -> str:
