@@ -285,6 +285,17 @@ class ExportCache:
                 raise CacheProblem(f"'{name}' changed since it was written")
         return folder
 
+    def usable(self, key: str, name: str, report: Callable[..., Any]) -> Path | None:
+        """:meth:`check`, with a damaged entry told to the user (log and job notice) and answered
+        ``None``, so the caller exports it again."""
+        try:
+            return self.check(key)
+        except CacheProblem as problem:
+            notice = f"The ONNX export of '{name}' was damaged ({problem}); exporting it again."
+            log.warning(notice)
+            report(0, 1, notice=notice)
+            return None
+
     def meta(self, key: str) -> dict[str, Any]:
         """The ``meta`` dict stored with an entry ({} if none)."""
         try:

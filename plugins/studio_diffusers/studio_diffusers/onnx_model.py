@@ -20,7 +20,7 @@ from studio.plugins import (
     ModelError,
     model_hash,
 )
-from studio.plugins.onnx import CacheProblem, ExportCache, cache_key, choose_providers, folder_identity
+from studio.plugins.onnx import ExportCache, cache_key, choose_providers, folder_identity
 
 log = logging.getLogger("studio.onnx")
 
@@ -85,13 +85,7 @@ class OnnxStableDiffusionModel:
         from studio_diffusers.onnx_pipeline import OnnxStableDiffusion
 
         key = self.export_key(loras)
-        try:
-            folder = self.cache.check(key)
-        except CacheProblem as problem:
-            notice = f"The ONNX export of '{self.name}' was damaged ({problem}); exporting it again."
-            log.warning(notice)
-            report(0, 1, notice=notice)
-            folder = None
+        folder = self.cache.usable(key, self.name, report)
         if folder is None:
             self._active = None
             gc.collect()

@@ -27,7 +27,6 @@ import torch
 
 from studio.plugins import JobResult, LoadContext, ModelEntry, ModelError, TextRequest
 from studio.plugins.onnx import (
-    CacheProblem,
     ExportCache,
     ProviderChoice,
     cache_key,
@@ -130,13 +129,7 @@ class OnnxCausalLM(CausalLM):
     def decoder(self, report) -> OnnxDecoder:
         """The cached export (checked), else a fresh one; its session is kept between jobs."""
         key = self.export_key()
-        try:
-            folder = self.cache.check(key)
-        except CacheProblem as problem:
-            notice = f"The ONNX export of '{self.name}' was damaged ({problem}); exporting it again."
-            log.warning(notice)
-            report(0, 1, notice=notice)
-            folder = None
+        folder = self.cache.usable(key, self.name, report)
         if folder is None:
             self._decoder = None
             gc.collect()
