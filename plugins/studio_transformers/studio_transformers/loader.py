@@ -42,6 +42,7 @@ def load(context: LoadContext) -> CausalLM:
             f"The model folder '{entry.path}' has no tokenizer (tokenizer.json, tokenizer.model or vocab.json).",
             "Copy the tokenizer files that came with the model into that folder.",
         )
+    _refuse_unallowed_pickle(Path(entry.path), context.options.get("allowed_pickles", []))
     if context.backend == "onnx":  # the decoder is exported on first use and run by ONNX Runtime
         from studio_transformers.onnx_model import load_onnx
 
@@ -56,6 +57,22 @@ def load(context: LoadContext) -> CausalLM:
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"'{entry.name}' could not be loaded as a language model: {exc}") from None
     return CausalLM(model.to(device).eval(), tokenizer, device)
+
+
+def _refuse_unallowed_pickle(folder: Path, allowed: list[str]) -> None:
+    """A folder whose only weights are pickles (``pytorch_model*.bin``) loads only when the user
+    allowed that file (or the folder) in Settings, as single-file pickle checkpoints do."""
+    pickles = sorted(folder.glob("pytorch_model*.bin"))
+    if not pickles or any(folder.glob("*.safetensors")):
+        return
+    trusted = {str(Path(p).expanduser().resolve()) for p in allowed}
+    if {str(folder.resolve()), *(str(p.resolve()) for p in pickles)} & trusted:
+        return
+    raise ModelError(
+        f"'{folder.name}' has only pickle weights ({pickles[0].name}), which can run hidden code when opened.",
+        "Prefer a .safetensors version of this model. If you trust the file, allow it in Settings → "
+        "Models → 'Allow pickle files'; it is then read with torch's weights-only loader.",
+    )
 
 
 def _available_memory() -> int | None:
