@@ -91,7 +91,7 @@ def soak(jobs: int, every: int, baseline: int, steps: int) -> dict[str, object]:
             state = listener.wait(job.id)
             if state != "done":
                 failed.append(f"job {n}: {state} {session.queue.get(job.id).error}")
-            if n % every == 0 or n == baseline or n == jobs:
+            if n % every == 0 or n in (baseline, jobs):
                 sample = {"job": n, "rss_mb": round(rss_mb(), 1), "threads": thread_count(), "fds": fd_count(),
                           "s": round(time.perf_counter() - start, 1)}
                 samples.append(sample)
