@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -52,6 +52,7 @@ SIZE_PRESETS = (
     ("832 × 1216 portrait", 832, 1216), ("1216 × 832 landscape", 1216, 832),
 )
 CUSTOM = "Custom"
+PREFERRED_WIDTH = 360  # the dock's width in the default layout
 LORA_KIND = "lora"  # the library's kind for LoRA files (no manifest declares one yet)
 MODE_TIPS = {
     "txt2img": "Text to image: a new picture from the prompt.",
@@ -256,16 +257,25 @@ class PromptPanel(QWidget):
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
         inner_layout.addLayout(form)
-        inner_layout.addWidget(self.generate)
-        inner_layout.addLayout(feedback_row)
         inner_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(inner)
+        # the fields scroll up and down, never sideways (the dock is kept at least as wide as they need)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(inner)
+        # Generate and what it says stay pinned under the fields, whatever the dock's height
+        self.action_bar = QWidget(objectName="promptActions")
+        action_layout = QVBoxLayout(self.action_bar)
+        action_layout.setContentsMargins(9, 4, 9, 6)
+        action_layout.addWidget(self.generate)
+        action_layout.addLayout(feedback_row)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.setSpacing(0)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.action_bar)
+        self._fit_width()
 
         # the widgets show the view-model (first values: the request's own defaults) and edit it
         bind(vm, "model", self.model, read=self._typed_model, write=self._choose_model,
@@ -285,6 +295,17 @@ class PromptPanel(QWidget):
         self.canvas: CanvasViewModel | None = None
         self._sync_preset()
         self._mode_changed(self.mode.currentText())
+
+    # -- layout ------------------------------------------------------------------------
+    def _fit_width(self) -> None:
+        """Never narrower than the fields need (plus a vertical scroll bar): a squeezed dock would
+        hide "Reuse last" and the LoRA weights behind a sideways scroll."""
+        inner = self.scroll.widget()
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.setMinimumWidth(inner.minimumSizeHint().width() + bar + 2)
+
+    def sizeHint(self) -> QSize:
+        return QSize(max(PREFERRED_WIDTH, self.minimumWidth()), super().sizeHint().height())
 
     # -- the request -------------------------------------------------------------------
     def request(self) -> GenerationRequest:

@@ -1,0 +1,91 @@
+"""The prompt dock at real window sizes: Generate always in view, no sideways scrolling, docks that
+come back to a usable width after the window was made small."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QWidget
+
+from studio.ui.window import MainWindow
+
+
+def _resized(window: MainWindow, qtbot, width: int, height: int) -> None:
+    window.resize(width, height)
+    qtbot.waitUntil(lambda: window.width() >= min(width, window.minimumSizeHint().width()), timeout=2_000)
+    for _ in range(5):
+        QApplication.processEvents()
+
+
+def _rect_in(widget: QWidget, ancestor: QWidget) -> QRect:
+    return QRect(widget.mapTo(ancestor, QPoint(0, 0)), widget.size())
+
+
+def _fully_shown(widget: QWidget) -> bool:
+    """Every pixel of ``widget`` is on screen (not clipped by a scroll area or a squeezed dock)."""
+    return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+def _inside_horizontally(widget: QWidget, area: QAbstractScrollArea) -> bool:
+    rect = _rect_in(widget, area.viewport())
+    return rect.left() >= 0 and rect.right() <= area.viewport().width()
+
+
+def _check_prompt_dock(window: MainWindow) -> None:
+    panel = window.prompt_panel
+    dock = window.docks["prompt"]
+    assert _fully_shown(panel.generate), panel.generate.visibleRegion().boundingRect()
+    assert dock.rect().contains(_rect_in(panel.generate, dock))
+    assert not panel.scroll.horizontalScrollBar().isVisible()
+    assert panel.scroll.widget().width() <= panel.scroll.viewport().width()
+    assert _inside_horizontally(panel.reuse_seed, panel.scroll)
+    panel.scroll.ensureWidgetVisible(panel.reuse_seed)
+    assert _fully_shown(panel.reuse_seed)
+    panel.add_lora("/loras/a-style.safetensors", 0.8)
+    weight = panel.loras.cellWidget(0, 1)
+    panel.scroll.ensureWidgetVisible(panel.loras)
+    QApplication.processEvents()
+    assert _inside_horizontally(panel.loras, panel.scroll)
+    assert _rect_in(weight, panel.loras.viewport()).right() <= panel.loras.viewport().width()
+    assert _fully_shown(weight)
+    panel.clear_loras()
+
+
+def test_generate_is_fully_visible_at_1440_by_900_in_txt2img(make_window, qtbot) -> None:
+    window = make_window()
+    _resized(window, qtbot, 1440, 900)
+    assert window.prompt_panel.mode.currentText() == "txt2img"
+    _check_prompt_dock(window)
+
+
+def test_at_1024_by_700_the_prompt_dock_shows_every_field_without_sideways_scrolling(make_window, qtbot) -> None:
+    window = make_window()
+    _resized(window, qtbot, 1024, 700)
+    _check_prompt_dock(window)
+
+
+def test_generate_stays_pinned_at_the_bottom_while_the_fields_scroll(make_window, qtbot) -> None:
+    window = make_window()
+    _resized(window, qtbot, 1024, 700)
+    panel = window.prompt_panel
+    bar = panel.scroll.verticalScrollBar()
+    assert bar.maximum() > 0  # the fields do not fit: they scroll …
+    before = _rect_in(panel.generate, panel)
+    bar.setValue(bar.maximum())
+    QApplication.processEvents()
+    assert _rect_in(panel.generate, panel) == before  # … and Generate does not move with them
+    assert before.bottom() > _rect_in(panel.scroll, panel).bottom()  # it is under the scroll area
+    assert not panel.scroll.isAncestorOf(panel.generate)
+
+
+def test_docks_are_not_left_squeezed_after_the_window_was_small(make_window, qtbot) -> None:
+    window = make_window()
+    _resized(window, qtbot, 1440, 900)
+    wide = window.docks["prompt"].width()
+    _resized(window, qtbot, 700, 500)  # smaller than the window can be
+    _resized(window, qtbot, 1440, 900)
+    assert window.docks["prompt"].width() >= min(wide, window.prompt_panel.sizeHint().width()) - 2
+    _check_prompt_dock(window)
+    window.reset_layout()  # View › Reset Layout still brings the default layout back
+    QApplication.processEvents()
+    assert not any(dock.isHidden() for dock in window.docks.values())
+    _check_prompt_dock(window)
