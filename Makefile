@@ -9,7 +9,7 @@ TORCH_INDEX ?=
 STAMP  := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench bundle clean-venv
 
 $(STAMP): pyproject.toml packaging/constraints.txt $(PLUGINS)
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,16 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/startup.py
+
+# A one-folder Linux bundle (PyInstaller) in dist/studio/, then its smoke test in a clean environment.
+# Rebuilt only when the code, resources or packaging change; build/pyinstaller caches the analysis.
+BUNDLE := dist/studio/studio
+BUNDLE_INPUTS := $(shell git ls-files studio plugins resources packaging 2>/dev/null)
+$(BUNDLE): $(STAMP) $(BUNDLE_INPUTS)
+	PY=$(PY) packaging/build_bundle.sh
+
+bundle: $(BUNDLE)
+	packaging/smoke_bundle.sh dist/studio
 
 clean-venv:
 	rm -rf $(VENV)
