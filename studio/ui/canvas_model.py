@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QPoint, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand, QUndoStack
 
 from studio.core.errors import BadInput
 from studio.core.paths import home_path
 from studio.jobs.queue import Job, JobState
+from studio.ui import mask_ops
 
 MASK_COLOUR = QColor(255, 48, 48)
 SIDES = ("right", "left", "bottom", "top")
@@ -42,46 +45,66 @@ def _bytes_of(image: QImage) -> bytes:
     return bytes(image.constBits())[: image.sizeInBytes()]
 
 
-class _ReplaceImage(QUndoCommand):
-    """Swap the document (and its mask) for another; undo swaps back."""
+class _Edit(QUndoCommand):
+    """An undoable canvas edit. After it is done or undone the Mode follows the canvas: each
+    command remembers the mode before and after, and the model makes it agree with the mask."""
 
-    def __init__(self, model: CanvasViewModel, image: QImage, text: str, keep_mask: bool = False) -> None:
+    def __init__(self, model: CanvasViewModel, text: str, mode_after: str) -> None:
         super().__init__(text)
         self.model = model
-        self.old = (model.document, model.mask)
-        mask = model.mask if keep_mask and model.mask.size() == image.size() else blank_mask(image.size())
-        self.new = (image, mask)
+        self.mode_before = model.mode
+        self.mode_after = mode_after
 
     def redo(self) -> None:
-        self.model._set_document(*self.new)
+        self._apply(forward=True)
+        self.model._follow_mode(self.mode_after)
 
     def undo(self) -> None:
-        self.model._set_document(*self.old)
+        self._apply(forward=False)
+        self.model._follow_mode(self.mode_before)
+
+    def _apply(self, forward: bool) -> None:
+        raise NotImplementedError
 
 
-class _Stroke(QUndoCommand):
-    """A mask stroke already painted: redo/undo write back the affected rectangle."""
+class _ReplaceImage(_Edit):
+    """Swap the document, its mask and its compare image for others; undo swaps back."""
 
-    def __init__(self, model: CanvasViewModel, rect: QRect, before: QImage, after: QImage, erase: bool) -> None:
-        super().__init__("Erase mask" if erase else "Paint mask")
-        self.model, self.rect, self.before, self.after = model, rect, before, after
+    def __init__(self, model: CanvasViewModel, image: QImage, text: str, *, keep_mask: bool = False,
+                 before: QImage | None = None, mode_after: str | None = None) -> None:
+        super().__init__(model, text, model.mode if mode_after is None else mode_after)
+        self.old = (model.document, model.mask, model.before)
+        mask = blank_mask(image.size())
+        if keep_mask and not model.mask.isNull() and not image.isNull():
+            mask = model.mask.scaled(image.size(), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation) \
+                if model.mask.size() != image.size() else model.mask.copy()
+        self.new = (image, mask, QImage() if before is None else before)
+
+    def _apply(self, forward: bool) -> None:
+        self.model._set_document(*(self.new if forward else self.old))
+
+
+class _MaskEdit(_Edit):
+    """A change to one rectangle of the mask (a stroke already painted live, or a whole-mask
+    edit already applied): redo/undo write back the rectangle's pixels."""
+
+    def __init__(self, model: CanvasViewModel, text: str, rect: QRect, before: QImage, after: QImage,
+                 mode_after: str) -> None:
+        super().__init__(model, text, mode_after)
+        self.rect, self.before, self.after = rect, before, after
         self._first = True
 
-    def _put(self, region: QImage) -> None:
+    def _apply(self, forward: bool) -> None:
+        if forward and self._first:  # already on the mask when the command was made
+            self._first = False
+            self.model._mask_edited(self.rect)
+            return
         painter = QPainter(self.model.mask)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        painter.drawImage(self.rect.topLeft(), region)
+        painter.drawImage(self.rect.topLeft(), self.after if forward else self.before)
         painter.end()
         self.model._mask_edited(self.rect)
-
-    def redo(self) -> None:
-        if self._first:  # painted live while the stroke was drawn
-            self._first = False
-            return
-        self._put(self.after)
-
-    def undo(self) -> None:
-        self._put(self.before)
 
 
 class CanvasViewModel(QObject):
@@ -96,8 +119,9 @@ class CanvasViewModel(QObject):
     caption_changed = Signal(str)
     document_changed = Signal()  # the document or its size changed
     mask_changed = Signal(QRect)  # a region of the mask changed
-    mode_hint = Signal(str)  # a user edit suggests a mode ("img2img", "inpaint", "outpaint", "txt2img")
+    mode_hint = Signal(str)  # the mode the canvas now calls for ("img2img", "inpaint", "outpaint", "txt2img")
     notice = Signal(str)  # a message for the user (status bar)
+    batch_changed = Signal()  # the images of the last batch, or which of them is shown, changed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -118,6 +142,10 @@ class CanvasViewModel(QObject):
         self._job_inits: dict[int, QImage] = {}
         self._inpainting: set[int] = set()  # running jobs that repaint inside the mask
         self._other_jobs: set[int] = set()  # jobs that are not image generations (export…): not shown
+        self._mask_jobs: set[int] = set()  # inpaint/outpaint jobs: their result keeps the mask
+        self.mode = "txt2img"  # the prompt panel's mode, as last told (note_mode) or hinted
+        self.batch: list[QImage] = []  # the images of the last batch job (two or more)
+        self.batch_job: int | None = None
 
     # -- job events ------------------------------------------------------------------------
     def show_image(self, job_id: int, image: QImage) -> None:
@@ -144,19 +172,44 @@ class CanvasViewModel(QObject):
         return out
 
     def show_result(self, job_id: int, image: QImage) -> None:
-        """A finished generation's first image becomes the document (undoable)."""
+        """A finished generation's first image becomes the document (undoable); an inpaint or
+        outpaint job's mask stays, so the next run repaints the same area (Clear Mask drops it)."""
         if job_id in self._other_jobs:  # e.g. an export job's files: the canvas stays as it is
             self._other_jobs.discard(job_id)
             return
         self.job_id = job_id
         self.previewing = False
+        if self.batch_job is not None and self.batch_job != job_id:
+            self.batch, self.batch_job = [], None
+            self.batch_changed.emit()
         before = self._job_inits.pop(job_id, QImage())
-        had_mask = self.has_mask()
-        self.undo_stack.push(_ReplaceImage(self, image, f"Result of job {job_id}"))
-        self.before = before
+        keep = job_id in self._mask_jobs
+        self._mask_jobs.discard(job_id)
+        self.undo_stack.push(_ReplaceImage(self, image, f"Result of job {job_id}", keep_mask=keep, before=before))
         self.image_changed.emit(self.image)
-        if had_mask:
-            self.mode_hint.emit("img2img")
+
+    def set_batch(self, job_id: int, images: list[QImage]) -> None:
+        """The images a batch job made, in order (the first is the one :meth:`show_result` showed)."""
+        self.batch = [image for image in images if not image.isNull()]
+        self.batch_job = job_id if len(self.batch) > 1 else None
+        if self.batch_job is None:
+            self.batch = []
+        self.batch_changed.emit()
+
+    def batch_index(self) -> int:
+        """Which batch image is the document now (-1: none of them)."""
+        if self.document.isNull():
+            return -1
+        return next((i for i, image in enumerate(self.batch) if image == self.document), -1)
+
+    def pick_from_batch(self, index: int) -> None:
+        """Put the batch's ``index``-th image on the canvas (undoable; the mask and compare stay)."""
+        if not 0 <= index < len(self.batch) or index == self.batch_index():
+            return
+        self.undo_stack.push(_ReplaceImage(
+            self, self.batch[index], f"Pick image {index + 1} of job {self.batch_job}",
+            keep_mask=self.has_mask(), before=self.before))
+        self.batch_changed.emit()
 
     def on_progress(self, job_id: int, step: int, total: int, message: str) -> None:
         if job_id in self._other_jobs:  # text, export and training jobs report elsewhere
@@ -177,6 +230,7 @@ class CanvasViewModel(QObject):
                 self._job_inits[job.id] = self._inits[init]
             if init and getattr(job.request, "mask", None):
                 self._inpainting.add(job.id)
+                self._mask_jobs.add(job.id)
             self.preview_size = QSize(getattr(job.request, "width", 0), getattr(job.request, "height", 0))
             self._set_caption(f"Job {job.id}: starting…")
             return
@@ -187,6 +241,7 @@ class CanvasViewModel(QObject):
             self._set_caption(f"Job {job.id} finished.")
             return
         self._job_inits.pop(job.id, None)
+        self._mask_jobs.discard(job.id)
         if self.previewing and job.id == self.job_id:  # drop the half-made preview
             self.previewing = False
             self.image = self.document
@@ -207,16 +262,14 @@ class CanvasViewModel(QObject):
             self.notice.emit("That image could not be read; the canvas is unchanged.")
             return
         image = image.convertToFormat(QImage.Format.Format_ARGB32)
-        self.before = QImage()
-        self.undo_stack.push(_ReplaceImage(self, image, text))
-        self.mode_hint.emit("img2img")
+        self.undo_stack.push(_ReplaceImage(self, image, text, mode_after="img2img"))
+        self._set_caption("")  # "Job 4 finished." is about another image
 
     def clear(self) -> None:
         """Empty the canvas (undoable); the next generation is text-to-image."""
         if not self.document.isNull():
-            self.undo_stack.push(_ReplaceImage(self, QImage(), "Clear canvas"))
-            self.before = QImage()
-            self.mode_hint.emit("txt2img")
+            self.undo_stack.push(_ReplaceImage(self, QImage(), "Clear canvas", mode_after="txt2img"))
+            self._set_caption("")
 
     def extend(self, side: str, pixels: int) -> None:
         """Grow the canvas by ``pixels`` on ``side``; the new area is masked for outpainting."""
@@ -244,7 +297,7 @@ class CanvasViewModel(QObject):
             painter.drawImage(QRect(0, 0, w, pixels), old, QRect(0, 0, w, 1))
         painter.drawImage(origin, old)
         painter.end()
-        command = _ReplaceImage(self, image, f"Extend {side} by {pixels} px")
+        command = _ReplaceImage(self, image, f"Extend {side} by {pixels} px", mode_after="outpaint")
         mask = blank_mask(image.size())
         painter = QPainter(mask)
         if not self.mask.isNull():
@@ -255,17 +308,42 @@ class CanvasViewModel(QObject):
         }[side]
         painter.fillRect(rect, MASK_COLOUR)
         painter.end()
-        command.new = (image, mask)
+        command.new = (image, mask, QImage())
         self.undo_stack.push(command)
-        self.mode_hint.emit("outpaint")
 
+    # -- whole-mask edits (undoable) ---------------------------------------------------------
     def clear_mask(self) -> None:
+        """Drop the mask on purpose (a run keeps it); the mode goes back to img2img."""
         if self.has_mask():
-            before = self.mask.copy()
-            self.mask.fill(Qt.GlobalColor.transparent)
-            rect = self.mask.rect()
-            self.undo_stack.push(_Stroke(self, rect, before, self.mask.copy(), erase=True))
-            self.mask_changed.emit(rect)
+            self._edit_mask("Clear mask", lambda alpha: alpha * 0)
+
+    def invert_mask(self) -> None:
+        """Repaint what was kept and keep what was repainted."""
+        if self.has_image():
+            self._edit_mask("Invert mask", mask_ops.invert)
+
+    def grow_mask(self, pixels: int) -> None:
+        """Grow the mask by ``pixels`` (shrink it for a negative number)."""
+        if self.has_mask() and pixels:
+            text = f"Grow mask by {pixels} px" if pixels > 0 else f"Shrink mask by {-pixels} px"
+            self._edit_mask(text, lambda alpha: mask_ops.grow(alpha, pixels))
+
+    def feather_mask(self, pixels: int) -> None:
+        """Soften the mask's edge by ``pixels`` (the mask itself; see also :attr:`feather`)."""
+        if self.has_mask() and pixels > 0:
+            self._edit_mask(f"Feather mask by {pixels} px", lambda alpha: mask_ops.feather(alpha, pixels))
+
+    def _edit_mask(self, text: str, edit: Callable[[np.ndarray], np.ndarray]) -> None:
+        if self.mask.size() != self.document.size():
+            self.mask = blank_mask(self.document.size())
+        before = self.mask.copy()
+        after = mask_ops.mask_from_alpha(edit(mask_ops.alpha_of(self.mask)), MASK_COLOUR)
+        painter = QPainter(self.mask)  # in place: the undo stack's states share this image
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(0, 0, after)
+        painter.end()
+        mode = self.mode if self.mode in ("inpaint", "outpaint") else "inpaint"
+        self.undo_stack.push(_MaskEdit(self, text, self.mask.rect(), before, after, mode))
 
     # -- mask strokes ------------------------------------------------------------------------
     def begin_stroke(self, point: QPointF, erase: bool = False) -> None:
@@ -288,9 +366,9 @@ class CanvasViewModel(QObject):
         rect = rect.intersected(self.mask.rect())
         if rect.isEmpty():
             return
-        self.undo_stack.push(_Stroke(self, rect, before.copy(rect), self.mask.copy(rect), erase))
-        if not erase:
-            self.mode_hint.emit("inpaint")
+        mode = self.mode if self.mode in ("inpaint", "outpaint") or erase else "inpaint"
+        text = "Erase mask" if erase else "Paint mask"
+        self.undo_stack.push(_MaskEdit(self, text, rect, before.copy(rect), self.mask.copy(rect), mode))
 
     def paint_stroke(self, points: list[tuple[float, float]], erase: bool = False) -> None:
         """A whole stroke through ``points`` (image coordinates), as one undo step."""
@@ -355,9 +433,30 @@ class CanvasViewModel(QObject):
         return init, mask_path
 
     # -- internals ---------------------------------------------------------------------------
-    def _set_document(self, image: QImage, mask: QImage) -> None:
+    def note_mode(self, mode: str) -> None:
+        """The mode the user chose in the prompt panel (edits and undo start from it)."""
+        if mode in MODES:
+            self.mode = mode
+
+    def consistent_mode(self, wanted: str) -> str:
+        """``wanted``, made to agree with the canvas: no image → txt2img; a mask → inpaint (or
+        outpaint); no mask → not inpaint/outpaint (img2img)."""
+        if self.document.isNull():
+            return "txt2img"
+        if self.has_mask():
+            return wanted if wanted in ("inpaint", "outpaint") else "inpaint"
+        return "img2img" if wanted in ("inpaint", "outpaint") else wanted
+
+    def _follow_mode(self, wanted: str) -> None:
+        mode = self.consistent_mode(wanted)
+        if mode != self.mode:
+            self.mode = mode
+            self.mode_hint.emit(mode)
+
+    def _set_document(self, image: QImage, mask: QImage, before: QImage) -> None:
         self.document = image
         self.mask = mask
+        self.before = before
         self.previewing = False
         self.image = image
         self.document_changed.emit()

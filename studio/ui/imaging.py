@@ -49,6 +49,11 @@ class Imaging(QObject):
         self.window = window
         w = window
         w.prompt_panel.set_canvas(w.canvas_model)
+        # one source of truth for Mode and mask: the canvas knows the chosen mode, undo/redo and
+        # mask edits set the mode that agrees with the mask (and so the request built from it)
+        w.canvas_model.note_mode(w.prompt_panel.mode.currentText())
+        w.prompt_panel.mode.currentTextChanged.connect(w.canvas_model.note_mode)
+        w.canvas_model.mask_changed.connect(self._mask_changed)
         w.canvas_model.notice.connect(w.notify)
         w.canvas.files_dropped.connect(lambda paths: self.open_files(paths, on_canvas=True))
         w.gallery_panel.use_settings.connect(self.use_settings)
@@ -67,6 +72,29 @@ class Imaging(QObject):
         if isinstance(job.request, GenerationRequest):
             self.window.prompt_panel.note_finished(job)
             self.window.gallery_model.refresh()
+            self._load_batch(job)
+
+    def _load_batch(self, job: Job) -> None:
+        """A batch's images reach the canvas's strip (the first one is already on the canvas)."""
+        artifacts = job.result.artifacts if job.result is not None else ()
+        paths = [a.path for a in artifacts if a.kind == "image"]
+        if len(paths) < 2:
+            return
+        canvas = self.window.canvas_model
+
+        def loaded(images: list[QImage]) -> None:
+            if isValid(self) and isValid(canvas):
+                canvas.set_batch(job.id, images)
+
+        run_in_background(lambda: [QImage(path) for path in paths], loaded)
+
+    def _mask_changed(self, *_args: object) -> None:
+        """A mask painted: the "No mask is painted…" message no longer holds."""
+        panel = self.window.prompt_panel
+        if panel.feedback.text().startswith("No mask is painted") and self.window.canvas_model.has_mask():
+            panel.feedback.setText("")
+            panel.feedback.setProperty("error", False)
+            panel.feedback_icon.setVisible(False)
 
     # -- gallery -----------------------------------------------------------------------------
     def use_settings(self, item: GalleryItem) -> None:

@@ -145,9 +145,14 @@ def test_inpaint_from_a_painted_mask_keeps_every_unmasked_pixel(sd_window, qtbot
     assert panel.mode.currentText() == "img2img"
     canvas.feather.setValue(0)
     canvas.brush_size.setValue(10)
-    # one click of the brush on the view paints a dab; then a stroke across the middle
+    # B picks the brush; one click of the brush on the view paints a dab; then a stroke across the middle
     view = canvas.view
     qtbot.waitUntil(lambda: view.zoom > 1)
+    window.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    qtbot.keyClick(view, Qt.Key.Key_B)
+    assert view.tool == "brush"
     centre = (view.offset + QPointF(16, 16) * view.zoom).toPoint()
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=centre)
     assert _mask(window)[16, 16] == 255
@@ -169,10 +174,15 @@ def test_inpaint_from_a_painted_mask_keeps_every_unmasked_pixel(sd_window, qtbot
     assert np.array_equal(_pixels(model.document), result)
     assert np.array_equal(_pixels(model.before), original)
     assert canvas.compare_action.isEnabled()
-    # undo puts the painted image back
+    # the mask is kept for another run: Mode stays inpaint and the next request has the mask
+    assert np.array_equal(_mask(window), mask)
+    assert panel.mode.currentText() == "inpaint" and panel.request().mask
+    # undo puts the painted image back, with its mask, still in inpaint
     model.undo_stack.undo()
     assert np.array_equal(_pixels(model.document), original)
     assert np.array_equal(_mask(window), mask)
+    assert panel.mode.currentText() == "inpaint" and panel.request().mask
+    assert not canvas.compare_action.isEnabled()  # nothing to compare on the image it started from
 
 
 # -- canvas edits without generation --------------------------------------------------------------
@@ -412,12 +422,12 @@ def test_zoom_fit_and_actual_size_and_dragging_the_image_out(make_window, qtbot)
     fitted = view.zoom
     centre = QPointF(view.width() / 2, view.height() / 2)
     wheel = QWheelEvent(centre, view.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
-                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+                        Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
     before = view.to_image(centre)
     QApplication.sendEvent(view, wheel)
     assert view.zoom > fitted
     after = view.to_image(centre)
-    assert abs(before.x() - after.x()) < 1e-6 and abs(before.y() - after.y()) < 1e-6  # zooms about the cursor
+    assert abs(before.x() - after.x()) < 1e-6 and abs(before.y() - after.y()) < 1e-6  # Ctrl+wheel: about the cursor
     canvas.actual_action.trigger()
     assert view.zoom == 1.0 and canvas.zoom_label.text() == "100 %"
     canvas.fit_action.trigger()

@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QGuiApplication,
     QImage,
+    QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
@@ -30,23 +31,33 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
+    QHBoxLayout,
     QLabel,
+    QMenu,
     QSpinBox,
     QStackedWidget,
     QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
+    QWidgetAction,
 )
 
 from studio.core.errors import StudioError
 from studio.core.paths import home_path
 from studio.ui.canvas_model import SIDES, CanvasViewModel
+from studio.ui.panels.batch_strip import BatchStrip
 from studio.ui.panels.empty import EmptyState
 
 EMPTY_TEXT = "No image yet — write a prompt and press Generate"
 MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
 WHEEL_STEP = 1.15
+SCROLL_STEP = 48  # pixels one wheel notch scrolls
+TOOLS = (  # key, label, tooltip (the shortcut is the first letter of the tooltip's bracket)
+    ("pan", "Pan", "Drag to move the view (H, or hold Space; the middle button always pans)", "H"),
+    ("brush", "Brush", "Paint the inpaint mask (B)", "B"),
+    ("eraser", "Eraser", "Erase the mask (E)", "E"),
+)
 
 
 def dropped_files(mime: QMimeData) -> list[str]:
@@ -65,7 +76,8 @@ class CanvasView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.setMinimumSize(160, 160)
-        self.tool = "brush"  # brush | eraser | pan
+        self.tool = "pan"  # pan | brush | eraser: a click to focus the canvas never paints
+        self._held_tool: str | None = None  # the tool to go back to when Space is released
         self.zoom = 1.0
         self.offset = QPointF(0, 0)
         self.fitting = True  # refit whenever the view or the image size changes
@@ -200,11 +212,46 @@ class CanvasView(QWidget):
                 painter.drawEllipse(self._cursor, radius, radius)
         painter.end()
 
+    def set_tool(self, tool: str) -> None:
+        self.tool = tool
+        self.setCursor(Qt.CursorShape.OpenHandCursor if tool == "pan" else Qt.CursorShape.CrossCursor)
+        self.update()
+
+    # -- keys: holding Space pans, as in Krita and Photoshop -----------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat() and self._held_tool is None:
+                self._held_tool = self.tool
+                self.set_tool("pan")
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat() and self._held_tool is not None:
+                self.set_tool(self._held_tool)
+                self._held_tool = None
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
     # -- mouse --------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:
-        steps = event.angleDelta().y() / 120
-        if steps:
-            self.zoom_at(self.zoom * WHEEL_STEP**steps, event.position())
+        """Ctrl+wheel zooms about the cursor; the wheel scrolls (Shift: sideways)."""
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = (delta.y() or delta.x()) / 120
+            if steps:
+                self.zoom_at(self.zoom * WHEEL_STEP**steps, event.position())
+        elif not self.image.isNull():
+            pixels = event.pixelDelta()
+            move = QPointF(pixels) if not pixels.isNull() else QPointF(delta) / 120 * SCROLL_STEP
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and not move.x():
+                move = QPointF(move.y(), 0)
+            self.fitting = False
+            self.offset += move
+            self.update()
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -338,12 +385,15 @@ class Canvas(QWidget):
         layout.addWidget(self.toolbar)
         layout.addWidget(self.view_toolbar)
         layout.addWidget(self.stack, 1)
+        self.batch_strip = BatchStrip(model)
+        layout.addWidget(self.batch_strip)
         layout.addWidget(self.caption)
         model.image_changed.connect(self._show)
         model.caption_changed.connect(self.caption.setText)
         model.document_changed.connect(self._update_actions)
         model.mask_changed.connect(self._update_actions)
         self.view.zoom_changed.connect(self._zoom_changed)
+        self.set_tool("pan")
         self._update_actions()
 
     def _build_toolbars(self) -> tuple[QToolBar, QToolBar]:
@@ -356,29 +406,40 @@ class Canvas(QWidget):
         mask_bar = bar
         group = QActionGroup(bar)
         self.tool_actions: dict[str, QAction] = {}
-        for key, text, tip in (
-            ("brush", "Brush", "Paint the inpaint mask (B)"),
-            ("eraser", "Eraser", "Erase the mask (E)"),
-            ("pan", "Pan", "Drag to move the view (H; the middle button always pans)"),
-        ):
+        for key, text, tip, shortcut in TOOLS:
             action = bar.addAction(text)
             action.setCheckable(True)
             action.setToolTip(tip)
-            action.setShortcut(QKeySequence(key[0].upper() if key != "pan" else "H"))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            # the whole window (a text field keeps plain letters for typing)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _=False, k=key: self.set_tool(k))
             group.addAction(action)
             self.tool_actions[key] = action
-        self.tool_actions["brush"].setChecked(True)
-        self.brush_size = _spin(1, 512, self.model.brush_size, "Brush size in image pixels", " px")
+        self.tool_actions["pan"].setChecked(True)
+        self.brush_size = _spin(1, 512, self.model.brush_size, "Brush size in image pixels ([ smaller, ] larger)",
+                                " px")
         self.brush_size.valueChanged.connect(self._set_brush)
-        self.feather = _spin(0, 64, self.model.feather, "Feather: how many pixels the mask's edge is blurred", " px")
-        self.feather.valueChanged.connect(self._set_feather)
         bar.addWidget(QLabel(" Size "))
         bar.addWidget(self.brush_size)
-        bar.addWidget(QLabel(" Feather "))
+        self.size_actions = []
+        for key, factor in (("[", -1), ("]", 1)):
+            action = QAction(f"Brush {'smaller' if factor < 0 else 'larger'}", self)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _=False, f=factor: self.step_brush(f))
+            self.addAction(action)
+            self.size_actions.append(action)
+        bar.addSeparator()
+        self.mask_button, self.mask_actions = self._build_mask_menu()
+        bar.addWidget(self.mask_button)
+        self.feather = _spin(0, 64, self.model.feather,
+                             "Soft edge: how many pixels the mask's edge is blurred when a job starts", " px")
+        self.feather.valueChanged.connect(self._set_feather)
+        bar.addWidget(QLabel(" Soft edge "))
         bar.addWidget(self.feather)
         self.clear_mask_action = bar.addAction("Clear mask", self.model.clear_mask)
+        self.clear_mask_action.setToolTip("Remove the mask (it is kept after each run so you can run again)")
         bar.addSeparator()
         stack = self.model.undo_stack
         self.undo_action = bar.addAction("Undo", stack.undo)
@@ -397,9 +458,12 @@ class Canvas(QWidget):
 
         bar = view_bar
         self.fit_action = bar.addAction("Fit", self.view.fit)
-        self.fit_action.setToolTip("Fit the image in the view")
+        self.fit_action.setToolTip("Fit the image in the view (Ctrl+0)")
         self.actual_action = bar.addAction("1:1", self.view.actual_size)
-        self.actual_action.setToolTip("Show the image at its own size (100 %; the mouse wheel zooms)")
+        self.actual_action.setToolTip("Show the image at its own size (100 %, Ctrl+1; Ctrl+wheel zooms)")
+        for action, key in ((self.fit_action, "Ctrl+0"), (self.actual_action, "Ctrl+1")):
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.zoom_label = QLabel("100 %")
         self.zoom_label.setMinimumWidth(self.zoom_label.fontMetrics().horizontalAdvance("3200 %"))
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -432,11 +496,41 @@ class Canvas(QWidget):
     def _zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f} %")
 
+    def _build_mask_menu(self) -> tuple[QToolButton, dict[str, QAction]]:
+        button = QToolButton()
+        button.setText("Mask")
+        button.setToolTip("Invert, grow, shrink or feather the mask (each can be undone)")
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(button)
+        self.mask_amount = _spin(1, 256, 8, "How many pixels Grow, Shrink and Feather change the mask by", " px")
+        amount = QWidgetAction(menu)
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(8, 2, 8, 2)
+        row.addWidget(QLabel("By"))
+        row.addWidget(self.mask_amount)
+        amount.setDefaultWidget(holder)
+        actions = {
+            "invert": menu.addAction("Invert mask", self.model.invert_mask),
+            "grow": menu.addAction("Grow mask", lambda: self.model.grow_mask(self.mask_amount.value())),
+            "shrink": menu.addAction("Shrink mask", lambda: self.model.grow_mask(-self.mask_amount.value())),
+            "feather": menu.addAction("Feather mask", lambda: self.model.feather_mask(self.mask_amount.value())),
+        }
+        menu.addAction(amount)
+        button.setMenu(menu)
+        return button, actions
+
     # -- tools ----------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        self.view.tool = tool
+        self.view.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
-        self.view.update()
+
+    def step_brush(self, direction: int) -> None:
+        """``[`` / ``]``: a brush about 15 % smaller / larger (at least one pixel), shown in Size."""
+        size = self.brush_size.value()
+        step = max(1, round(size * 0.15))
+        self.brush_size.setValue(size + direction * step)
+        self.model.notice.emit(f"Brush size {self.brush_size.value()} px")
 
     def _set_brush(self, value: int) -> None:
         self.model.brush_size = value
@@ -459,9 +553,15 @@ class Canvas(QWidget):
         has_image = self.model.has_image()
         for action in (self.extend_action, self.clear_action, self.fit_action, self.actual_action):
             action.setEnabled(has_image)
-        self.clear_mask_action.setEnabled(has_image and not self.model.mask.isNull())
-        self.compare_action.setEnabled(not self.model.before.isNull())
-        if self.model.before.isNull() and self.compare_action.isChecked():
+        has_mask = has_image and self.model.has_mask()
+        self.clear_mask_action.setEnabled(has_mask)
+        self.mask_button.setEnabled(has_image)
+        for key, action in self.mask_actions.items():
+            action.setEnabled(has_mask or (key == "invert" and has_image))
+        before = self.model.before
+        comparable = not before.isNull() and has_image and before != self.model.document
+        self.compare_action.setEnabled(comparable)
+        if not comparable and self.compare_action.isChecked():
             self.compare_action.setChecked(False)
         self.drag_handle.setEnabled(has_image)
 
