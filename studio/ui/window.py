@@ -5,13 +5,28 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QMetaObject, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
-from studio.core.errors import StudioError
+from studio.core.errors import ModelError, StudioError
+from studio.core.library import DEMO_NAMES
 from studio.core.paths import RESOURCES, home_path, log_file
 from studio.core.requests import GenerationRequest, Request, TextRequest, TrainRequest
 from studio.core.settings import Settings
@@ -25,6 +40,7 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
 from studio.ui.gallery_model import GalleryViewModel
+from studio.ui.image_files import OPEN_FILTER, SAVE_FILTER, recent_files, remember_recent, save_image
 from studio.ui.imaging import connect_imaging
 from studio.ui.panels.canvas import Canvas
 from studio.ui.panels.editor import EditorPanel
@@ -37,6 +53,7 @@ from studio.ui.panels.training import TrainingMonitor
 from studio.ui.probe import PROBE_COMMAND, DeviceProbe
 from studio.ui.qsettings import ui_settings
 from studio.ui.tasks import wait_for_background
+from studio.ui.theme import apply_theme, stored_theme
 from studio.ui.training_model import TrainingViewModel, is_training
 from studio.ui.viewmodels import (
     CanvasViewModel,
@@ -55,6 +72,7 @@ POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
 POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
 TRAINING_DOCK_HEIGHT = 330
 DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
+IMAGE_SOURCES = 20  # files the canvas image may have come from (their metadata is kept on save)
 
 
 def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
@@ -135,9 +153,15 @@ class MainWindow(QMainWindow):
         )
         self._add_dock("training", "Training monitor", self.training_monitor)
         self._default_layout()
+        self._home_keys: dict[QAction, list[QKeySequence]] = {}  # window shortcuts, before yielding
+        self._image_sources: list[str] = []  # newest first: files the canvas image may come from
         self._build_menus()
+        self._scope_gallery_delete()
         self._build_status_bar()
         self.imaging = connect_imaging(self)
+        self.gallery_panel.open_item.connect(lambda item: self._note_image_source(str(item.path)))
+        QApplication.instance().focusChanged.connect(self._yield_shortcuts)
+        apply_theme(stored_theme())
 
         self.probe = DeviceProbe(probe_command, self) if probe_command else None
         if self.probe is not None:
@@ -221,20 +245,61 @@ class MainWindow(QMainWindow):
         fallback: str = "",
     ) -> QAction:
         action = menu.addAction(text)
-        action.triggered.connect(slot)
+        # triggered(bool) must not reach slots with parameters of their own (export_images(paths))
+        action.triggered.connect(lambda _checked=False, run=slot: run())  # type: ignore[operator]
         if isinstance(shortcut, QKeySequence.StandardKey):
             keys = QKeySequence.keyBindings(shortcut)
             action.setShortcuts(keys or ([QKeySequence(fallback)] if fallback else []))
         elif shortcut:
             action.setShortcut(QKeySequence(shortcut))
+        if action.shortcuts():
+            self._home_keys[action] = action.shortcuts()
         return action
+
+    def _yield_shortcuts(self, _old: QWidget | None, now: QWidget | None) -> None:
+        """Give a key to the focused panel when one of its own actions (scoped to it) has it: the
+        editor's Ctrl+S saves the document, elsewhere Ctrl+S saves the canvas image. Two actions on
+        one key would be ambiguous in Qt, and neither would run."""
+        claimed: set[str] = set()
+        widget = now if now is not None and self.isAncestorOf(now) else None
+        while widget is not None and widget is not self:
+            for action in widget.actions():
+                context = action.shortcutContext()
+                if context == Qt.ShortcutContext.WidgetWithChildrenShortcut or (
+                        context == Qt.ShortcutContext.WidgetShortcut and widget is now):
+                    claimed.update(key.toString() for key in action.shortcuts())
+            widget = widget.parentWidget()
+        for action, keys in self._home_keys.items():
+            wanted = [key for key in keys if key.toString() not in claimed]
+            if action.shortcuts() != wanted:
+                action.setShortcuts(wanted)
+
+    def _scope_gallery_delete(self) -> None:
+        """Delete trashes gallery images only while the gallery has the focus (not on the canvas)."""
+        panel = self.gallery_panel
+        button = panel.delete_button
+        if button.shortcut().isEmpty():
+            return
+        button.setShortcut(QKeySequence())
+        delete = QKeySequence(QKeySequence.StandardKey.Delete)
+        if any(delete in a.shortcuts() for a in panel.findChildren(QAction)):
+            return  # the panel has its own, scoped Delete
+        action = QAction("Move to Trash", panel)
+        action.setShortcut(delete)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(lambda _checked=False: button.isEnabled() and button.click())
+        panel.addAction(action)
 
     def _build_menus(self) -> None:
         keys = QKeySequence.StandardKey
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "&Add Model Folder…", self.add_model_folder, keys.Open, "Ctrl+O")
-        self._action(file, "&Rescan Models", self.library_model.refresh, keys.Refresh, "F5")
+        self._action(file, "&Open Image…", self.open_image, keys.Open, "Ctrl+O")
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        self._action(file, "&Save Image As…", self.save_image_as, "Ctrl+S")
+        file.addSeparator()
         self._action(file, "&Export Images…", self.export_images, "Ctrl+Shift+X")
         file.addSeparator()
         quit_action = self._action(file, "&Quit", self.close, keys.Quit, "Ctrl+Q")
@@ -262,8 +327,12 @@ class MainWindow(QMainWindow):
         self._action(view, "&Reset Layout", self.reset_layout)
         self._action(view, "&Full Screen", self._toggle_full_screen, keys.FullScreen, "F11")
 
+        models = bar.addMenu("&Models")
+        self._action(models, "&Add Model Folder…", self.add_model_folder)
+        self._action(models, "&Rescan Models", self.library_model.refresh, keys.Refresh, "F5")
+
         jobs = bar.addMenu("&Jobs")
-        self._action(jobs, "&Generate", self.prompt_panel.submit, "Ctrl+Return")
+        self._action(jobs, "&Generate", self.generate, "Ctrl+Return")
         self._action(jobs, "&Pause Selected Job", self.queue_panel.pause_selected)
         self._action(jobs, "Res&ume Selected Job", self.queue_panel.resume_selected)
         self._action(jobs, "&Cancel Selected Job", self.queue_panel.cancel_selected)
@@ -359,8 +428,53 @@ class MainWindow(QMainWindow):
 
     def submit(self, request: Request) -> Job:
         session = self._require_session()
-        session.check_backend(request)  # "'x' cannot run on the onnx backend" before it is queued
-        return session.runner.submit(request)
+        try:
+            self.check_model(request)  # an unknown or missing model is refused now, not once it runs
+            session.check_backend(request)  # "'x' cannot run on the onnx backend" before it is queued
+        except StudioError as exc:
+            self.notify(exc.user_text())
+            raise
+        job = session.runner.submit(request)
+        if isinstance(request, GenerationRequest) and not request.prompt:
+            self.notify(f"Job {job.id} is queued without a prompt: the model draws freely.")
+        return job
+
+    def check_model(self, request: Request) -> None:
+        """Raise :class:`ModelError` when ``request``'s model is not one the studio can find, or no
+        enabled plugin can do the request with it. Names are looked up in the last scan (no folder is
+        scanned on the GUI thread); a name not found while the first scan runs is left to the job."""
+        session = self._require_session()
+        name = getattr(request, "model", "") or ""
+        if request.kind in ("export", "train") or not name:
+            return
+        path = Path(name).expanduser()
+        if name in DEMO_NAMES or path.exists():
+            entry = session.library.resolve(name)
+        else:
+            entry = next((e for e in self.library_model.entries if e.name == name), None)
+            if entry is None:
+                if os.sep in name or name.startswith(("~", ".")) or path.suffix:
+                    raise ModelError(f"The model '{name}' does not exist (the file or folder is missing).",
+                                     "Choose a model in the list, or add its folder in Models › Add Model Folder.")
+                if self.library_model.scanning and not self.library_model.entries:
+                    return
+                raise ModelError(f"No model named '{name}' was found.",
+                                 "Choose a model in the list, or add its folder in Models › Add Model Folder.")
+        session.registry.for_model(entry.kind, request.capability)
+
+    def generate(self) -> None:
+        """Ctrl+Return: the focused panel's generation; typing in the editor it continues the text
+        (an image job is never queued from there)."""
+        if self._editor_focused():
+            continue_text = self.editor_panel.actions_by_name.get("continue")
+            if continue_text is not None and continue_text.isEnabled():
+                continue_text.trigger()
+            return
+        self.prompt_panel.submit()
+
+    def _editor_focused(self) -> bool:
+        focus = QApplication.focusWidget()
+        return focus is not None and (focus is self.editor_panel or self.editor_panel.isAncestorOf(focus))
 
     def cancel_job(self, job_id: int) -> None:
         self._require_session().runner.cancel(job_id)
@@ -468,6 +582,76 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    # -- image files ---------------------------------------------------------------------------
+    def open_image(self) -> QFileDialog:
+        """File › Open Image…: a photo onto the canvas (to start img2img or inpaint from it)."""
+        recent = recent_files()
+        dialog = QFileDialog(self, "Open an image", os.path.dirname(recent[0]) if recent else "", OPEN_FILTER)
+        dialog.setObjectName("openImageDialog")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.open_image_file)
+        dialog.open()
+        return dialog
+
+    def open_image_file(self, path: str) -> None:
+        if not path:
+            return
+        if not os.path.isfile(path):
+            self.notify(f"'{path}' no longer exists.")
+            recent_files()  # prunes it
+            return
+        remember_recent(path)
+        self._note_image_source(path)
+        self.imaging.open_files([path], on_canvas=True)
+
+    def save_image_as(self) -> QFileDialog | None:
+        """File › Save Image As…: the canvas image as PNG (with its generation metadata), JPEG or WebP."""
+        if not self.canvas_model.has_image():
+            self.notify("There is no image on the canvas to save.")
+            return None
+        recent = recent_files()
+        folder = os.path.dirname(recent[0]) if recent else ""
+        dialog = QFileDialog(self, "Save the canvas image", os.path.join(folder, "image.png"), SAVE_FILTER)
+        dialog.setObjectName("saveImageDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("png")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.save_image_file)
+        dialog.open()
+        return dialog
+
+    def save_image_file(self, path: str) -> bool:
+        """Write the canvas image to ``path``; False (and a notice) when it could not be written."""
+        if not path:
+            return False
+        try:
+            kept = save_image(self.canvas_model.document, path, self._image_sources)
+        except StudioError as exc:
+            self.notify(exc.user_text())
+            return False
+        remember_recent(path)
+        self._note_image_source(path)
+        note = " with its generation settings" if kept else ""
+        self.notify(f"Saved the canvas image{note} as {os.path.basename(path)}.")
+        return True
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        paths = recent_files()
+        for index, path in enumerate(paths, 1):
+            action = menu.addAction(f"&{index % 10} {os.path.basename(path)}")
+            action.setToolTip(path)
+            action.setData(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_image_file(p))
+        if not paths:
+            menu.addAction("No recent images").setEnabled(False)
+
+    def _note_image_source(self, path: str) -> None:
+        paths = [path, *(p for p in self._image_sources if p != path)]
+        self._image_sources = paths[:IMAGE_SOURCES]
+
     def add_model_folder(self) -> None:
         dialog = self.open_settings()
         dialog._browse()
@@ -502,12 +686,22 @@ class MainWindow(QMainWindow):
     def _settings_saved(self, settings: Settings) -> None:
         if self.session is not None:
             self.session.library.folders = list(settings.model_folders)
+            self.session.models.budget_bytes = int(settings.memory_budget_gb * 1e9)
         self.status_model.set_backend(settings.backend)
         self.library_model.refresh()
         self.notify("Settings saved.")
 
     def _forward_edit(self, name: str) -> None:
+        """Edit menu: a text field being typed in edits its text; otherwise undo and redo act on the
+        canvas wherever the focus is, and the other commands on the focused widget."""
         widget = QApplication.focusWidget()
+        text_field = _text_field(widget)
+        if text_field is not None:
+            getattr(text_field, name)()
+            return
+        if name in ("undo", "redo"):
+            getattr(self.canvas_model.undo_stack, name)()
+            return
         method = getattr(widget, name, None)
         if callable(method):
             method()
@@ -535,6 +729,10 @@ class MainWindow(QMainWindow):
             self._bridge_connections.append(signal.connect(slot))
 
     def _job_finished(self, job: Job) -> None:
+        if job.result is not None and isinstance(job.request, GenerationRequest):
+            for artifact in reversed(job.result.artifacts):  # the first image ends up newest
+                if artifact.kind == "image":
+                    self._note_image_source(artifact.path)
         data = job.result.data if job.result is not None else {}
         notice = self.status_model.job_finished(getattr(job.request, "backend", ""), data)
         self.notify(notice or f"Job {job.id} finished.")  # a notice (e.g. CUDA missing) is in the log too
@@ -560,6 +758,12 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.poll_timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            try:
+                app.focusChanged.disconnect(self._yield_shortcuts)
+            except (RuntimeError, TypeError):
+                pass
         if self.probe is not None:
             self.probe.stop()
         self.editor_panel.shutdown()
@@ -576,3 +780,16 @@ class MainWindow(QMainWindow):
             except (RuntimeError, TypeError):
                 pass
         self._bridge_connections.clear()
+
+
+def _text_field(widget: QWidget | None) -> QWidget | None:
+    """The editable text field behind ``widget`` (a line edit, text edit, spin box or editable combo)."""
+    if isinstance(widget, QAbstractSpinBox):
+        widget = widget.findChild(QLineEdit)
+    elif isinstance(widget, QComboBox):
+        widget = widget.lineEdit() if widget.isEditable() else None
+    if isinstance(widget, QLineEdit):
+        return widget if not widget.isReadOnly() else None
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return widget if not widget.isReadOnly() else None
+    return None

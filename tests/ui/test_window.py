@@ -30,7 +30,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
 def test_menus_offer_dock_toggles_and_standard_shortcuts(make_window) -> None:
     window = make_window()
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
-    assert list(menus) == ["File", "Edit", "View", "Jobs", "Training", "Tools", "Help"]
+    assert list(menus) == ["File", "Edit", "View", "Models", "Jobs", "Training", "Tools", "Help"]
     view_titles = {a.text() for a in menus["View"].actions()}
     assert {"Prompt", "Gallery", "Queue", "Editor", "Training monitor", "Log"} <= view_titles
     actions = _actions(window)

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from studio.core.errors import StudioError, describe
 from studio.core.requests import ExportRequest
@@ -308,11 +309,16 @@ class ExportDialog(QDialog):
             return
 
         def done(image) -> None:
+            if not isValid(self.preview):  # the dialog was closed while the image loaded
+                return
             self._base = image
             self.update_preview()
 
-        run_in_background(lambda: _load_preview(images[0]), done,
-                          lambda exc: self.preview.setText(f"No preview: {describe(exc)}"))
+        def failed(exc: BaseException) -> None:
+            if isValid(self.preview):
+                self.preview.setText(f"No preview: {describe(exc)}")
+
+        run_in_background(lambda: _load_preview(images[0]), done, failed)
 
     # -- the request -------------------------------------------------------------------
     def visible_kind(self) -> str:
