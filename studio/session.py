@@ -24,7 +24,7 @@ from studio.core.results import JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.library_setup import library_for
-from studio.outputs import write_images
+from studio.outputs import recover_outputs, write_images
 from studio.plugins import LoadContext, LoadedModel, PluginRecord, PluginRegistry
 
 log = logging.getLogger("studio")
@@ -112,6 +112,7 @@ class StudioSession:
         self.models = ModelCache(budget_bytes=int(self.settings.memory_budget_gb * 1e9))
         self.queue = JobQueue()
         self.gallery = Gallery()
+        recover_outputs(self.gallery)  # crash debris removed, images a crash left unindexed indexed
         self.runner = JobRunner(self.queue, self.execute, listener)
         self._entries: dict[str, tuple[tuple, ModelEntry]] = {}
 
@@ -131,7 +132,7 @@ class StudioSession:
             return self._train(request, report, cancelled)
         model = self.load_model(request, report)
         result = model.run(request, report, cancelled)
-        return write_images(result, self.gallery)
+        return write_images(result, self.gallery, report)
 
     def _train(self, request: TrainRequest, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
         """Run a training recipe with the trainer its plugin's manifest names (the run folder was

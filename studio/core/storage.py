@@ -1,38 +1,248 @@
-"""Atomic file writes (a temp file beside the target, then a rename: nothing is half-written), and
-reading back the small JSON caches written that way."""
+"""Atomic file writes (a temp file beside the target, then a rename: nothing is half-written), the
+clean-up of temp files a killed process left behind, and reading back small JSON caches.
+
+Every temp file the studio makes is named ``.studio-<pid>-<random>-<name>.tmp``: a later start (or
+any process that calls :func:`sweep_debris`) recognises its own debris and removes the files of
+processes that are gone, never a file another live process is still writing. Folders outside
+``STUDIO_HOME`` that received such a temp file (export folders, ``--out`` folders) are remembered in
+``STUDIO_HOME/temp-folders.txt`` so they are swept too. Files are created with mode ``0o666`` less
+the user's umask (0644 with umask 022), as any other program's files.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import tempfile
+import secrets
+import shutil
+import signal
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger("studio.storage")
+
+TEMP_PREFIX = ".studio-"
+TEMP_SUFFIX = ".tmp"
+KILL_ENV = "STUDIO_TEST_KILL_AT"
+_MAX_REMEMBERED = 64
+_remembered: set[str] = set()
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically; refuse to replace an existing file unless allowed."""
+def kill_point(name: str) -> None:
+    """Tests only: SIGKILL this process here when ``$STUDIO_TEST_KILL_AT`` names this point."""
+    if name and os.environ.get(KILL_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def temp_name(target: Path) -> Path:
+    """A temp file name beside ``target`` that :func:`sweep_debris` recognises."""
+    return target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{target.name[:120]}{TEMP_SUFFIX}")
+
+
+def write_atomically(
+    path: str | os.PathLike[str], fill: Callable[[BinaryIO], None], *, overwrite: bool = True, label: str = ""
+) -> Path:
+    """Create ``path`` from what ``fill`` writes into a temp file, then rename it into place.
+
+    With ``overwrite=False`` an existing file is never replaced (``FileExistsError``). The temp file is
+    removed on every failure path (a full disk leaves nothing behind). ``label`` names the kill points
+    ``<label>-fsync`` and ``<label>-rename`` (tests; a gallery file is ``gallery`` by default)."""
     target = Path(path)
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    label = label or _label_for(target)
+    _remember_folder(target.parent)
+    tmp = temp_name(target)
+    mode = _mode_of(target) if overwrite else None
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if mode is not None:
+                os.chmod(tmp, mode)  # replacing a file keeps its permissions
+            fill(handle)
             handle.flush()
+            kill_point(f"{label}-fsync")
             os.fsync(handle.fileno())
+        kill_point(f"{label}-rename")
         if overwrite:
             os.replace(tmp, target)
         else:
             os.link(tmp, target)  # fails if the target appeared meanwhile
             os.unlink(tmp)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _fsync_folder(target.parent)
     return target
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, overwrite: bool = True, label: str = ""
+) -> Path:
+    """Write ``data`` to ``path`` atomically; refuse to replace an existing file unless allowed."""
+    return write_atomically(path, lambda handle: handle.write(data), overwrite=overwrite, label=label)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True, label: str = "") -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite, label=label)
+
+
+def atomic_copy_file(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = True, label: str = ""
+) -> Path:
+    """Copy ``source`` to ``target`` atomically (``--out`` files: label ``out``)."""
+    with open(source, "rb") as src:
+        return write_atomically(target, lambda handle: shutil.copyfileobj(src, handle), overwrite=overwrite,
+                                label=label)
+
+
+def _mode_of(target: Path) -> int | None:
+    try:
+        info = target.stat()
+    except OSError:
+        return None
+    import stat
+
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _home() -> Path | None:
+    try:
+        from studio.core.paths import studio_home
+
+        return studio_home()
+    except OSError:
+        return None
+
+
+def _label_for(target: Path) -> str:
+    home = _home()
+    if home is not None and (home / "gallery") in target.parents:
+        return "gallery"
+    return "write"
+
+
+def _registry_file(home: Path) -> Path:
+    return home / "temp-folders.txt"
+
+
+def _remember_folder(folder: Path) -> None:
+    """Note a folder outside ``STUDIO_HOME`` where a temp file is about to be made."""
+    home = _home()
+    try:
+        folder = folder.resolve()
+        home = home.resolve() if home is not None else None
+    except OSError:
+        return
+    key = f"{home}\0{folder}"
+    if home is None or key in _remembered:
+        return
+    if folder == home or home in folder.parents:
+        _remembered.add(key)
+        return
+    try:
+        known = [str(f) for f in remembered_folders(home)]
+        if str(folder) not in known:
+            kept = [*known[-(_MAX_REMEMBERED - 1):], str(folder)]
+            _registry_file(home).write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        _remembered.add(key)
+    except OSError as exc:  # a read-only home must not stop the write itself
+        log.debug("could not remember %s: %s", folder, exc)
+
+
+def remembered_folders(home: Path | None = None) -> list[Path]:
+    """Folders outside ``STUDIO_HOME`` the studio wrote temp files into."""
+    home = home or _home()
+    if home is None:
+        return []
+    try:
+        lines = _registry_file(home).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [Path(line) for line in lines if line.strip()]
+
+
+def _pid_of(name: str) -> int | None:
+    head = name[len(TEMP_PREFIX):].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _owner_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def is_debris(name: str) -> bool:
+    """Whether a file name is a studio temp file whose writer process is gone."""
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and not _owner_alive(_pid_of(name))
+
+
+def sweep_folder(folder: Path) -> list[Path]:
+    """Remove the studio temp files of dead processes directly in ``folder``; the paths removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if is_debris(entry.name):
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError as exc:
+                log.warning("Could not remove the temp file %s: %s", entry.path, exc)
+    return removed
+
+
+def sweep_debris(extra: Iterable[Path] = ()) -> list[Path]:
+    """Remove crash debris (temp files of dead processes) from ``STUDIO_HOME`` (its top folders and
+    the gallery's day folders), the remembered folders and ``extra``; the paths removed."""
+    home = _home()
+    folders: list[Path] = list(extra)
+    if home is not None:
+        folders.append(home)
+        folders += _subfolders(home)
+        folders += _subfolders(home / "gallery")
+        folders += remembered_folders(home)
+    removed: list[Path] = []
+    for folder in dict.fromkeys(folders):
+        removed += sweep_folder(folder)
+    if removed:
+        log.info("Removed %d temp file(s) left by a stopped studio: %s", len(removed), ", ".join(map(str, removed)))
+    return removed
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 def read_json_dict(path: str | os.PathLike[str] | None) -> dict:
@@ -61,4 +271,3 @@ def use_wal(db) -> None:
             if "locked" not in str(exc) or attempt == 99:
                 raise
             time.sleep(0.05)
-

@@ -2,8 +2,11 @@
 
 States: queued → running ⇄ paused → done | failed | cancelled, and interrupted for a job whose
 process died. A process that opens the queue marks as interrupted every running or paused job whose
-owner process is gone, so a crash (even SIGKILL) leaves queued jobs queued and the running one
-interrupted.
+owner process is gone (its pid is dead, or now belongs to a process that started later than the
+owner did), so a crash (even SIGKILL) leaves queued jobs queued and the running one interrupted.
+A row whose request this studio cannot read (a newer schema, a damaged row) never stops the queue:
+:meth:`JobQueue.claim_next` marks it failed with a clear message and goes on, and reading it gives a
+:class:`UnreadableRequest`. Finished rows older than :data:`AUTO_PRUNE_DAYS` are pruned on open.
 
 The ``control`` column carries what a user asked of a running job from any process ("pause",
 "resume", "cancel"); the process that runs the job reads it between steps (see the runner), so a
@@ -14,19 +17,22 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from studio.core.errors import BadInput
+from studio.core.errors import BadInput, describe
 from studio.core.paths import studio_home
 from studio.core.requests import Request, request_from_json
 from studio.core.results import JobResult
 from studio.core.storage import use_wal
+
+log = logging.getLogger("studio.jobs")
 
 
 class JobState(enum.StrEnum):
@@ -41,6 +47,18 @@ class JobState(enum.StrEnum):
     @property
     def finished(self) -> bool:
         return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class UnreadableRequest(Request):
+    """Stands for a stored request this studio cannot read; its job fails instead of running."""
+
+    kind: ClassVar[str] = "unreadable"
+    raw: str = ""
+    reason: str = ""
+
+    def validate(self) -> None:
+        raise BadInput(f"This job's request cannot be read ({self.reason}).")
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,10 @@ class Job:
     traceback: str = ""
     result: JobResult | None = None
     owner_pid: int | None = None
+
+    @property
+    def readable(self) -> bool:
+        return not isinstance(self.request, UnreadableRequest)
 
 
 _SCHEMA = """
@@ -85,9 +107,26 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 _ADDED_COLUMNS = {  # columns newer than the first queue.sqlite: added to an older file when opened
     "control": "TEXT NOT NULL DEFAULT ''",
     "updated_at": "REAL NOT NULL DEFAULT 0",
+    "owner_start": "INTEGER",  # the owner process's start time (clock ticks since boot; Linux)
 }
 ACTIVE = ("running", "paused")  # states of a job some process is working on
+FINISHED = ("done", "failed", "cancelled", "interrupted")
 CONTROLS = ("pause", "resume", "cancel")
+AUTO_PRUNE_DAYS = 90.0  # finished jobs older than this are removed when a queue is opened
+INTERRUPTED_MESSAGE = "The studio stopped while this job was running. Re-queue it to run it again."
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot), where the system says (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_OWN_START = process_start(os.getpid())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -95,20 +134,44 @@ def _pid_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
     return True
 
 
+def owner_alive(pid: int | None, started: int | None) -> bool:
+    """Whether the process that claimed a job still runs: its pid is alive and, where start times
+    are known, it is the same process (not a new one that was given the same pid)."""
+    if pid is None or not _pid_alive(pid):
+        return False
+    if started is None or pid == os.getpid():
+        return True
+    now = process_start(pid)
+    return now is None or now == started
+
+
 class JobQueue:
     """Thread-safe access to the queue database; every write is its own transaction."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, auto_prune: bool = True) -> None:
         self.path = Path(path) if path else studio_home() / "queue.sqlite"
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise BadInput(f"The job queue '{self.path}' cannot be opened ({exc}).",
+                           "Check that its folder exists and is writable.") from None
+        try:
+            self._open()
+            self.recovered = self.recover()
+            self.pruned = self.prune(AUTO_PRUNE_DAYS) if auto_prune else 0
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise _queue_error(self.path, exc) from None
+
+    def _open(self) -> None:
         self._db.row_factory = sqlite3.Row
         use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -117,7 +180,6 @@ class JobQueue:
         for name, decl in _ADDED_COLUMNS.items():
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
-        self.recovered = self.recover()
 
     def close(self) -> None:
         with self._lock:
@@ -138,7 +200,24 @@ class JobQueue:
             return self.get(cur.lastrowid)
 
     def claim_next(self) -> Job | None:
-        """Atomically move the oldest queued job to running, owned by this process."""
+        """Atomically move the oldest queued job to running, owned by this process. A job whose
+        request cannot be read is marked failed (with the reason) and the next one is taken."""
+        while True:
+            job = self._claim_oldest()
+            if job is None or job.readable:
+                return job
+            self.fail_unreadable(job)
+
+    def fail_unreadable(self, job: Job) -> Job:
+        """Finish a claimed job whose request cannot be read as failed, saying why."""
+        reason = job.request.reason if isinstance(job.request, UnreadableRequest) else "unknown"
+        return self.finish(
+            job.id, JobState.FAILED,
+            error=f"Job {job.id} cannot be run: its request cannot be read ({reason}). It may come from a "
+                  "newer studio or be damaged; remove it with 'studio jobs prune' or update the studio.",
+        )
+
+    def _claim_oldest(self) -> Job | None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -149,9 +228,9 @@ class JobQueue:
                     self._db.execute("COMMIT")
                     return None
                 self._db.execute(
-                    "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, control = '', updated_at = ? "
-                    "WHERE id = ?",
-                    (JobState.RUNNING.value, time.time(), os.getpid(), time.time(), row["id"]),
+                    "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, owner_start = ?, control = '', "
+                    "updated_at = ? WHERE id = ?",
+                    (JobState.RUNNING.value, time.time(), os.getpid(), _OWN_START, time.time(), row["id"]),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -163,13 +242,18 @@ class JobQueue:
         """Move one specific queued job to running (the CLI runs its own job directly)."""
         with self._lock:
             cur = self._db.execute(
-                "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, control = '', updated_at = ? "
-                "WHERE id = ? AND state = ?",
-                (JobState.RUNNING.value, time.time(), os.getpid(), time.time(), job_id, JobState.QUEUED.value),
+                "UPDATE jobs SET state = ?, started_at = ?, owner_pid = ?, owner_start = ?, control = '', "
+                "updated_at = ? WHERE id = ? AND state = ?",
+                (JobState.RUNNING.value, time.time(), os.getpid(), _OWN_START, time.time(), job_id,
+                 JobState.QUEUED.value),
             )
             if cur.rowcount != 1:
                 raise BadInput(f"Job {job_id} is not queued.")
-            return self.get(job_id)
+            job = self.get(job_id)
+        if not job.readable:
+            self.fail_unreadable(job)
+            raise BadInput(f"Job {job_id}'s request cannot be read ({job.request.reason}).")  # type: ignore[union-attr]
+        return job
 
     def set_progress(self, job_id: int, step: int, total: int, message: str = "") -> str:
         """Store a running job's progress; returns the job's pending ``control`` request ("" if none)."""
@@ -265,16 +349,18 @@ class JobQueue:
                 ),
             )
             if cur.rowcount != 1:
-                raise BadInput(f"Job {job_id} cannot be re-queued from its current state.")
+                state = self.get(job_id).state  # "There is no job N." when there is none
+                raise BadInput(f"Job {job_id} is {state.value}; only an interrupted, failed or cancelled job "
+                               "can be re-queued.")
             return self.get(job_id)
 
     def recover(self) -> list[int]:
         """Mark running or paused jobs whose owner process is gone as interrupted; returns their ids."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, owner_pid FROM jobs WHERE state IN (?, ?)", ACTIVE
+                "SELECT id, owner_pid, owner_start FROM jobs WHERE state IN (?, ?)", ACTIVE
             ).fetchall()
-            dead = [r["id"] for r in rows if r["owner_pid"] is None or not _pid_alive(r["owner_pid"])]
+            dead = [r["id"] for r in rows if not owner_alive(r["owner_pid"], r["owner_start"])]
             for job_id in dead:
                 self._db.execute(
                     "UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, control = '', "
@@ -283,11 +369,40 @@ class JobQueue:
                         JobState.INTERRUPTED.value,
                         now := time.time(),
                         now,
-                        "The studio stopped while this job was running. Re-queue it to run it again.",
+                        INTERRUPTED_MESSAGE,
                         job_id,
                     ),
                 )
             return dead
+
+    def prune(self, older_than_days: float, *, vacuum: bool = False) -> int:
+        """Delete finished jobs that finished more than ``older_than_days`` ago; how many were deleted.
+        ``vacuum`` then gives the freed space back to the file system."""
+        if not isinstance(older_than_days, (int, float)) or not 0 <= older_than_days < 1e6:
+            raise BadInput(f"--older-than must be a number of days between 0 and 1000000, not {older_than_days}.")
+        cutoff = time.time() - older_than_days * 86400
+        marks = ",".join("?" * len(FINISHED))
+        with self._lock:
+            cur = self._db.execute(
+                f"DELETE FROM jobs WHERE state IN ({marks}) AND COALESCE(finished_at, updated_at, created_at) < ?",
+                (*FINISHED, cutoff),
+            )
+            deleted = cur.rowcount
+            if vacuum and deleted:
+                try:
+                    self._db.execute("VACUUM")
+                except sqlite3.OperationalError as exc:  # another process reads it: space is reused later
+                    log.info("queue VACUUM skipped: %s", exc)
+        return deleted
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel a queued job now, or ask the process running it to stop; the job afterwards."""
+        if self.cancel_queued(job_id):
+            return self.get(job_id)
+        job = self.get(job_id)
+        if job.state.value in ACTIVE and self.request_control(job_id, "cancel"):
+            return self.get(job_id)
+        raise BadInput(f"Job {job_id} is {job.state.value}; only a queued, running or paused job can be cancelled.")
 
     # -- reads -------------------------------------------------------------------------
     def get(self, job_id: int) -> Job:
@@ -309,13 +424,47 @@ class JobQueue:
         return [_job_from_row(r) for r in rows]
 
 
+def _queue_error(path: Path, exc: sqlite3.Error) -> BadInput:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return BadInput(f"The job queue '{path}' is locked by another program ({text}).",
+                        "Close the other studio or program using it, then try again.")
+    if "readonly" in text or "read-only" in text:
+        return BadInput(f"The job queue '{path}' is read-only ({text}).", "Make it and its folder writable.")
+    return BadInput(f"The job queue '{path}' is damaged ({text}).",
+                    f"Move it aside (e.g. mv '{path}' '{path}.damaged'); the studio then starts an empty queue.")
+
+
+def _read_request(text: Any) -> Request:
+    try:
+        return request_from_json(text)
+    except Exception as exc:  # any damage: the job fails with this reason, the queue goes on
+        return UnreadableRequest(raw=str(text)[:500], reason=describe(exc))
+
+
+def _read_result(text: Any) -> JobResult | None:
+    if not text:
+        return None
+    try:
+        return JobResult.from_dict(json.loads(text))
+    except Exception:  # a damaged result is shown as none, never an exception for every reader
+        log.warning("a job's stored result cannot be read: %.200s", text)
+        return None
+
+
+def _read_state(text: Any) -> JobState:
+    try:
+        return JobState(text)
+    except ValueError:
+        return JobState.FAILED
+
+
 def _job_from_row(row: sqlite3.Row) -> Job:
     data: dict[str, Any] = dict(row)
-    result = JobResult.from_dict(json.loads(data["result"])) if data["result"] else None
     return Job(
         id=data["id"],
-        request=request_from_json(data["request"]),
-        state=JobState(data["state"]),
+        request=_read_request(data["request"]),
+        state=_read_state(data["state"]),
         created_at=data["created_at"],
         started_at=data["started_at"],
         finished_at=data["finished_at"],
@@ -324,6 +473,6 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         message=data["message"],
         error=data["error"],
         traceback=data["traceback"],
-        result=result,
+        result=_read_result(data["result"]),
         owner_pid=data["owner_pid"],
     )

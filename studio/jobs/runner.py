@@ -7,6 +7,10 @@ message=None, text=None, metrics=None, notice=None)`` turns each keyword into it
 cancelled and blocks while the job is paused, so a job that reports every step obeys both within a
 step. Pause, resume and cancel may also come from another process, through the queue's ``control``
 column, read whenever progress is stored (every ``persist_interval`` seconds).
+
+Nothing a job raises ends the worker or the process: a plugin raising ``SystemExit`` or
+``KeyboardInterrupt`` (or any other ``BaseException``) in load or run gives a failed job that says so.
+The job is recorded ``done`` only after the executor has returned, so its files exist by then.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from studio.core.errors import BadInput, JobCancelled, describe
+from studio.core.errors import BadInput, JobCancelled, PluginError, describe
 from studio.core.events import JobEvent, LogLine, Metric, Preview, Progress, TextChunk
 from studio.core.paths import log_file
 from studio.core.requests import Request
 from studio.core.results import JobResult
+from studio.core.storage import kill_point
 from studio.jobs.queue import Job, JobQueue, JobState
 
 log = logging.getLogger("studio.jobs")
@@ -150,6 +155,8 @@ class JobRunner:
                    text: str | None = None, metrics: dict[str, float] | None = None,
                    notice: str | None = None) -> None:
             nonlocal last_persist
+            if step >= 1:
+                kill_point("job-step")
             now = time.monotonic()
             if now - last_persist >= self.persist_interval or step >= total:
                 self._obey(job.id, self.queue.set_progress(job.id, step, total, message or ""))
@@ -170,21 +177,26 @@ class JobRunner:
                 raise JobCancelled()
 
         try:
+            kill_point("job-claimed")
+            if not job.readable:
+                final = self.queue.fail_unreadable(job)
+                self.last_error = BadInput(final.error)
+                self._notify(final)
+                return final
             if cancelled():
                 raise JobCancelled()
             result = self.execute(job.request, report, cancelled)
+            kill_point("job-executed")
         except JobCancelled:
             final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
-        except BaseException as exc:  # a failing job must never take the worker down
+        except BaseException as exc:  # a failing job must never take the worker (or the process) down
             detail = traceback.format_exc()
-            message = describe(exc)
-            self.last_error = exc
+            message = describe_failure(exc)
+            self.last_error = exc if isinstance(exc, Exception) else PluginError(message)
             log.error("Job %s failed: %s\n%s", job.id, message, detail)
             final = self.queue.finish(
                 job.id, JobState.FAILED, error=f"{message}", traceback=detail
             )
-            if not isinstance(exc, Exception):
-                raise
         else:
             if cancelled():
                 final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
@@ -243,6 +255,18 @@ class JobRunner:
                 self.listener.job_changed(job)
             except Exception:  # a listener bug must not kill a job
                 log.exception("job listener failed")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed job, also for exceptions that would otherwise end the process."""
+    if isinstance(exc, SystemExit):
+        return (f"The model's code tried to exit the studio (SystemExit({exc.code!r})); the job was stopped "
+                "instead. Report it to the plugin's author.")
+    if isinstance(exc, KeyboardInterrupt):
+        return "The job was interrupted (KeyboardInterrupt raised while it ran)."
+    if not isinstance(exc, Exception):
+        return f"The model's code raised {type(exc).__name__}: {exc}; the job was stopped."
+    return describe(exc)
 
 
 def log_hint() -> str:
