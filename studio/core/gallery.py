@@ -2,16 +2,24 @@
 
 Images live under ``STUDIO_HOME/gallery``; ``gallery/index.sqlite`` holds one row per image with its
 request (JSON), so results can be filtered, starred, trashed (recoverably) and reused.
+
+At scale (100,000 images and more) the gallery is read a page at a time: :meth:`Gallery.search`
+takes a ``limit`` and an ``after`` cursor (keyset pagination on the row id: newest first is the order
+images were added in), words are found through an FTS5 index over prompt, negative prompt and
+model, read in the same order so a page stops early (kept in sync by triggers; an older database
+gains it when opened), and a row's request and extra JSON are parsed only when used.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +45,53 @@ CREATE TABLE IF NOT EXISTS items (
     trashed_at REAL
 );
 CREATE INDEX IF NOT EXISTS items_created ON items(created_at);
+CREATE INDEX IF NOT EXISTS items_starred ON items(starred);
+CREATE INDEX IF NOT EXISTS items_in_trash ON items(trashed_at) WHERE trashed_at IS NOT NULL;
+"""
+# columns later versions added: name -> definition (an older database gains them when opened)
+_ADDED_COLUMNS = {
+    "negative_prompt": "TEXT NOT NULL DEFAULT ''",
+    "model_name": "TEXT NOT NULL DEFAULT ''",
+}
+_FTS_COLUMNS = ("prompt", "negative_prompt", "model", "model_name")
+_FTS = f"""
+CREATE VIRTUAL TABLE items_fts USING fts5({", ".join(_FTS_COLUMNS)}, content='items', content_rowid='id');
+"""
+_NEW = ", ".join(f"new.{c}" for c in _FTS_COLUMNS)
+_OLD = ", ".join(f"old.{c}" for c in _FTS_COLUMNS)
+_COLS = ", ".join(_FTS_COLUMNS)
+_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS items_fts_insert AFTER INSERT ON items BEGIN
+    INSERT INTO items_fts(rowid, {_COLS}) VALUES (new.id, {_NEW});
+END;
+CREATE TRIGGER IF NOT EXISTS items_fts_delete AFTER DELETE ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD});
+END;
+CREATE TRIGGER IF NOT EXISTS items_fts_update AFTER UPDATE OF {_COLS} ON items BEGIN
+    INSERT INTO items_fts(items_fts, rowid, {_COLS}) VALUES ('delete', old.id, {_OLD});
+    INSERT INTO items_fts(rowid, {_COLS}) VALUES (new.id, {_NEW});
+END;
 """
 THUMBNAIL_SIZE = 256
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def model_display_name(model: str, extra: dict[str, Any] | None = None) -> str:
+    """A model's short name: the one its metadata gives, else the last part of its path or id."""
+    named = (extra or {}).get("model_name")
+    if named:
+        return str(named)
+    tail = model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".safetensors", ".ckpt", ".bin", ".gguf", ".onnx"):
+        if tail.lower().endswith(suffix):
+            return tail[: -len(suffix)]
+    return tail or model
 
 
 @dataclass(frozen=True)
 class GalleryItem:
+    """One gallery row; ``request`` and ``extra`` are parsed from their JSON on first use."""
+
     id: int
     path: str
     thumbnail: str
@@ -52,10 +101,28 @@ class GalleryItem:
     seed: int | None
     width: int
     height: int
-    request: GenerationRequest
-    extra: dict[str, Any]
+    request_json: str = field(repr=False)
+    extra_json: str = field(repr=False)
     starred: bool
     trashed: bool
+    negative_prompt: str = ""
+    model_name: str = ""
+
+    @cached_property
+    def request(self) -> GenerationRequest:
+        request = request_from_dict(json.loads(self.request_json))
+        assert isinstance(request, GenerationRequest)
+        return request
+
+    @cached_property
+    def extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = json.loads(self.extra_json)
+        return extra
+
+    @property
+    def cursor(self) -> int:
+        """Where the page after this item starts (see :meth:`Gallery.search`'s ``after``)."""
+        return self.id
 
 
 class Gallery:
@@ -69,7 +136,45 @@ class Gallery:
                                    isolation_level=None)
         self._db.row_factory = sqlite3.Row
         use_wal(self._db)
+        # INSERT OR REPLACE deletes the old row first: its delete trigger must keep the index in sync
+        self._db.execute("PRAGMA recursive_triggers = ON")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add what older databases lack: columns, then the word index (filled once) and its triggers."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                present = {row["name"] for row in self._db.execute("PRAGMA table_info(items)")}
+                for name, definition in _ADDED_COLUMNS.items():
+                    if name not in present:
+                        self._db.execute(f"ALTER TABLE items ADD COLUMN {name} {definition}")
+                if "model_name" not in present:
+                    self._fill_added_columns()
+                has_fts = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items_fts'"
+                ).fetchone()
+                if not has_fts:
+                    self._db.execute(_FTS)
+                    self._db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
+                for statement in _TRIGGERS.split("END;")[:-1]:
+                    self._db.execute(statement + "END;")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _fill_added_columns(self) -> None:
+        rows = self._db.execute("SELECT id, model, request, extra FROM items").fetchall()
+        for row in rows:
+            try:
+                negative = json.loads(row["request"]).get("negative_prompt", "") or ""
+                extra = json.loads(row["extra"] or "{}")
+            except (ValueError, AttributeError):
+                negative, extra = "", {}
+            self._db.execute("UPDATE items SET negative_prompt = ?, model_name = ? WHERE id = ?",
+                             (str(negative), model_display_name(row["model"], extra), row["id"]))
 
     def close(self) -> None:
         with self._lock:
@@ -80,12 +185,14 @@ class Gallery:
         """Index an image file (already written) and make its thumbnail."""
         path = Path(path).resolve()
         thumbnail = self._thumbnail(path)
+        extra = extra or {}
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR REPLACE INTO items (path, thumbnail, created_at, model, prompt, seed, width, height,"
-                " request, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " request, extra, negative_prompt, model_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (str(path), str(thumbnail), time.time(), request.model, request.prompt, seed, request.width,
-                 request.height, request.replace(seed=seed).to_json(), json.dumps(extra or {})),
+                 request.height, request.replace(seed=seed).to_json(), json.dumps(extra),
+                 request.negative_prompt, model_display_name(request.model, extra)),
             )
             return self.get(cur.lastrowid)
 
@@ -110,30 +217,51 @@ class Gallery:
         return _item(row)
 
     def search(self, text: str = "", model: str = "", since: float | None = None, until: float | None = None,
-               starred: bool | None = None, trashed: bool = False) -> list[GalleryItem]:
-        """Newest first; ``text`` matches the prompt, ``model`` the model name or path (substring)."""
-        clauses = ["trashed_at IS NOT NULL" if trashed else "trashed_at IS NULL"]
+               starred: bool | None = None, trashed: bool = False, negative: str = "",
+               limit: int | None = None, after: int | None = None) -> list[GalleryItem]:
+        """Newest first (the order images were added in). ``text`` matches words of the prompt,
+        ``negative`` of the negative prompt and ``model`` of the model's name or path, each word as a
+        word start ("red" finds "reddish"). At most ``limit`` rows, those after the ``after`` cursor
+        (the last shown item's ``cursor``)."""
+        clauses = ["items.trashed_at IS NOT NULL" if trashed else "items.trashed_at IS NULL"]
         args: list[Any] = []
-        if text:
-            clauses.append("prompt LIKE ? ESCAPE '\\'")
-            args.append(f"%{_escape_like(text)}%")
-        if model:
-            clauses.append("model LIKE ? ESCAPE '\\'")
-            args.append(f"%{_escape_like(model)}%")
-        if since is not None:
-            clauses.append("created_at >= ?")
-            args.append(since)
+        words = [(("prompt",), text), (("negative_prompt",), negative), (("model", "model_name"), model)]
+        match = " AND ".join(q for columns, value in words if (q := _fts_query(columns, value)))
+        for columns, value in words:  # text with no word in it (e.g. "%"): a literal substring
+            if value.strip() and not _fts_query(columns, value):
+                clauses.append("(" + " OR ".join(f"items.{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+                args.extend([f"%{_escape_like(value.strip())}%"] * len(columns))
+        if since is not None:  # the id bound holds for every row it keeps, and lets a scan stop there
+            clauses.append("items.created_at >= ? AND items.id >= "
+                           "(SELECT min(id) FROM items INDEXED BY items_created WHERE created_at >= ?)")
+            args.extend((since, since))
         if until is not None:
-            clauses.append("created_at < ?")
+            clauses.append("items.created_at < ?")
             args.append(until)
         if starred is not None:
-            clauses.append("starred = ?")
+            clauses.append("items.starred = ?")
             args.append(int(starred))
+        if after is not None:
+            clauses.append(f"{'items_fts.rowid' if match else 'items.id'} < ?")
+            args.append(after)
+        if match:  # the word index in rowid order drives the join, so LIMIT stops it early
+            sql = ("SELECT items.* FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid"
+                   f" WHERE items_fts MATCH ? AND {' AND '.join(clauses)} ORDER BY items_fts.rowid DESC")
+            args.insert(0, match)
+        else:
+            table = "items INDEXED BY items_in_trash" if trashed else "items"  # the trash is small
+            sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY items.id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM items WHERE {' AND '.join(clauses)} ORDER BY created_at DESC, id DESC", args
-            ).fetchall()
+            rows = self._db.execute(sql, args).fetchall()
         return [_item(r) for r in rows]
+
+    def count(self, trashed: bool = False) -> int:
+        with self._lock:
+            where = "trashed_at IS NOT NULL" if trashed else "trashed_at IS NULL"
+            return int(self._db.execute(f"SELECT count(*) FROM items WHERE {where}").fetchone()[0])
 
     def set_starred(self, item_id: int, starred: bool = True) -> GalleryItem:
         with self._lock:
@@ -163,16 +291,23 @@ class Gallery:
         return len(items)
 
 
+def _fts_query(columns: tuple[str, ...], text: str) -> str:
+    """An FTS5 query: every word of ``text`` as a word start, in one of ``columns`` ("" if no word)."""
+    phrases = ['"' + word.replace('"', '""') + '"*' for word in text.split() if _WORD.search(word)]
+    if not phrases:
+        return ""
+    scope = columns[0] if len(columns) == 1 else "{" + " ".join(columns) + "}"
+    return f"{scope} : ({' AND '.join(phrases)})"
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _item(row: sqlite3.Row) -> GalleryItem:
-    request = request_from_dict(json.loads(row["request"]))
-    assert isinstance(request, GenerationRequest)
     return GalleryItem(
         id=row["id"], path=row["path"], thumbnail=row["thumbnail"], created_at=row["created_at"],
         model=row["model"], prompt=row["prompt"], seed=row["seed"], width=row["width"], height=row["height"],
-        request=request, extra=json.loads(row["extra"]), starred=bool(row["starred"]),
-        trashed=row["trashed_at"] is not None,
+        request_json=row["request"], extra_json=row["extra"], starred=bool(row["starred"]),
+        trashed=row["trashed_at"] is not None, negative_prompt=row["negative_prompt"], model_name=row["model_name"],
     )

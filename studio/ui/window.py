@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.imaging = connect_imaging(self)
         self.gallery_panel.open_item.connect(lambda item: self._note_image_source(str(item.path)))
+        self.gallery_panel.export_requested.connect(self.export_images)  # the gallery's context menu
         QApplication.instance().focusChanged.connect(self._yield_shortcuts)
         apply_theme(stored_theme())
 
