@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QTabWidget,
-    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,7 +48,7 @@ from studio.core.requests import MAX_SEED, TextRequest
 from studio.jobs.queue import Job
 from studio.ui.bridge import JobWatch
 from studio.ui.panels.editor_doc import AiInsertion, DocumentTab, place_cursor_after
-from studio.ui.panels.editor_io import EXPORT_FILTERS, FindBar, read_document, write_document
+from studio.ui.panels.editor_io import EXPORT_FILTERS, ActionStrip, FindBar, read_document, write_document
 from studio.ui.request_model import TextSettingsViewModel, bind, seed_from_widget, seed_to_widget
 from studio.ui.tasks import run_in_background
 
@@ -279,10 +278,8 @@ class EditorPanel(QWidget):
         self.count_timer.timeout.connect(self.update_counts)
         self.recoverable: list[Draft] = []
 
-        self.toolbar = QToolBar()  # documents
-        self.ai_toolbar = QToolBar()  # the model's actions, a row of their own so a narrow dock shows them
-        for bar in (self.toolbar, self.ai_toolbar):
-            bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.toolbar = ActionStrip()  # documents
+        self.ai_toolbar = ActionStrip()  # the model's actions: rows that wrap, so a narrow dock shows them all
         self.actions_by_name: dict[str, QAction] = {}
         self._build_actions()
 
@@ -319,12 +316,17 @@ class EditorPanel(QWidget):
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._tab_switched)
 
+        # the status line: the message has the dock's whole width (it wraps as a paragraph, never a
+        # word a line beside the counts), the counts sit under it, right-aligned
         self.message = QLabel(objectName="editorMessage", wordWrap=True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
         self.counts = QLabel(objectName="editorCounts")
         self.counts.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.message, 1)
+        self.counts.setMinimumWidth(1)  # elided by the dock's width rather than widening it
+        bottom = QVBoxLayout()
+        bottom.setSpacing(0)
+        bottom.addWidget(self.message)
         bottom.addWidget(self.counts)
 
         layout = QVBoxLayout(self)
@@ -376,7 +378,7 @@ class EditorPanel(QWidget):
         add("find_next", "Find Next", self._find_next, "F3")
         tb = self.ai_toolbar
         tb.addAction(add("continue", "Continue", self.continue_text, "Ctrl+Shift+Return",
-                         "Let the model continue at the cursor"))
+                         "Let the model continue at the cursor (also Ctrl+Return while typing)"))
         tb.addAction(add("rewrite", "Rewrite", self.rewrite_selection, "Ctrl+Shift+R",
                          "Rewrite the selection following the instruction"))
         tb.addAction(add("regenerate", "Regenerate", self.regenerate, "Ctrl+Shift+G", "Replace the last insertion"))
@@ -472,6 +474,7 @@ class EditorPanel(QWidget):
     def _open_tab(self, draft: Draft) -> DocumentTab:
         tab = DocumentTab(draft)
         tab.text_changed.connect(lambda t=tab: self._text_changed(t))
+        tab.edit.continue_requested.connect(self.continue_text)
         index = self.tabs.addTab(tab, tab.title())
         self.tabs.setTabToolTip(index, draft.path or "Not saved to a file yet (kept as a draft)")
         self.tabs.setCurrentIndex(index)
@@ -625,6 +628,7 @@ class EditorPanel(QWidget):
     def show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setToolTip(text)
+        self.message.setVisible(bool(text))
         self.message_changed.emit(text)
 
     # -- models ------------------------------------------------------------------------
@@ -861,7 +865,8 @@ class EditorPanel(QWidget):
             return
         active = self._finish_generation()
         self._remember(active, {})
-        self.show_message(f"Stopped after {word_count(active.final_text)} words." if active.started
+        words = word_count(active.final_text)
+        self.show_message(f"Stopped after {words} word{'s' if words != 1 else ''}." if active.started
                           else "Stopped before any text was written.")
         self._update_actions()
 

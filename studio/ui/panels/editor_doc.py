@@ -8,8 +8,16 @@ whole insertion.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QInputMethodEvent,
+    QKeyEvent,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+    QTextFormat,
+)
 from PySide6.QtWidgets import QStackedWidget, QTextBrowser, QTextEdit, QVBoxLayout, QWidget
 
 from studio.core.drafts import Draft
@@ -33,8 +41,20 @@ def is_ai(fmt: QTextCharFormat) -> bool:
     return bool(fmt.property(AI_PROPERTY))
 
 
+def is_continue_key(event: QKeyEvent) -> bool:
+    """Ctrl+Return (or Ctrl+Enter), without Shift: the editor's Continue while typing."""
+    mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    return event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and mods == Qt.KeyboardModifier.ControlModifier
+
+
 class TextEdit(QTextEdit):
-    """Plain text only; undo and redo wait while a generation streams into the document."""
+    """Plain text only; undo and redo wait while a generation streams into the document.
+
+    Ctrl+Return while typing is the editor's own (``continue_requested``): the key is taken before
+    any window shortcut (e.g. an image job's Generate) can see it.
+    """
+
+    continue_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,12 +62,42 @@ class TextEdit(QTextEdit):
         self.setTabChangesFocus(False)
         self.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
         self.busy = False
-        # Text typed next to a generated span must not inherit its mark.
-        self.currentCharFormatChanged.connect(self._unmark_typing)
 
-    def _unmark_typing(self, fmt: QTextCharFormat) -> None:
-        if is_ai(fmt) and not self.busy:
-            self.setCurrentCharFormat(QTextCharFormat())
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) and is_continue_key(event):
+            event.accept()  # delivered to keyPressEvent, not to a window action
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if is_continue_key(event):
+            event.accept()
+            self.continue_requested.emit()
+            return
+        text = event.text()
+        typing = bool(text) and (text.isprintable() or text in "\r\t")
+        if typing and not event.modifiers() & Qt.KeyboardModifier.ControlModifier and not self.busy:
+            self._plain_typing()
+        super().keyPressEvent(event)
+
+    def inputMethodEvent(self, event: QInputMethodEvent) -> None:
+        if event.commitString() and not self.busy:
+            self._plain_typing()
+        super().inputMethodEvent(event)
+
+    def _plain_typing(self) -> None:
+        """What the user types is theirs: it never takes the mark of the generated text next to it."""
+        cursor = self.textCursor()
+        if is_ai(cursor.charFormat()) or (cursor.hasSelection() and is_ai(self._format_at(cursor.selectionStart()))):
+            if cursor.hasSelection():
+                cursor.removeSelectedText()
+            cursor.setCharFormat(QTextCharFormat())
+            self.setTextCursor(cursor)
+
+    def _format_at(self, position: int) -> QTextCharFormat:
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(min(position + 1, max(0, self.document().characterCount() - 1)))
+        return cursor.charFormat()
 
     def undo(self) -> None:
         if not self.busy:
@@ -137,6 +187,7 @@ class DocumentTab(QWidget):
     def ai_spans(self) -> list[list[int]]:
         """``[start, end)`` ranges of generated text not yet accepted (document positions)."""
         spans: list[list[int]] = []
+        separators: set[int] = set()  # positions of the paragraph breaks (a span may run across them)
         block = self.document.begin()
         while block.isValid():
             it = block.begin()
@@ -144,11 +195,12 @@ class DocumentTab(QWidget):
                 fragment = it.fragment()
                 if fragment.isValid() and is_ai(fragment.charFormat()):
                     start, end = fragment.position(), fragment.position() + fragment.length()
-                    if spans and spans[-1][1] >= start - 1:
+                    if spans and (spans[-1][1] >= start or (spans[-1][1] == start - 1 and start - 1 in separators)):
                         spans[-1][1] = end
                     else:
                         spans.append([start, end])
                 it += 1
+            separators.add(block.position() + block.length() - 1)
             block = block.next()
         return spans
 

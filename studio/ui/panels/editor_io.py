@@ -1,4 +1,5 @@
-"""Saving and exporting editor documents (.md, .txt, .html, .pdf), atomically; the find/replace bar."""
+"""Saving and exporting editor documents (.md, .txt, .html, .pdf), atomically; the find/replace bar;
+the rows of action buttons that wrap instead of hiding actions behind an overflow menu."""
 
 from __future__ import annotations
 
@@ -6,9 +7,21 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSaveFile, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPageSize, QPdfWriter, QTextDocument
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLineEdit, QPushButton, QTextEdit, QWidget
+from PySide6.QtCore import QPoint, QRect, QSaveFile, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLayout,
+    QLayoutItem,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QTextEdit,
+    QToolButton,
+    QWidget,
+)
 
 from studio.core.errors import BadInput
 
@@ -175,3 +188,93 @@ class FindBar(QWidget):
         edit.endEditBlock()
         self.message.emit(f"Replaced {count} occurrence{'s' if count != 1 else ''}.")
         return count
+
+
+class FlowLayout(QLayout):
+    """Lays its items out left to right and wraps to a new row when the width runs out."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 2) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size.grownBy(self.contentsMargins())
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        margins = self.contentsMargins()
+        area = rect.marginsRemoved(margins)
+        x, y, row_height = area.x(), area.y(), 0
+        for item in self._items:
+            if item.isEmpty():
+                continue
+            hint = item.sizeHint()
+            if x > area.x() and x + hint.width() > area.right() + 1:
+                x, y, row_height = area.x(), y + row_height + self.spacing(), 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            row_height = max(row_height, hint.height())
+        return y + row_height - rect.y() + margins.bottom()
+
+
+class ActionStrip(QWidget):
+    """A row of buttons for actions that wraps onto more rows in a narrow dock: every action stays
+    one click away (a tool bar would hide the last ones behind its » menu)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.flow = FlowLayout(self)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+        self.buttons: dict[QAction, QToolButton] = {}
+
+    def addAction(self, action: QAction) -> None:  # type: ignore[override]  # a button, not a context action
+        button = QToolButton(self)
+        button.setDefaultAction(action)
+        button.setAutoRaise(True)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.flow.addWidget(button)
+        self.buttons[action] = button
+
+    def addSeparator(self) -> None:
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.VLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        self.flow.addWidget(line)
+
+    def button_for(self, action: QAction) -> QToolButton:
+        return self.buttons[action]
