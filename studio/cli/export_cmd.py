@@ -27,12 +27,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--margin", type=float, default=0.03, help="fraction of the shorter side")
     export.add_argument("--tile", action="store_true", help="repeat the visible mark over the image")
     export.add_argument("--strip-metadata", action="store_true", help="write no metadata at all")
-    export.add_argument("--name", default="{n}", metavar="TEMPLATE",
-                        help="file-name template: {n} {date} {time} {seed} {prompt} {stem} (default {n})")
+    export.add_argument("--name", default="{stem}", metavar="TEMPLATE",
+                        help="file-name template: {n} {date} {time} {seed} {prompt} {stem} (default {stem}, "
+                             "the source's name)")
     export.add_argument("--resize", type=int, default=0, metavar="PX", help="long side in pixels")
     conflict = export.add_mutually_exclusive_group()
     conflict.add_argument("--overwrite", action="store_true", help="replace files that exist")
-    conflict.add_argument("--rename", action="store_true", help="add -2, -3… to names that exist")
+    conflict.add_argument("--rename", action="store_true", help="add -2, -3… to names that exist (the default)")
     export.add_argument("--source-type", choices=("auto", "generated", "composite", "none"), default="auto",
                         help="IPTC digital source type to state (auto: from the image's own metadata)")
     export.add_argument("--owner", type=int, default=0, help="studio/user id in the invisible mark (0–65535)")
@@ -68,7 +69,7 @@ def request_from_args(args: argparse.Namespace) -> ExportRequest:
         strip_metadata=args.strip_metadata,
         name_template=args.name,
         resize=args.resize,
-        conflict="overwrite" if args.overwrite else "rename" if args.rename else "error",
+        conflict="overwrite" if args.overwrite else "rename",
         source_type=args.source_type,
         watermark_owner=args.owner,
         c2pa_cert=args.c2pa_cert,

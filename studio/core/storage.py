@@ -53,7 +53,7 @@ def write_atomically(
     if not overwrite and target.exists():
         raise FileExistsError(f"{target} already exists")
     label = label or _label_for(target)
-    _remember_folder(target.parent)
+    remember_folder(target.parent)
     tmp = temp_name(target)
     mode = _mode_of(target) if overwrite else None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -142,7 +142,7 @@ def _registry_file(home: Path) -> Path:
     return home / "temp-folders.txt"
 
 
-def _remember_folder(folder: Path) -> None:
+def remember_folder(folder: Path) -> None:
     """Note a folder outside ``STUDIO_HOME`` where a temp file is about to be made."""
     home = _home()
     try:

@@ -3,7 +3,9 @@
 ``export_images(request, report, cancelled)`` is a plain job executor: it reports ``(i, n)`` per image,
 so the runner can cancel between images. Everything that can be checked before writing (folder,
 template, names, conflicts, every source's header and size) is checked first, so a bad input fails
-before any file is written; each file is written atomically (temp file + rename), never half-written.
+before any file is written; each file is written atomically (temp file + rename), never half-written,
+with the user's umask (0644 with umask 022). By default a file is named after its source (``{stem}``)
+and a name that exists gets ``-2``, ``-3``…: nothing is overwritten unless asked, nothing fails.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def plan_export(request: ExportRequest) -> list[PlannedExport]:
         prov, fields = provenance_for(source, request)
         name = names.render_name(
             request.name_template,
-            names.NameFields(n=i, seed=fields["seed"], prompt=fields["prompt"], stem=source.stem),
+            names.NameFields(n=i, seed=fields["seed"], prompt=fields["prompt"], stem=source.stem or str(i)),
             request.format,
         )
         target = names.target_in(folder, name)
@@ -230,6 +232,21 @@ def _read_pem(path: str | None, what: str) -> bytes:
         raise BadInput(f"Cannot read the C2PA {what} '{path}' ({exc.strerror}).") from None
 
 
+def write_export(target: Path, data: bytes, conflict: str, taken: set[Path]) -> Path:
+    """Write one export atomically; a file that appeared meanwhile is never overwritten (under
+    ``rename`` the next free name is taken instead). The path written."""
+    for _attempt in range(1000):
+        try:
+            return atomic_write_bytes(target, data, overwrite=conflict == "overwrite", label="export")
+        except FileExistsError:
+            if conflict != "rename":
+                raise BadInput(f"'{target}' appeared while exporting; nothing was overwritten.") from None
+            target = names.unique_path(target, taken)
+        except OSError as exc:
+            raise BadInput(f"Could not write '{target}' ({exc.strerror or exc}).", "Check the folder.") from None
+    raise BadInput(f"No free file name was found for '{target}'.", "Choose another folder or name.")
+
+
 def export_images(
     request: ExportRequest, report: Callable[..., None], cancelled: Callable[[], bool]
 ) -> JobResult:
@@ -245,6 +262,7 @@ def export_images(
         provenance.sign_c2pa(probe, request.format, chain, key)
     options = formats.EncodeOptions(request.format, request.quality, request.lossless, request.strip_metadata)
     artifacts = []
+    written: set[Path] = set()
     total = len(planned)
     report(0, total, message="Exporting…")
     for i, item in enumerate(planned, start=1):
@@ -256,13 +274,9 @@ def export_images(
         if sign:
             data = provenance.sign_c2pa(data, request.format, chain, key, title=item.target.name,
                                         source_type=item.prov.source_type)
-        try:
-            atomic_write_bytes(item.target, data, overwrite=request.conflict == "overwrite")
-        except FileExistsError:
-            raise BadInput(f"'{item.target}' appeared while exporting; nothing was overwritten.") from None
-        except OSError as exc:
-            raise BadInput(f"Could not write '{item.target}' ({exc.strerror or exc}).", "Check the folder.") from None
+        target = write_export(item.target, data, request.conflict, written)
+        written.add(target)
         meta = {"source": str(item.source), "watermark": item.payload.to_dict() if request.watermark else None}
-        artifacts.append(Artifact(str(item.target), "image", meta))
-        report(i, total, message=item.target.name)
+        artifacts.append(Artifact(str(target), "image", meta))
+        report(i, total, message=target.name)
     return JobResult(tuple(artifacts), data={"count": len(artifacts)})

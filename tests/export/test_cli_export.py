@@ -32,7 +32,7 @@ def test_no_watermark_and_unmarked_detect(generated_png: Path, tmp_path: Path, c
     out.mkdir()
     assert main(["export", str(generated_png), "--out", str(out), "--no-watermark", "--strip-metadata"]) == 0
     capsys.readouterr()
-    assert main(["watermark", "detect", str(out / "1.png")]) == 0
+    assert main(["watermark", "detect", str(out / "fox.png")]) == 0
     assert json.loads(capsys.readouterr().out) == {"detected": False, "payload": None, "confidence": 0.0}
 
 
@@ -62,7 +62,36 @@ def test_check_image_for_the_provenance_panel(generated_png: Path, tmp_path: Pat
     out = tmp_path / "out"
     out.mkdir()
     assert main(["export", str(generated_png), "--out", str(out), "--format", "webp"]) == 0
-    report = check_image(out / "1.webp")
+    report = check_image(out / "fox.webp")
     assert report.watermark.detected
     assert report.metadata["digital_source_type"].endswith("trainedAlgorithmicMedia")
     assert report.to_dict()["watermark"]["payload"]["owner"] == 0
+
+
+def test_default_names_follow_the_source_and_never_collide(generated_png: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for _ in range(3):  # exporting the same file again never fails and never overwrites
+        assert main(["export", str(generated_png), "--out", str(out), "--no-watermark"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fox-2.png", "fox-3.png", "fox.png"]
+    assert main(["export", str(generated_png), "--out", str(out), "--name", "{n}", "--no-watermark"]) == 0
+    assert (out / "1.png").is_file()
+    (out / "1.png").write_bytes(b"old")
+    assert main(["export", str(generated_png), "--out", str(out), "--name", "{n}", "--overwrite"]) == 0
+    assert (out / "1.png").read_bytes() != b"old"  # replaced only when asked
+
+
+def test_exports_follow_the_umask(generated_png: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    out.mkdir()
+    old = os.umask(0o022)
+    try:
+        for fmt in ("png", "jpeg"):
+            assert main(["export", str(generated_png), "--out", str(out), "--format", fmt, "--no-watermark"]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()}
+    assert modes == {"fox.png": 0o644, "fox.jpg": 0o644}

@@ -48,3 +48,34 @@ def test_target_stays_in_folder_and_unique_names(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"x")
     assert unique_path(tmp_path / "a.png").name == "a-2.png"
     assert unique_path(tmp_path / "a.png", {tmp_path / "a-2.png"}).name == "a-3.png"
+
+
+def test_same_stems_from_two_folders_get_numbered_names(generated_png: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from studio.core.requests import ExportRequest
+    from studio.export.batch import plan_export
+
+    other = tmp_path / "other" / "fox.png"
+    other.parent.mkdir()
+    shutil.copy(generated_png, other)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fox.png").write_bytes(b"the user's file")
+    request = ExportRequest(images=(str(generated_png), str(other)), out_dir=str(out), name_template="{stem}",
+                            conflict="rename")
+    assert [p.target.name for p in plan_export(request)] == ["fox-2.png", "fox-3.png"]
+
+
+def test_a_file_that_appears_while_exporting_is_never_overwritten(tmp_path: Path) -> None:
+    from studio.export.batch import write_export
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "fox.png"
+    target.write_bytes(b"appeared meanwhile")
+    assert write_export(target, b"new", "rename", set()).name == "fox-2.png"
+    assert target.read_bytes() == b"appeared meanwhile"
+    with pytest.raises(BadInput, match="appeared"):
+        write_export(target, b"new", "error", set())
+    assert sorted(p.name for p in folder.iterdir()) == ["fox-2.png", "fox.png"]  # no temp file left
