@@ -48,6 +48,7 @@ class Settings:
     vae_tiling: bool = False
     cpu_offload: bool = False
     allowed_pickles: list[str] = field(default_factory=list)  # pickle checkpoints the user trusts
+    output_folder: str = ""  # where generated images are written; empty: STUDIO_HOME/gallery
     # What reading the file found wrong (one line each; the status bar and ``studio info`` show them).
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
     # Keys read from the file that the studio could not use, with their values: written back on save.
@@ -213,6 +214,10 @@ def _check_budget(value: Any) -> str:
     return ""
 
 
+def _check_folder(value: Any) -> str:
+    return "" if _is_text(value) else f"must be a folder path (or empty), not {_show(value)}"
+
+
 _CHECKS: dict[str, Callable[[Any], str]] = {
     "model_folders": _check_list,
     "scan_hf_cache": _check_bool,
@@ -226,6 +231,7 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "vae_tiling": _check_bool,
     "cpu_offload": _check_bool,
     "allowed_pickles": _check_list,
+    "output_folder": _check_folder,
 }
 
 

@@ -667,7 +667,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         from studio.ui.dialogs.settings import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self, session=self.session)
+        models = [entry.name for entry in self.library_model.entries]
+        dialog = SettingsDialog(self.settings, self, session=self.session, models=models)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._settings_saved)
         dialog.open()

@@ -1,5 +1,6 @@
-"""The settings dialog: model folders, device, backend, memory options and trusted pickle files;
-saved with ``Settings.save()``."""
+"""The settings dialog: theme, default model, output folder, model folders, device, backend, memory
+budget and options, trusted pickle files; saved with ``Settings.save()`` (the theme, a window matter,
+in the window's QSettings, and applied at once)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QPushButton,
     QVBoxLayout,
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.core.requests import BACKENDS, DEVICES
 from studio.core.settings import Settings
+from studio.ui.theme import THEMES, apply_theme, current_theme, store_theme
 
 if TYPE_CHECKING:
     from studio.session import StudioSession
@@ -78,12 +82,45 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # Settings
 
     def __init__(self, settings: Settings, parent: QWidget | None = None,
-                 session: StudioSession | None = None) -> None:
+                 session: StudioSession | None = None, models: list[str] | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         self.settings = settings
+        self._theme_on_open = current_theme()
+        self.theme = QComboBox()
+        self.theme.setObjectName("theme")
+        for name in THEMES:
+            self.theme.addItem(name.capitalize(), name)
+        self.theme.setCurrentIndex(THEMES.index(self._theme_on_open))
+        self.theme.setToolTip("System follows the desktop; Light and Dark apply at once.")
+        self.theme.currentIndexChanged.connect(lambda _i: apply_theme(self.theme.currentData()))
+        self.default_model = QComboBox()
+        self.default_model.setObjectName("defaultModel")
+        self.default_model.setEditable(True)
+        self.default_model.addItems(list(dict.fromkeys(["demo", *(models or [])])))
+        self.default_model.setCurrentText(settings.default_model)
+        self.default_model.setToolTip("The model the prompt panel starts with (a library name or a path).")
+        self.output_folder = QLineEdit(settings.output_folder)
+        self.output_folder.setObjectName("outputFolder")
+        self.output_folder.setPlaceholderText("STUDIO_HOME/gallery (the default)")
+        self.output_folder.setToolTip("Generated images are written here, in a folder a day.")
+        browse_output = QPushButton("Browse…")
+        browse_output.clicked.connect(self._browse_output)
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output_folder, 1)
+        output_row.addWidget(browse_output)
+        self.memory_budget = QDoubleSpinBox()
+        self.memory_budget.setObjectName("memoryBudget")
+        self.memory_budget.setRange(0.0, 1024.0)
+        self.memory_budget.setDecimals(1)
+        self.memory_budget.setSingleStep(0.5)
+        self.memory_budget.setSuffix(" GB")
+        self.memory_budget.setSpecialValueText("Automatic")
+        self.memory_budget.setValue(float(settings.memory_budget_gb))
+        self.memory_budget.setToolTip("How much memory loaded models may hold together (Automatic: up to "
+                                      "three models); older models are unloaded first.")
         self.folder_paths = PathList(
             settings.model_folders, "Add…", self._browse,
             "Folders the studio scans for models (diffusers folders, .safetensors, LM folders).",
@@ -123,10 +160,14 @@ class SettingsDialog(QDialog):
         self.error = QLabel()
         self.error.setWordWrap(True)
         form = QFormLayout()
+        form.addRow("Theme", self.theme)
+        form.addRow("Default model", self.default_model)
+        form.addRow("Output folder", output_row)
         form.addRow("Model folders", self.folder_paths)
         form.addRow("Device", self.device)
         form.addRow("Backend", self.backend)
         form.addRow("ONNX export cache", onnx_row)
+        form.addRow("Memory budget", self.memory_budget)
         form.addRow("Memory", memory_box)
         form.addRow("Allowed pickle files", self.pickle_paths)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -136,7 +177,7 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(box)
-        self.resize(620, 480)
+        self.resize(640, 600)
 
     def refresh_onnx_cache(self) -> None:
         if self.session is None:
@@ -171,8 +212,12 @@ class SettingsDialog(QDialog):
         self.pickle_paths.add(path)
 
     def save(self) -> None:
-        fields = ("model_folders", "device", "backend", "allowed_pickles", *self.memory)
+        fields = ("model_folders", "device", "backend", "allowed_pickles", "default_model", "output_folder",
+                  "memory_budget_gb", *self.memory)
         previous = {name: getattr(self.settings, name) for name in fields}
+        self.settings.default_model = self.default_model.currentText().strip() or "demo"
+        self.settings.output_folder = self.output_folder.text().strip()
+        self.settings.memory_budget_gb = float(self.memory_budget.value())
         self.settings.model_folders = self.folder_list()
         self.settings.device = self.device.currentText()
         self.settings.backend = self.backend.currentText()
@@ -186,8 +231,22 @@ class SettingsDialog(QDialog):
                 setattr(self.settings, name, value)
             self.error.setText(f"Could not save the settings: {getattr(exc, 'message', exc)}")
             return
+        store_theme(self.theme.currentData())
+        self._theme_on_open = self.theme.currentData()
         self.saved.emit(self.settings)
         self.accept()
+
+    def reject(self) -> None:
+        """Cancel: the theme tried meanwhile is undone too."""
+        apply_theme(self._theme_on_open)
+        super().reject()
+
+    def _browse_output(self) -> None:
+        dialog = QFileDialog(self, "Output folder", self.output_folder.text())
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(self.output_folder.setText)
+        dialog.open()
 
     def _browse_pickle(self) -> None:
         dialog = QFileDialog(self, "Allow a pickle checkpoint", "", "Checkpoints (*.ckpt *.pt *.pth *.bin)")
