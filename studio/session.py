@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import BadInput, PluginError, StudioError
+from studio.core.errors import BadInput, CapabilityError, ModelError, PluginError, StudioError
 from studio.core.gallery import Gallery
 from studio.core.hashing import files_signature
 from studio.core.library import DEMO_NAMES, ModelEntry
 from studio.core.logs import setup_logging
-from studio.core.paths import home_path
-from studio.core.requests import Request, TrainRequest
+from studio.core.paths import existing_file, home_path
+from studio.core.requests import GenerationRequest, Request, TrainRequest
 from studio.core.results import JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
@@ -87,6 +87,45 @@ class ModelCache:
                 model.unload()
 
 
+def check_input_files(request: Request) -> None:
+    """Refuse a generation whose init image, mask or LoRA files are missing, the wrong kind of path,
+    not images or too large to decode (read from their headers), before any model loads."""
+    if not isinstance(request, GenerationRequest):
+        return
+    from studio.core.imagemeta import check_image_file
+
+    if request.init_image:
+        check_image_file(request.init_image, "init image")
+    if request.mask:
+        check_image_file(request.mask, "mask")
+    for lora in request.loras:
+        check_lora_file(lora.path)
+
+
+def check_lora_file(path: str) -> None:
+    """A LoRA is a readable ``.safetensors`` file whose header is a JSON object (read without torch);
+    pickles are refused (they can run code when loaded)."""
+    import json
+    import struct
+
+    file = existing_file(path, "LoRA file")
+    if file.suffix.lower() != ".safetensors":
+        raise ModelError(f"The LoRA '{file.name}' is not a .safetensors file.",
+                         "Pickle files can run code when loaded; convert it to safetensors first.")
+    size = file.stat().st_size
+    try:
+        with open(file, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if not 2 <= length <= min(size - 8, 100_000_000):
+                raise ValueError("header length out of range")
+            header = json.loads(handle.read(length))
+        if not isinstance(header, dict):
+            raise ValueError("header is not a JSON object")
+    except (OSError, ValueError, struct.error, RecursionError) as exc:
+        raise ModelError(f"The LoRA '{file.name}' is not a safetensors file ({exc}).",
+                         "Is the file damaged or incomplete?") from None
+
+
 def _check_backend(record: PluginRecord, backend: str) -> None:
     backends = record.manifest.backends  # type: ignore[union-attr]
     if backend not in backends:
@@ -130,6 +169,7 @@ class StudioSession:
             return self._export(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
+        check_input_files(request)
         model = self.load_model(request, report)
         result = model.run(request, report, cancelled)
         return write_images(result, self.gallery, report)
@@ -154,7 +194,7 @@ class StudioSession:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
         entry, signature = self._resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
-        record = self.registry.for_model(entry.kind, capability)
+        record = self._family(entry, capability)
         _check_backend(record, request.backend)
         device = request.device if request.device != "auto" else self.settings.device
         options = self.settings.model_options()
@@ -164,17 +204,39 @@ class StudioSession:
         return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options),
                                signature)
 
+    def _family(self, entry: ModelEntry, capability: str) -> PluginRecord:
+        """The plugin that runs ``capability`` on ``entry``; asking a model for what its family cannot
+        do (an image from a language model, text from an image model) is a :class:`BadInput`."""
+        try:
+            return self.registry.for_model(entry.kind, capability)
+        except PluginError as exc:
+            if any(entry.kind in r.manifest.model_kinds for r in self.registry.usable()):  # type: ignore[union-attr]
+                kind = "a language model" if capability == "text" else "an image model"
+                raise CapabilityError(f"'{entry.name}' cannot do {capability}: {exc.message}",
+                               f"Choose {kind} for this.") from None
+            raise
+
     def check_backend(self, request: Request) -> None:
-        """Raise :class:`BadInput` now (before queueing) when the family of ``request``'s model does not
-        declare the request's backend; a model that cannot be resolved is left for the job to report."""
+        """Raise :class:`BadInput` now (before queueing) when the family of ``request``'s model cannot do
+        what it asks or does not declare the request's backend; a model that cannot be resolved is left
+        for the job to report."""
         if request.kind in ("export", "train") or not getattr(request, "model", ""):
             return
         try:
             entry, _ = self._resolve(request.model)
-            record = self.registry.for_model(entry.kind, request.capability)
+            record = self._family(entry, request.capability)
+        except CapabilityError:
+            raise
         except StudioError:
             return
         _check_backend(record, request.backend)
+
+    def check_request(self, request: Request) -> None:
+        """Everything that can be refused before a job is queued and a model loads: the values
+        (:meth:`Request.validate`), the input files, and that the model's family can run it."""
+        request.validate()
+        check_input_files(request)
+        self.check_backend(request)
 
     def _resolve(self, name: str) -> tuple[ModelEntry, tuple]:
         """``library.resolve`` and the signature of the model's files (:func:`files_signature`). For

@@ -81,6 +81,7 @@ def run_export(args: argparse.Namespace) -> int:
     from studio.export.batch import export_images
 
     request = request_from_args(args)
+    request.validate()
     tty = sys.stderr.isatty()
 
     def report(step: int, total: int, preview: Any = None, message: str = "") -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.cli.jobs import check_output_path, copy_outputs, run_request
 from studio.cli.output import print_json
-from studio.core.errors import BadInput
+from studio.core.paths import existing_file
 from studio.core.requests import BACKENDS, DEVICES, GenerationRequest, LoraRef, Request
 
 # Fields with flags of their own: paths made absolute, repeatable LoRAs, and the two required ones.
@@ -25,7 +25,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--init-image", default=None)
     gen.add_argument("--mask", default=None)
     gen.add_argument("--lora", action="append", default=[], metavar="FILE[:WEIGHT]")
-    gen.add_argument("--out", required=True, help="output PNG file")
+    gen.add_argument("--out", required=True, help="output PNG file (a new file, or an existing one with --overwrite)")
+    gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.set_defaults(func=generate)
 
     info = commands.add_parser("info", help="generation parameters found in an image, as JSON")
@@ -35,6 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     regen = commands.add_parser("regenerate", help="make an image again from its own parameters")
     regen.add_argument("image")
     regen.add_argument("--out", required=True)
+    regen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     regen.set_defaults(func=regenerate)
 
 
@@ -80,9 +82,11 @@ def given_fields(args: argparse.Namespace, cls: type[Request], skip: set[str]) -
 
 
 def generate(args: argparse.Namespace) -> int:
+    from studio.session import check_input_files
+
     for path, what in ((args.init_image, "init image"), (args.mask, "mask")):
-        if path and not Path(path).is_file():
-            raise BadInput(f"The {what} '{path}' does not exist.")
+        if path is not None:
+            existing_file(path, what)
     values = {**_defaults_for(args.model), **given_fields(args, GenerationRequest, _SPECIAL)}
     request = GenerationRequest(
         model=args.model,
@@ -93,8 +97,9 @@ def generate(args: argparse.Namespace) -> int:
         **values,
     )
     request.validate()
-    out = check_output_path(args.out)
-    for path in copy_outputs(run_request(request), out):
+    check_input_files(request)
+    out = check_output_path(args.out, overwrite=args.overwrite, count=request.batch)
+    for path in copy_outputs(run_request(request), out, overwrite=args.overwrite):
         print(path)
     return 0
 
@@ -102,8 +107,7 @@ def generate(args: argparse.Namespace) -> int:
 def info_cmd(args: argparse.Namespace) -> int:
     from studio.core.imagemeta import read_metadata
 
-    if not Path(args.image).is_file():
-        raise BadInput(f"'{args.image}' does not exist.")
+    existing_file(args.image, "image")
     print_json(read_metadata(args.image))
     return 0
 
@@ -111,10 +115,9 @@ def info_cmd(args: argparse.Namespace) -> int:
 def regenerate(args: argparse.Namespace) -> int:
     from studio.core.imagemeta import request_from_image
 
-    if not Path(args.image).is_file():
-        raise BadInput(f"'{args.image}' does not exist.")
+    existing_file(args.image, "image")
     request = request_from_image(args.image)
-    out = check_output_path(args.out)
-    for path in copy_outputs(run_request(request), out):
+    out = check_output_path(args.out, overwrite=args.overwrite, count=request.batch)
+    for path in copy_outputs(run_request(request), out, overwrite=args.overwrite):
         print(path)
     return 0

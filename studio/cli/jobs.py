@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from studio.core.errors import BadInput, StudioError
 from studio.core.events import JobEvent, LogLine, Progress, TextChunk
+from studio.core.paths import path_kind
 from studio.core.requests import Request
 from studio.jobs import Job, JobState
 
@@ -43,6 +48,7 @@ def run_request(request: Request, *, stream_text: bool = False) -> Job:
 
     session = StudioSession(listener=_StderrProgress(stream_text))
     try:
+        session.check_request(request)  # bad values, files, a model asked for what it cannot do: before loading
         job = session.runner.run_now(request)
     finally:
         session.close()
@@ -58,27 +64,95 @@ def run_request(request: Request, *, stream_text: bool = False) -> Job:
     raise StudioError(job.error or "The job failed.", "See the log for details.")
 
 
-def check_output_path(out: str) -> Path:
-    """Refuse an output path whose folder is missing or read-only before any work starts."""
+def check_output_path(out: str, *, overwrite: bool = False, count: int = 1) -> Path:
+    """Refuse an output path before any work starts: its folder missing or read-only, a folder, a device,
+    FIFO or socket in its place (never written through, never replaced), or a file that exists
+    without ``overwrite``. ``count`` > 1 checks the batch's ``NAME-1.png``… too."""
+    from studio.core.requests import check_text
+
+    check_text("the output path", out)
     path = Path(out).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise BadInput(f"The output folder '{folder}' does not exist.")
-    if not os.access(folder, os.W_OK):
+    kind = path_kind(folder)
+    if kind == "missing":
+        raise BadInput(f"The output folder '{folder}' does not exist.", "Create it first or choose another one.")
+    if kind != "folder":
+        raise BadInput(f"The output folder '{folder}' is a {kind}, expected a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise BadInput(f"The output folder '{folder}' is read-only.", "Choose a folder you can write to.")
-    if path.is_dir():
-        raise BadInput(f"'{path}' is a folder; give a file name.")
+    for index in range(max(1, count)):
+        _check_target(_batch_name(path, index), overwrite)
     return path
 
 
-def copy_outputs(job: Job, out: Path) -> list[Path]:
+def _batch_name(out: Path, index: int) -> Path:
+    return out if index == 0 else out.with_name(f"{out.stem}-{index}{out.suffix}")
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    kind = path_kind(path)
+    if kind == "missing" and not path.is_symlink():
+        return
+    if kind == "missing":
+        raise BadInput(f"'{path}' is a broken symbolic link.", "Remove it or choose another name.")
+    if kind == "folder":
+        raise BadInput(f"'{path}' is a folder, expected a file.", "Give a file name.")
+    if kind != "file":
+        raise BadInput(f"'{path}' is a {kind}, not a regular file: the studio writes only regular files.",
+                       "Choose a file name.")
+    if not overwrite:
+        raise _exists(path)
+
+
+def _exists(path: Path) -> BadInput:
+    return BadInput(f"'{path}' already exists.", "Pass --overwrite to replace it, or choose another name.")
+
+
+def write_output(target: Path, fill: Callable[[BinaryIO], None], *, overwrite: bool) -> Path:
+    """Write ``target`` through a temp file beside it (``.studio-PID-RANDOM-NAME.tmp``) renamed into
+    place. The kind of ``target`` is checked again just before the rename, so a device or FIFO that
+    appeared meanwhile is never replaced. A full disk or any write error removes the temp file and is
+    one :class:`BadInput`."""
+    from studio.core.storage import kill_point, remember_folder
+
+    _check_target(target, overwrite)
+    remember_folder(target.parent)  # swept for debris at the next start if this process is killed
+    tmp = target.with_name(f".studio-{os.getpid()}-{secrets.token_hex(4)}-{target.name[:120]}.tmp")
+    try:
+        with open(tmp, "xb") as handle:
+            fill(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        kill_point("out-rename")
+        _check_target(target, overwrite)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # never replaces a file that appeared meanwhile
+            os.unlink(tmp)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise _exists(target) from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        reason = "no space left on the device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise BadInput(f"Could not write '{target}': {reason}.", "Free some space or choose another folder.") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def copy_outputs(job: Job, out: Path, *, overwrite: bool = False) -> list[Path]:
     """Copy a job's image artifacts to ``out`` (``name-1.png``… for a batch)."""
     written = []
     artifacts = [a for a in (job.result.artifacts if job.result else ()) if a.kind == "image"]
     for i, artifact in enumerate(artifacts):
-        target = out if i == 0 else out.with_name(f"{out.stem}-{i}{out.suffix}")
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(artifact.path, tmp)
-        os.replace(tmp, target)
-        written.append(target)
+        target = _batch_name(out, i)
+
+        def fill(handle: BinaryIO, source: str = artifact.path) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, handle)
+
+        written.append(write_output(target, fill, overwrite=overwrite))
     return written

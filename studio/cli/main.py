@@ -54,28 +54,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         from studio.ui.app import run
 
         return run(smoke_test=args.smoke_test, started_at=STARTED_AT)
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The one error boundary of every command: logging is set up before the command runs; bad input
+    is exit 2 with one line on stderr, anything unexpected exit 1 with the log's path, never a traceback."""
+    from studio.core.logs import log_location, setup_logging
+
     try:
+        setup_logging()
         return int(args.func(args) or 0)
     except StudioError as exc:
-        from studio.core.paths import log_file
-
         if exc.exit_code == 2:
-            print(f"studio: error: {exc.user_text()}", file=sys.stderr)
+            log.info("refused: %s", exc.user_text())
+            _say(f"studio: error: {exc.user_text()}")
         else:
             log.error("%s", exc.user_text(), exc_info=True)
-            print(f"studio: error: {exc.user_text()} (log: {log_file()})", file=sys.stderr)
+            _say(f"studio: error: {exc.user_text()} (log: {log_location()})")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("studio: interrupted", file=sys.stderr)
+        _say("studio: interrupted")
         return 130
-    except Exception as exc:
-        from studio.core.logs import setup_logging
-        from studio.core.paths import log_file
-
-        setup_logging()
-        log.exception("unexpected failure")
-        print(f"studio: unexpected error: {type(exc).__name__}: {exc} (details in {log_file()})", file=sys.stderr)
+    except BrokenPipeError:  # the reader of our output went away (``studio models list | head``)
         return 1
+    except Exception as exc:
+        log.exception("unexpected failure")
+        from studio.core.errors import describe
+
+        _say(f"studio: {describe(exc)} (details in {log_location()})")
+        return 1
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whatever the message holds (newlines, bytes that are not UTF-8)."""
+    line = " ".join(line.replace("\r", " ").split("\n"))
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr closed
+        pass
 
 
 if __name__ == "__main__":

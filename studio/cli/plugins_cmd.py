@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from studio.cli.output import print_json, print_table
+from studio.core.errors import BadInput
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -49,7 +50,10 @@ def list_plugins(args: argparse.Namespace) -> int:
 
 def _change(plugin_id: str, **change: bool) -> int:
     settings, registry = _registry()
-    registry.get(plugin_id)  # unknown ids exit 2 with a clear message
+    known = sorted(record.id for record in registry.records)
+    if plugin_id not in known:
+        raise BadInput(f"No plugin '{plugin_id}' is installed.",
+                       f"Installed: {', '.join(known) or 'none'} ('studio plugins list' shows them).")
     if change.get("trust"):
         settings.trusted_plugins = sorted({*settings.trusted_plugins, plugin_id})
     if "enabled" in change:

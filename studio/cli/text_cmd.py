@@ -17,10 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.jobs import check_output_path, run_request
+from studio.cli.jobs import check_output_path, run_request, write_output
 from studio.core.errors import BadInput
+from studio.core.paths import existing_file
 from studio.core.requests import WATERMARK_KEY, TextRequest
-from studio.core.storage import atomic_write_text
 
 # Sampling flags default to None so that an explicit flag wins over --preset, and no flag means the preset's value.
 _SAMPLING_DEFAULTS = {"max_new_tokens": 100, "temperature": 0.8, "top_p": 0.95, "top_k": 50,
@@ -51,6 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     text.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     text.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     text.add_argument("--out", default=None, help="write the text to this file instead of stdout")
+    text.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     text.set_defaults(func=run_text)
 
 
@@ -91,12 +92,13 @@ def run_text(args: argparse.Namespace) -> int:
         **_watermark_fields(args),
     )
     request.validate()
-    out = check_output_path(args.out) if args.out else None
+    out = check_output_path(args.out, overwrite=args.overwrite) if args.out else None
     job = run_request(request, stream_text=out is None)
     result = job.result
     text = result.text if result else ""
     if out is not None:
-        atomic_write_text(out, (args.prompt if request.mode == "continue" else "") + text)
+        data = ((args.prompt if request.mode == "continue" else "") + text).encode("utf-8")
+        write_output(out, lambda handle: handle.write(data), overwrite=args.overwrite)
     else:
         print()
     for notice in (result.data.get("notices", []) if result else []):
@@ -105,8 +107,7 @@ def run_text(args: argparse.Namespace) -> int:
 
 
 def run_detect(args: argparse.Namespace, path: Path) -> int:
-    if not path.is_file():
-        raise BadInput(f"The file '{path}' does not exist.")
+    existing_file(path, "file")
     try:
         content = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

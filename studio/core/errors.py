@@ -35,6 +35,10 @@ class ModelError(BadInput):
     """A model file or folder is missing, unreadable, unsafe or of a kind no plugin handles."""
 
 
+class CapabilityError(BadInput):
+    """The model's family cannot do what the request asks (an image from a language model)."""
+
+
 class PluginError(StudioError):
     """A plugin's manifest is invalid, or its code raised on import, load or run."""
 

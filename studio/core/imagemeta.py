@@ -58,18 +58,134 @@ def save_png(image: Any, path: str | Path, request: GenerationRequest, seed: int
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """What generation parameters ``path`` carries: ``{"source": ..., ...}``."""
+#: Longest side and pixel count of an image the studio decodes (init images, masks): the same limit
+#: the export refuses beyond (Pillow's decompression-bomb limit), checked on the header, before decoding.
+MAX_SOURCE_SIDE = 16384
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_TEXT_BYTES = 8_000_000  # all text chunks together (Pillow allows 64 MB; a request is a few kB)
+
+
+def max_source_pixels() -> int:
+    from PIL import Image
+
+    return int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+
+def check_image_file(path: str | Path, what: str = "image") -> tuple[int, int]:
+    """The size of the image at ``path``, read from its header only; a :class:`BadInput` when it is
+    missing, the wrong kind of path, not an image, or larger than the studio decodes."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    from studio.core.paths import existing_file
+
+    file = existing_file(path, what)
     try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                size = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(what, path) from None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        raise BadInput(f"The {what} '{path}' is not an image the studio can read ({exc}).") from None
+    if max(size) > MAX_SOURCE_SIDE or size[0] * size[1] > max_source_pixels():
+        raise _too_large(what, path, size)
+    return size
+
+
+def _too_large(what: str, path: str | Path, size: tuple[int, int] | None = None) -> BadInput:
+    dims = f" ({size[0]}×{size[1]} pixels)" if size else ""
+    return BadInput(
+        f"The {what} '{path}' is too large to open safely{dims}; the limit is {max_source_pixels():,} pixels "
+        f"and {MAX_SOURCE_SIDE} a side.",
+        "Scale it down in another program first.",
+    )
+
+
+def png_text_chunks(path: str | Path) -> dict[str, str] | None:
+    """The tEXt/zTXt/iTXt chunks of a PNG, read without decoding a pixel (any image size is fine);
+    None when ``path`` is not a PNG. A damaged file gives what was read before the damage."""
+    import zlib
+
+    out: dict[str, str] = {}
+    budget = _MAX_TEXT_BYTES
+    with open(path, "rb") as handle:
+        if handle.read(8) != _PNG_SIGNATURE:
+            return None
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                return out
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind == b"IEND":
+                return out
+            if kind not in (b"tEXt", b"zTXt", b"iTXt") or length > budget:
+                handle.seek(length + 4, 1)
+                continue
+            data = handle.read(length)
+            handle.seek(4, 1)
+            budget -= length
+            key, _, rest = data.partition(b"\0")
+            try:
+                if kind == b"tEXt":
+                    value = rest
+                elif kind == b"zTXt":
+                    value = _inflate(rest[1:], budget)
+                else:
+                    compressed, rest = rest[:1] == b"\1", rest[2:]
+                    _lang, _, rest = rest.partition(b"\0")
+                    _translated, _, value = rest.partition(b"\0")
+                    value = _inflate(value, budget) if compressed else value
+                    out[key.decode("latin-1")] = value.decode("utf-8")
+                    continue
+                out[key.decode("latin-1")] = value.decode("latin-1")
+            except (zlib.error, UnicodeDecodeError, ValueError):
+                continue
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    import zlib
+
+    inflater = zlib.decompressobj()
+    value = inflater.decompress(data, max(1, limit))
+    if inflater.unconsumed_tail:
+        raise ValueError("text chunk too large")
+    return value
+
+
+def _image_text(path: str | Path) -> dict[str, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    from studio.core.paths import existing_file
+
+    existing_file(path, "image")
+    try:
+        chunks = png_text_chunks(path)
+        if chunks is not None:
+            return chunks
         with Image.open(path) as image:
-            text = dict(getattr(image, "text", {}) or {})
-            text.update({k: v for k, v in image.info.items() if isinstance(v, str)})
-    except (OSError, UnidentifiedImageError) as exc:
+            return {k: v for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large("image", path) from None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise BadInput(f"'{path}' is not an image the studio can read ({exc}).") from None
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """What generation parameters ``path`` carries: ``{"source": ..., ...}``. A studio record that is
+    not a JSON object is a :class:`BadInput` (the file was edited or damaged), never a crash."""
+    text = _image_text(path)
     if STUDIO_CHUNK in text:
-        data = json.loads(text[STUDIO_CHUNK])
+        try:
+            data = json.loads(text[STUDIO_CHUNK])
+        except (ValueError, RecursionError):
+            raise BadInput(f"The studio record in '{path}' is damaged (not valid JSON).",
+                           "The image can still be opened; its parameters are lost.") from None
+        if not isinstance(data, dict):
+            raise BadInput(f"The studio record in '{path}' is damaged (a {type(data).__name__}, not an object).",
+                           "The image can still be opened; its parameters are lost.")
         return {"source": "studio", **data, "parameters": text.get(A1111_CHUNK, "")}
     if A1111_CHUNK in text:
         return {"source": "a1111", "parameters": text[A1111_CHUNK], **parse_infotext(text[A1111_CHUNK])}
@@ -79,7 +195,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             if key in text:
                 try:
                     out[key] = json.loads(text[key])
-                except ValueError:
+                except (ValueError, RecursionError):
                     out[key] = text[key]
         return out
     return {"source": None}
@@ -110,7 +226,16 @@ def request_from_image(path: str | Path) -> GenerationRequest:
     meta = read_metadata(path)
     if meta.get("source") != "studio":
         raise BadInput(f"'{path}' holds no studio generation record to regenerate from.")
-    request = request_from_dict(meta["request"])
+    if not isinstance(meta.get("request"), dict):
+        raise BadInput(f"The studio record in '{path}' holds no request to regenerate from.")
+    try:
+        request = request_from_dict(meta["request"])
+    except BadInput as exc:
+        raise BadInput(f"The studio record in '{path}' cannot be used: {exc.message}", exc.hint) from None
     if not isinstance(request, GenerationRequest):
         raise BadInput(f"'{path}' was not made by an image generation.")
+    try:
+        request.validate()
+    except BadInput as exc:
+        raise BadInput(f"The studio record in '{path}' cannot be used: {exc.message}", exc.hint) from None
     return request

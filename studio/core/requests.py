@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ TEXT_MODES = ("continue", "rewrite", "detect")
 WATERMARK_KEY = 15485863  # transformers' default hashing key
 SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
 MAX_SEED = 2**32 - 1
+MAX_LORA_WEIGHT = 10.0
+MAX_TEXT_CHARS = 1_000_000  # a prompt, an instruction, a path: more is a mistake, not a request
 
 
 def ranged(default: Any, low: float, high: float, help: str = "") -> Any:
@@ -57,6 +60,16 @@ class LoraRef:
             return cls(path=path, weight=float(weight))
         return cls(path=text)
 
+    def validate(self) -> None:
+        """A path as text and a finite weight within ±10."""
+        if not isinstance(self.path, str) or not self.path:
+            raise BadInput(f"A LoRA needs a file path, not {self.path!r}.")
+        check_text("LoRA path", self.path)
+        check_number("LoRA weight", self.weight, "float")
+        if abs(self.weight) > MAX_LORA_WEIGHT:
+            raise BadInput(f"The LoRA weight {self.weight:g} of '{self.path}' is out of range.",
+                           f"Use a weight between {-MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g}.")
+
 
 def _is_float(text: str) -> bool:
     try:
@@ -64,6 +77,77 @@ def _is_float(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _label(name: str) -> str:
+    text = name.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def check_text(name: str, value: str) -> None:
+    """Refuse text that is not UTF-8 (bytes a shell passed through undecoded), holds NUL characters,
+    or is absurdly long."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{_label(name)} holds bytes that are not UTF-8 text.",
+                       "Re-type it, or convert the text to UTF-8.") from None
+    if "\x00" in value:
+        raise BadInput(f"{_label(name)} holds a NUL character.", "Remove it.")
+    if len(value) > MAX_TEXT_CHARS:
+        raise BadInput(f"{_label(name)} is too long ({len(value):,} characters; at most {MAX_TEXT_CHARS:,}).")
+
+
+def check_number(name: str, value: Any, kind: str) -> None:
+    """``value`` is an ``int`` (``kind == "int"``) or a finite real number (``kind == "float"``); bools
+    and numbers written as text are refused."""
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadInput(f"{_label(name)} must be a whole number, not {value!r}.")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInput(f"{_label(name)} must be a number, not {value!r}.")
+    if not math.isfinite(value):
+        raise BadInput(f"{_label(name)} must be a finite number, not {value}.")
+
+
+def check_field_value(owner: str, name: str, declared: str, value: Any) -> None:
+    """Check one field against its declared type (the dataclass annotation, as text)."""
+    optional = declared.endswith(" | None")
+    base = declared.removesuffix(" | None")
+    if value is None:
+        if optional:
+            return
+        raise BadInput(f"{_label(name)} is missing.")
+    if base in ("int", "float"):
+        check_number(name, value, base)
+    elif base == "str":
+        if not isinstance(value, str):
+            raise BadInput(f"{_label(name)} must be text, not {value!r}.")
+        check_text(name, value)
+    elif base == "bool":
+        if not isinstance(value, bool):
+            raise BadInput(f"{_label(name)} must be true or false, not {value!r}.")
+    elif base.startswith("tuple["):
+        if not isinstance(value, tuple):
+            raise BadInput(f"{_label(name)} must be a list, not {value!r}.")
+        for entry in value:
+            if isinstance(entry, LoraRef):
+                entry.validate()
+            elif isinstance(entry, str):
+                check_text(name, entry)
+            else:
+                raise BadInput(f"{_label(name)} holds {entry!r}, which is not a path.")
+    elif base.startswith("dict["):
+        if not isinstance(value, dict):
+            raise BadInput(f"{_label(name)} must be a mapping, not {value!r}.")
+        for key, entry in value.items():
+            if not isinstance(key, str):
+                raise BadInput(f"{_label(name)}: the key {key!r} is not text.")
+            if isinstance(entry, float) and not math.isfinite(entry):
+                raise BadInput(f"{_label(name)}: '{key}' must be a finite number, not {entry}.")
+            if isinstance(entry, str):
+                check_text(key, entry)
 
 
 @dataclass(frozen=True)
@@ -92,7 +176,11 @@ class Request:
         return self.replace(seed=random.randrange(span))
 
     def validate(self) -> None:
-        """Raise :class:`BadInput` with a clear message when a value is impossible."""
+        """Raise :class:`BadInput` with a clear message when a value is impossible: every field of
+        the declared kind (an int is an int: ``steps=2.5`` is refused), every number finite (nan and
+        inf are refused), every text UTF-8, every ranged field in its range."""
+        for item in dataclasses.fields(self):
+            check_field_value(type(self).__name__, item.name, str(item.type), getattr(self, item.name))
         for item in dataclasses.fields(self):
             if "range" in item.metadata:
                 low, high = item.metadata["range"]
@@ -226,6 +314,16 @@ class TextRequest(Request):
             raise BadInput(f"max_new_tokens must be between 1 and 32768, not {self.max_new_tokens}.")
         if self.temperature < 0:
             raise BadInput(f"Temperature cannot be negative ({self.temperature}).")
+        if self.temperature > 100:
+            raise BadInput(f"Temperature must be at most 100, not {self.temperature}.")
+        if self.repetition_penalty > 100:
+            raise BadInput(f"The repetition penalty must be at most 100, not {self.repetition_penalty}.")
+        if not 0 <= self.watermark_bias <= 100:
+            raise BadInput(f"The watermark bias must be between 0 and 100, not {self.watermark_bias}.")
+        if not 0 <= self.watermark_key <= MAX_SEED:
+            raise BadInput(f"The watermark key must be between 0 and {MAX_SEED}, not {self.watermark_key}.")
+        if abs(self.detect_threshold) > 1000:
+            raise BadInput(f"The detection threshold must be between -1000 and 1000, not {self.detect_threshold}.")
 
 
 @dataclass(frozen=True)
@@ -260,6 +358,12 @@ class TrainRequest(Request):
             raise BadInput("No training recipe chosen.")
         if self.steps < 1:
             raise BadInput(f"Steps must be at least 1, not {self.steps}.")
+        if not 1 <= self.batch_size <= 65536:
+            raise BadInput(f"The batch size must be between 1 and 65536, not {self.batch_size}.")
+        if not 0 < self.learning_rate <= 10:
+            raise BadInput(f"The learning rate must be above 0 and at most 10, not {self.learning_rate}.")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise BadInput(f"Seed must be between 0 and {MAX_SEED}, not {self.seed}.")
 
 
 @dataclass(frozen=True)
@@ -307,6 +411,12 @@ class ExportRequest(Request):
             raise BadInput(
                 f"Unknown source type '{self.source_type}'.", "Choose auto, generated, composite or none."
             )
+        if not 0.0 <= self.visible_opacity <= 1.0:
+            raise BadInput(f"Opacity must be between 0 and 1, not {self.visible_opacity}.")
+        if not 0.0 < self.visible_scale <= 1.0:
+            raise BadInput(f"Scale must be above 0 and at most 1, not {self.visible_scale}.")
+        if not 0.0 <= self.visible_margin < 0.5:
+            raise BadInput(f"Margin must be between 0 and 0.5, not {self.visible_margin}.")
         if not 0 <= self.watermark_owner < 2**16:
             raise BadInput(f"The watermark owner id must be between 0 and 65535, not {self.watermark_owner}.")
 
@@ -318,36 +428,44 @@ REQUEST_TYPES: dict[str, type[Request]] = {
 
 def request_from_dict(data: dict[str, Any]) -> Request:
     """Rebuild a request; unknown kinds, unknown keys and newer schemas are refused clearly."""
+    if not isinstance(data, dict):
+        raise BadInput(f"A request must be a JSON object, not {type(data).__name__}.")
     data = dict(data)
     kind = data.pop("kind", None)
     schema = data.pop("schema", SCHEMA_VERSION)
-    cls = REQUEST_TYPES.get(kind or "")
+    cls = REQUEST_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise BadInput(f"Unknown request kind '{kind}'.")
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema > SCHEMA_VERSION:
         raise BadInput(
             f"This request was written by a newer studio (schema {schema}).",
             "Update the studio to read it.",
         )
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = sorted(str(key) for key in set(data) - names)
     if unknown:
         raise BadInput(f"Unknown field(s) in a {kind} request: {', '.join(unknown)}.")
-    if cls is GenerationRequest and "loras" in data:
-        data["loras"] = tuple(
-            LoraRef(**item) if isinstance(item, dict) else LoraRef(*item) for item in data["loras"]
-        )
-    if cls is ExportRequest and "images" in data:
-        data["images"] = tuple(data["images"])
     try:
+        if cls is GenerationRequest and "loras" in data:
+            if not isinstance(data["loras"], list | tuple):
+                raise TypeError(f"loras must be a list, not {data['loras']!r}")
+            data["loras"] = tuple(
+                LoraRef(**item) if isinstance(item, dict) else LoraRef(*item) for item in data["loras"]
+            )
+        if cls is ExportRequest and "images" in data:
+            if not isinstance(data["images"], list | tuple):
+                raise TypeError(f"images must be a list, not {data['images']!r}")
+            data["images"] = tuple(data["images"])
         return cls(**data)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise BadInput(f"Malformed {kind} request: {exc}.") from None
 
 
 def request_from_json(text: str) -> Request:
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise BadInput("The request is nested too deeply to be read.") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"The request is not valid JSON ({exc.msg}).") from None
     if not isinstance(data, dict):

@@ -19,6 +19,7 @@ from studio.core.errors import BadInput
 
 PLACEHOLDERS = ("n", "date", "time", "seed", "prompt", "stem")
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+MAX_FIELD_WIDTH = 64  # "{n:>300000000}" would build a 300 MB name before it is cut to size
 MAX_NAME_BYTES = 200  # well under the 255 bytes most file systems allow, leaving room for "-2" and ".webp"
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _BAD_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
@@ -69,9 +70,18 @@ def check_template(template: str) -> None:
     if Path(template).is_absolute() or re.match(r"^[A-Za-z]:", template):
         raise BadInput(f"The file-name template '{template}' is an absolute path.", "Use a plain file name.")
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        parsed = [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
+        fields = [f for f, _ in parsed]
+        specs = [(f, spec) for f, spec in parsed if spec]
     except ValueError as exc:
         raise BadInput(f"The file-name template '{template}' is malformed ({exc}).") from None
+    for field_name, spec in specs:
+        widths = [int(number) for number in re.findall(r"\d+", spec)]
+        if "{" in spec or "}" in spec or any(width > MAX_FIELD_WIDTH for width in widths):
+            raise BadInput(
+                f"The format '{{{field_name}:{spec[:40]}}}' in the file-name template is too wide.",
+                f"Widths up to {MAX_FIELD_WIDTH} are allowed, e.g. {{n:03}}.",
+            )
     unknown = sorted({f.split(":")[0].split("!")[0] for f in fields} - set(PLACEHOLDERS) - {""})
     if unknown or "" in fields:
         raise BadInput(

@@ -38,7 +38,7 @@ class LoraStack:
                              "Pickle files can run code when loaded; convert it to safetensors first.")
         try:
             self.pipe.load_lora_weights(path, adapter_name=name)
-        except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, RuntimeError) as exc:
             self.pipe.unload_lora_weights()
             self.loaded.clear()
             raise ModelError(f"'{Path(path).name}' is not a LoRA that fits this model ({exc}).") from None
