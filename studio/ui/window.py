@@ -750,6 +750,9 @@ class MainWindow(QMainWindow):
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.editor_panel.ask_before_quit(self.close):  # unsaved documents: Save / Discard / Cancel
+            event.ignore()
+            return
         self.save_layout()
         self.shutdown()
         super().closeEvent(event)
