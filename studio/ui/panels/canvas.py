@@ -430,14 +430,8 @@ class Canvas(QWidget):
             action.triggered.connect(lambda _=False, f=factor: self.step_brush(f))
             self.addAction(action)
             self.size_actions.append(action)
-        bar.addSeparator()
         self.mask_button, self.mask_actions = self._build_mask_menu()
         bar.addWidget(self.mask_button)
-        self.feather = _spin(0, 64, self.model.feather,
-                             "Soft edge: how many pixels the mask's edge is blurred when a job starts", " px")
-        self.feather.valueChanged.connect(self._set_feather)
-        bar.addWidget(QLabel(" Soft edge "))
-        bar.addWidget(self.feather)
         self.clear_mask_action = bar.addAction("Clear mask", self.model.clear_mask)
         self.clear_mask_action.setToolTip("Remove the mask (it is kept after each run so you can run again)")
         bar.addSeparator()
@@ -450,11 +444,6 @@ class Canvas(QWidget):
         stack.redoTextChanged.connect(self._redo_text)
         self.undo_action.setEnabled(stack.canUndo())
         self.redo_action.setEnabled(stack.canRedo())
-        bar.addSeparator()
-        self.clear_action = bar.addAction("Clear canvas", self.model.clear)
-        self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
-        self.drag_handle = DragHandle(self.model)
-        bar.addWidget(self.drag_handle)
 
         bar = view_bar
         self.fit_action = bar.addAction("Fit", self.view.fit)
@@ -473,16 +462,12 @@ class Canvas(QWidget):
         self.compare_action.setToolTip("Before/after: drag across the image to move the divider")
         self.compare_action.toggled.connect(self._set_compare)
         bar.addSeparator()
-        bar.addWidget(QLabel(" Outpaint: "))
-        self.extend_side = QComboBox()
-        self.extend_side.addItems(SIDES)
-        self.extend_side.setToolTip("Which side to extend for outpainting")
-        self.extend_by = _spin(8, 2048, 128, "How many pixels to add (a multiple of 8)", " px")
-        self.extend_by.setSingleStep(64)
-        bar.addWidget(self.extend_side)
-        bar.addWidget(self.extend_by)
-        self.extend_action = bar.addAction("Extend", self.extend)
-        self.extend_action.setToolTip("Grow the canvas and mask the new area, ready to outpaint")
+        self.outpaint_button = self._build_outpaint_menu()
+        bar.addWidget(self.outpaint_button)
+        self.clear_action = bar.addAction("Clear canvas", self.model.clear)
+        self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
+        self.drag_handle = DragHandle(self.model)
+        bar.addWidget(self.drag_handle)
         return mask_bar, view_bar
 
     def _undo_text(self, text: str) -> None:
@@ -497,28 +482,35 @@ class Canvas(QWidget):
         self.zoom_label.setText(f"{zoom * 100:.0f} %")
 
     def _build_mask_menu(self) -> tuple[QToolButton, dict[str, QAction]]:
-        button = QToolButton()
-        button.setText("Mask")
-        button.setToolTip("Invert, grow, shrink or feather the mask (each can be undone)")
-        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(button)
+        button, menu = _menu_button("Mask", "Invert, grow, shrink or feather the mask (each can be undone); "
+                                            "its soft edge")
         self.mask_amount = _spin(1, 256, 8, "How many pixels Grow, Shrink and Feather change the mask by", " px")
-        amount = QWidgetAction(menu)
-        holder = QWidget()
-        row = QHBoxLayout(holder)
-        row.setContentsMargins(8, 2, 8, 2)
-        row.addWidget(QLabel("By"))
-        row.addWidget(self.mask_amount)
-        amount.setDefaultWidget(holder)
         actions = {
             "invert": menu.addAction("Invert mask", self.model.invert_mask),
             "grow": menu.addAction("Grow mask", lambda: self.model.grow_mask(self.mask_amount.value())),
             "shrink": menu.addAction("Shrink mask", lambda: self.model.grow_mask(-self.mask_amount.value())),
             "feather": menu.addAction("Feather mask", lambda: self.model.feather_mask(self.mask_amount.value())),
         }
-        menu.addAction(amount)
-        button.setMenu(menu)
+        menu.addAction(_field(menu, "Grow, shrink, feather by", self.mask_amount))
+        menu.addSeparator()
+        self.feather = _spin(0, 64, self.model.feather,
+                             "Soft edge: how many pixels the mask's edge is blurred when a job starts", " px")
+        self.feather.valueChanged.connect(self._set_feather)
+        menu.addAction(_field(menu, "Soft edge when a job starts", self.feather))
         return button, actions
+
+    def _build_outpaint_menu(self) -> QToolButton:
+        button, menu = _menu_button("Outpaint", "Grow the canvas on one side and mask the new area")
+        self.extend_side = QComboBox()
+        self.extend_side.addItems(SIDES)
+        self.extend_side.setToolTip("Which side to extend for outpainting")
+        self.extend_by = _spin(8, 2048, 128, "How many pixels to add (a multiple of 8)", " px")
+        self.extend_by.setSingleStep(64)
+        menu.addAction(_field(menu, "Side", self.extend_side))
+        menu.addAction(_field(menu, "By", self.extend_by))
+        self.extend_action = menu.addAction("Extend", self.extend)
+        self.extend_action.setToolTip("Grow the canvas and mask the new area, ready to outpaint")
+        return button
 
     # -- tools ----------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -556,6 +548,7 @@ class Canvas(QWidget):
         has_mask = has_image and self.model.has_mask()
         self.clear_mask_action.setEnabled(has_mask)
         self.mask_button.setEnabled(has_image)
+        self.outpaint_button.setEnabled(has_image)
         for key, action in self.mask_actions.items():
             action.setEnabled(has_mask or (key == "invert" and has_image))
         before = self.model.before
@@ -611,6 +604,30 @@ class Canvas(QWidget):
 
     def copy(self) -> None:
         self.view.copy()
+
+
+def _menu_button(text: str, tip: str) -> tuple[QToolButton, QMenu]:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    menu = QMenu(button)
+    menu.setToolTipsVisible(True)
+    button.setMenu(menu)
+    return button, menu
+
+
+def _field(menu: QMenu, label: str, widget: QWidget) -> QWidgetAction:
+    """A labelled control as a menu row."""
+    action = QWidgetAction(menu)
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(24, 2, 8, 2)
+    row.addWidget(QLabel(label))
+    row.addStretch(1)
+    row.addWidget(widget)
+    action.setDefaultWidget(holder)
+    return action
 
 
 def _spin(low: int, high: int, value: int, tip: str, suffix: str = "") -> QSpinBox:
