@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
+from studio.core.errors import StudioError
 from studio.core.gallery import Gallery
 from studio.core.imagemeta import save_png
 from studio.core.paths import home_path, studio_home
@@ -77,15 +78,15 @@ def _save(output: ImageOutput, request: Any, seed: Any, metadata: dict[str, Any]
     """Save in the gallery folder, else in a recovery folder; the path and a notice for a detour."""
     try:
         return save_png(output.image, image_path(output), request, seed, metadata), ""
-    except OSError as exc:
+    except (OSError, StudioError) as exc:  # StudioError: the day folder cannot be made
         first = exc
     for folder in _recovery_folders():
         try:
             path = save_png(output.image, image_path(output, folder), request, seed, metadata)
-        except OSError:
+        except (OSError, StudioError):
             continue
-        return path, (f"The gallery folder cannot be written ({first.strerror or first}); "
-                      f"the image was saved as {path} instead.")
+        reason = getattr(first, "strerror", None) or first
+        return path, f"The gallery folder cannot be written ({reason}); the image was saved as {path} instead."
     raise first
 
 
@@ -96,7 +97,7 @@ def _recovery_folders() -> list[Path]:
             folder = make()
             folder.mkdir(parents=True, exist_ok=True)
             folders.append(folder)
-        except OSError:
+        except (OSError, StudioError):
             continue
     return folders
 
