@@ -5,8 +5,8 @@ Built for galleries of 100,000 images and more:
 - the first page is searched off the GUI thread (:func:`run_in_background`); later pages come through
   Qt's ``canFetchMore``/``fetchMore`` as the view scrolls near the end, one keyset query each
   (a millisecond at 100k rows), so the model never holds more rows than were scrolled to;
-- thumbnails are read only for rows the view paints (``data(DecorationRole)`` asks), in batches on
-  the thread pool, and kept in a bounded cache; a row shows a placeholder until its thumbnail arrives;
+- thumbnails are read only for rows the view paints (:class:`ThumbnailDelegate` asks), in batches
+  on the thread pool, and kept in a bounded cache; a row shows a placeholder until its thumbnail arrives;
 - rows are :class:`~studio.core.gallery.GalleryItem` summaries whose request is parsed on first use.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from studio.core.gallery import Gallery, GalleryItem
 from studio.ui.tasks import run_in_background
@@ -183,13 +184,19 @@ class GalleryViewModel(QAbstractListModel):
     # -- thumbnails (lazily, for the rows the view paints) ----------------------------------
     def _icon(self, path: str) -> QIcon:
         icon = self._icons.get(path)
-        if icon is not None:
-            self._icons.move_to_end(path)
-            return icon
-        if path and path not in self._reading and path not in self._unreadable and path not in self._wanted:
+        if icon is None:
+            return self._placeholder
+        self._icons.move_to_end(path)
+        return icon
+
+    def want_thumbnail(self, row: int) -> None:
+        """The view paints ``row``: read its thumbnail (with others asked for meanwhile) off the GUI thread."""
+        item = self.item(row)
+        path = item.thumbnail if item is not None else ""
+        if (path and path not in self._icons and path not in self._reading and path not in self._unreadable
+                and path not in self._wanted):
             self._wanted.append(path)
             self._flush.start()
-        return self._placeholder
 
     def _read_wanted(self) -> None:
         while self._wanted:
@@ -257,6 +264,18 @@ class GalleryViewModel(QAbstractListModel):
             self.beginRemoveRows(QModelIndex(), row, row)
             del self.items[row]
             self.endRemoveRows()
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints a row as usual, first asking the model for its thumbnail: only painted rows load theirs
+    (size hints and other reads of the decoration do not)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        model = index.model()
+        if isinstance(model, GalleryViewModel):
+            model.want_thumbnail(index.row())
+        super().paint(painter, option, index)
 
 
 def _placeholder_icon() -> QIcon:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.gallery import GalleryItem, model_display_name
-from studio.ui.gallery_model import DATE_RANGES, ICON_SIZE, GalleryViewModel, ItemRole
+from studio.ui.gallery_model import DATE_RANGES, ICON_SIZE, GalleryViewModel, ItemRole, ThumbnailDelegate
 from studio.ui.panels.empty import EmptyState
 from studio.ui.panels.lightbox import Lightbox
 from studio.ui.tasks import run_in_background
@@ -85,6 +85,7 @@ class GalleryPanel(QWidget):
         self.list = QListView()
         self.list.setObjectName("galleryList")
         self.list.setModel(model)
+        self.list.setItemDelegate(ThumbnailDelegate(self.list))
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
         self.list.setGridSize(QSize(ICON_SIZE + 20, ICON_SIZE + 38))
@@ -223,7 +224,8 @@ class GalleryPanel(QWidget):
         return selected[0] if selected else self.list.currentIndex()
 
     def _remember_selection(self) -> None:
-        self._keep_selected = [item.id for item in self.selected_items()]
+        """Before the rows are searched again: the selection to bring back (or the one asked for)."""
+        self._keep_selected = [item.id for item in self.selected_items()] or self._keep_selected
 
     def _restore_selection(self) -> None:
         ids, self._keep_selected = self._keep_selected, []

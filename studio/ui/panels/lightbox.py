@@ -72,6 +72,7 @@ class Lightbox(QDialog):
         self.model = model
         self.row = -1
         self.path = ""
+        self.shown_path = ""  # the image on screen (``path`` once it is decoded)
         self.view = ImageView()
         self.caption = QLabel(objectName="lightboxCaption", wordWrap=True)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -117,6 +118,7 @@ class Lightbox(QDialog):
             return
         self.view.show_image(image, "" if not image.isNull() else "This image could not be read; "
                                                                   "it may have been moved or deleted.")
+        self.shown_path = path
         self.shown.emit(path)
 
     def _caption(self, item: GalleryItem, row: int, count: int) -> str:
