@@ -343,7 +343,8 @@ class CanvasViewModel(QObject):
         painter.drawImage(0, 0, after)
         painter.end()
         mode = self.mode if self.mode in ("inpaint", "outpaint") else "inpaint"
-        self.undo_stack.push(_MaskEdit(self, text, self.mask.rect(), before, after, mode))
+        # kept as alpha only (a quarter of the memory): only the mask's alpha is ever read
+        self.undo_stack.push(_MaskEdit(self, text, self.mask.rect(), mask_alpha(before), mask_alpha(after), mode))
 
     # -- mask strokes ------------------------------------------------------------------------
     def begin_stroke(self, point: QPointF, erase: bool = False) -> None:

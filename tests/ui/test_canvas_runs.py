@@ -157,6 +157,10 @@ def test_compare_is_offered_only_while_before_and_after_differ(canvas_window, qt
     assert not canvas.view.compare
     model.undo_stack.redo()
     assert canvas.compare_action.isEnabled()
+    # a pasted photo: the caption no longer speaks of the job's image
+    assert "finished" in canvas.caption.text()
+    model.set_document(_image(32, 32, 10), "Paste image")
+    assert canvas.caption.text() == "" and not canvas.compare_action.isEnabled()
 
 
 def test_a_batch_shows_a_strip_to_pick_its_images_from(canvas_window, qtbot) -> None:

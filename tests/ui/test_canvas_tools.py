@@ -77,6 +77,9 @@ def test_tool_keys_work_from_the_canvas_and_the_window_but_not_in_a_text_field(m
     qtbot.keyClicks(panel.prompt, "heb [b]")
     assert panel.prompt.toPlainText() == "heb [b]"
     assert view.tool == "eraser" and canvas.brush_size.value() == 24
+    _focus(window, panel.steps, qtbot)  # a number field keeps its keys too
+    qtbot.keyClicks(panel.steps, "b]")
+    assert view.tool == "eraser" and canvas.brush_size.value() == 24
 
 
 def test_brush_size_keys_fit_and_actual_size_keys_and_ctrl_wheel_zoom(make_window, qtbot) -> None:
