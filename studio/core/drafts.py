@@ -44,6 +44,7 @@ DRAFT_VERSION = 1
 FORMATS = ("text", "markdown")
 UNREADABLE = "unreadable"
 SESSION_MARKER = ".running"
+OFFERED = "offered_at"  # meta key: when the UI last offered to restore this draft
 
 
 def _pid_alive(pid: int) -> bool:
@@ -205,9 +206,16 @@ class DraftStore:
         drafts.sort(key=lambda d: d.updated, reverse=True)
         return drafts
 
-    def recoverable(self) -> list[Draft]:
-        """Drafts with changes never saved to a file: what to offer after a crash."""
-        return [d for d in self.list() if not d.saved]
+    def recoverable(self, include_offered: bool = True) -> list[Draft]:
+        """Drafts with changes never saved to a file: what to offer after a crash. Without
+        ``include_offered``, only those never offered before (a restore offer is made once)."""
+        return [d for d in self.list() if not d.saved and (include_offered or not d.meta.get(OFFERED))]
+
+    def mark_offered(self, drafts: list[Draft]) -> None:
+        """The user was offered to restore ``drafts``: a later normal start does not ask again."""
+        for draft in drafts:
+            draft.meta[OFFERED] = time.time()
+            self.save(draft)
 
     def mark_saved(self, draft: Draft, path: str | os.PathLike[str]) -> None:
         """The user saved the document to ``path``: the draft no longer needs recovering."""

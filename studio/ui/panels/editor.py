@@ -11,6 +11,7 @@ are bound to; an action's request is that state with the action's prompt and mod
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -22,6 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -277,6 +279,8 @@ class EditorPanel(QWidget):
         self.count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
         self.count_timer.timeout.connect(self.update_counts)
         self.recoverable: list[Draft] = []
+        self.quit_box: QMessageBox | None = None  # the Save / Discard / Cancel question on quit
+        self._quit_confirmed = False
 
         self.toolbar = ActionStrip()  # documents
         self.ai_toolbar = ActionStrip()  # the model's actions: rows that wrap, so a narrow dock shows them all
@@ -406,10 +410,13 @@ class EditorPanel(QWidget):
         return self.saver
 
     def start(self) -> None:
-        """After the first paint: offer the drafts an earlier session left unsaved, open a first tab."""
+        """After the first paint: offer the drafts an earlier session left unsaved (once: after a
+        crash, all of them; after a normal end, those never offered), open a first tab."""
         try:
-            self.recoverable = [d for d in self.store.recoverable() if d.text.strip()]
+            crashed = self.store.begin_session()
+            self.recoverable = [d for d in self.store.recoverable(include_offered=crashed) if d.text.strip()]
             problems = list(self.store.problems)
+            self.store.mark_offered(self.recoverable)
         except OSError as exc:
             self.recoverable, problems = [], [f"The drafts folder cannot be read ({exc})."]
         if self.recoverable:
@@ -420,10 +427,20 @@ class EditorPanel(QWidget):
                 f"never saved: {names}. Restore {'them' if n != 1 else 'it'}?"
             )
             self.banner.show()
+            self._bring_forward()
         if problems:
             self.show_message(" ".join(problems))
         if self.tabs.count() == 0:
             self.new_document()
+
+    def _bring_forward(self) -> None:
+        """Show the editor's dock on top of the docks tabbed with it (the restore offer must be seen)."""
+        widget = self.parentWidget()
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        if widget is not None:
+            widget.show()
+            widget.raise_()
 
     def shutdown(self) -> None:
         """Write pending drafts now, stop following jobs (idempotent)."""
@@ -433,6 +450,56 @@ class EditorPanel(QWidget):
         if self.saver is not None:
             self.saver.close()
             self.saver = None
+            with contextlib.suppress(OSError):
+                self.store.end_session()
+
+    # -- quitting ------------------------------------------------------------------------
+    def unsaved_tabs(self) -> list[DocumentTab]:
+        """Open documents with text that no file holds."""
+        return [tab for tab in self.tabs_list() if not tab.draft.saved and tab.text().strip()]
+
+    def ask_before_quit(self, proceed: Callable[[], object]) -> bool:
+        """True when the window may close now. Otherwise asks Save / Discard / Cancel (without
+        blocking) and calls ``proceed`` once the documents were saved or discarded; Cancel keeps
+        the window open."""
+        unsaved = self.unsaved_tabs()
+        if self._quit_confirmed or not unsaved:
+            return True
+        if self.quit_box is not None:
+            self.quit_box.raise_()
+            return False
+        n = len(unsaved)
+        names = ", ".join(f"“{tab.draft.title}”" for tab in unsaved[:3]) + ("…" if n > 3 else "")
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Unsaved documents",
+            f"{names} {'have' if n != 1 else 'has'} changes that were not saved to a file.",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("editorQuitBox")
+        box.setInformativeText("Save them before quitting? Discard drops them (they are not offered again).")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda answer: self._quit_answered(QMessageBox.StandardButton(answer), proceed))
+        self.quit_box = box
+        box.open()
+        return False
+
+    def _quit_answered(self, answer: QMessageBox.StandardButton, proceed: Callable[[], object]) -> None:
+        self.quit_box = None
+        if answer == QMessageBox.StandardButton.Save:
+            for tab in self.unsaved_tabs():
+                self.tabs.setCurrentWidget(tab)
+                if not self.save_document(tab=tab):
+                    self.show_message(f"“{tab.draft.title}” was not saved; the studio stays open.")
+                    return
+        elif answer == QMessageBox.StandardButton.Discard:
+            for tab in self.unsaved_tabs():
+                self._saver().discard(tab.draft.id)
+        else:
+            return
+        self._quit_confirmed = True
+        proceed()
 
     def restore_drafts(self) -> None:
         for draft in self.recoverable:
