@@ -151,7 +151,11 @@ def test_compare_is_offered_only_while_before_and_after_differ(canvas_window, qt
     _run(window, qtbot)
     assert canvas.compare_action.isEnabled()
     canvas.compare_action.setChecked(True)
-    assert canvas.view.compare
+    assert canvas.view.compare and canvas.view.tool == "pan"
+    rect = canvas.view.image_rect()  # with the Pan tool too, a drag moves the divider
+    qtbot.mouseClick(canvas.view, Qt.MouseButton.LeftButton,
+                     pos=QPointF(rect.left() + rect.width() / 4, rect.center().y()).toPoint())
+    assert abs(canvas.view.split - 0.25) < 0.05
     model.undo_stack.undo()  # back on the image it started from: nothing to compare with
     assert not canvas.compare_action.isEnabled() and not canvas.compare_action.isChecked()
     assert not canvas.view.compare

@@ -214,8 +214,11 @@ class CanvasView(QWidget):
 
     def set_tool(self, tool: str) -> None:
         self.tool = tool
-        self.setCursor(Qt.CursorShape.OpenHandCursor if tool == "pan" else Qt.CursorShape.CrossCursor)
+        self._tool_cursor()
         self.update()
+
+    def _tool_cursor(self) -> None:
+        self.setCursor(Qt.CursorShape.OpenHandCursor if self.tool == "pan" else Qt.CursorShape.CrossCursor)
 
     # -- keys: holding Space pans, as in Krita and Photoshop -----------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:
@@ -256,13 +259,16 @@ class CanvasView(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if event.button() == Qt.MouseButton.MiddleButton or (
-            event.button() == Qt.MouseButton.LeftButton and self.tool == "pan"
-        ):
-            self._drag = ("pan", pos)
-        elif event.button() == Qt.MouseButton.LeftButton and self.compare:
+        left = event.button() == Qt.MouseButton.LeftButton
+        if event.button() == Qt.MouseButton.MiddleButton or (left and self._held_tool is not None):
+            self._drag = ("pan", pos)  # the middle button, or Space held
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif left and self.compare:  # the divider moves whatever the tool
             self._drag = ("split", pos)
             self._move_split(pos)
+        elif left and self.tool == "pan":
+            self._drag = ("pan", pos)
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif event.button() == Qt.MouseButton.LeftButton and self.tool in ("brush", "eraser"):
             if self.model.previewing:
                 return
@@ -289,6 +295,7 @@ class CanvasView(QWidget):
         if self._drag is not None and self._drag[0] == "paint":
             self.model.end_stroke()
         self._drag = None
+        self._tool_cursor()
         event.accept()
 
     def leaveEvent(self, event: object) -> None:
