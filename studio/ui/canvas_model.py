@@ -406,10 +406,18 @@ class CanvasViewModel(QObject):
     def has_image(self) -> bool:
         return not self.document.isNull()
 
+    def painting(self) -> bool:
+        """A stroke is being drawn (its undo step comes when it ends)."""
+        return self._stroke is not None
+
     def has_mask(self) -> bool:
         if self.mask.isNull():
             return False
-        return bool(_bytes_of(mask_alpha(self.mask)).strip(b"\x00"))
+        mask = self.mask
+        if mask.format() != QImage.Format.Format_ARGB32_Premultiplied:
+            mask = mask.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        # premultiplied: a fully transparent pixel is all zero bytes (asked on every dab: no copy)
+        return bool(np.frombuffer(mask.constBits(), np.uint8, mask.sizeInBytes()).any())
 
     def size(self) -> QSize:
         return self.document.size()

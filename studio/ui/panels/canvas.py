@@ -549,6 +549,8 @@ class Canvas(QWidget):
             self.model.notice.emit(exc.user_text())
 
     def _update_actions(self, *_args: object) -> None:
+        if self.model.painting():  # every dab changes the mask: look once the stroke ends
+            return
         has_image = self.model.has_image()
         for action in (self.extend_action, self.clear_action, self.fit_action, self.actual_action):
             action.setEnabled(has_image)
