@@ -1,4 +1,11 @@
-"""Load a Stable Diffusion model and run txt2img / img2img / inpaint requests with diffusers."""
+"""Load a Stable Diffusion model and run txt2img / img2img / inpaint requests with diffusers.
+
+Only the pipeline classes a job needs are imported: ``DiffusionPipeline`` (which imports the class
+the folder names), the image-to-image / inpaint variant of that class when such a job first comes,
+and the single-file machinery for checkpoint files only. diffusers' ``AutoPipeline*`` classes import
+every pipeline diffusers has (ControlNet, Kandinsky …, about 2 s on a CPU): they are the fallback
+for pipeline classes the table below does not know.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, DiffusionPipeline
+from diffusers import DiffusionPipeline
 from diffusers.utils import logging as diffusers_logging
 from PIL import Image
 
@@ -29,7 +36,12 @@ from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LazyPreview, StepPreviews, file_identity
 from studio_diffusers.schedulers import make_scheduler
-from studio_diffusers.single_file import load_single_file, refuse_pickle
+
+#: txt2img pipeline class -> its (img2img, inpaint) siblings, imported by name when first needed.
+DERIVED_PIPELINES = {
+    "StableDiffusionPipeline": ("StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline"),
+    "StableDiffusionXLPipeline": ("StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline"),
+}
 
 
 def load(context: LoadContext) -> StableDiffusionModel:
@@ -56,6 +68,8 @@ def load_pipeline(entry: ModelEntry, dtype: torch.dtype, options: dict[str, Any]
     the user's model through here."""
     diffusers_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()
+    if entry.kind in ("pickle-checkpoint", "sd-checkpoint"):
+        from studio_diffusers.single_file import load_single_file, refuse_pickle
     if entry.kind == "pickle-checkpoint":
         refuse_pickle(entry, options.get("allowed_pickles", []))
         pipe = load_single_file(entry, dtype, options.get("single_file_config"))
@@ -130,14 +144,13 @@ class StableDiffusionModel:
 
     def _pipeline(self, request: GenerationRequest) -> DiffusionPipeline:
         """The pipeline for the request's capability, sharing the loaded components."""
-        kinds = {"inpaint": AutoPipelineForInpainting, "img2img": AutoPipelineForImage2Image}
         capability = request.capability
         if capability == "inpaint" and self.blends_to_inpaint:
             capability = "img2img"
-        if capability not in kinds:
+        if capability not in ("img2img", "inpaint"):
             return self.pipe
         if capability not in self._derived:
-            derived = kinds[capability].from_pipe(self.pipe)
+            derived = derived_pipeline_class(type(self.pipe).__name__, capability).from_pipe(self.pipe)
             derived.set_progress_bar_config(disable=True)
             self._derived[capability] = derived
         return self._derived[capability]
@@ -221,6 +234,18 @@ class StableDiffusionModel:
             raise _oom() from None
         finally:
             pipe.vae.disable_tiling()
+
+
+def derived_pipeline_class(base: str, capability: str) -> type:
+    """The img2img or inpaint pipeline class for a pipeline of class ``base`` (imported now)."""
+    import diffusers
+
+    names = DERIVED_PIPELINES.get(base)
+    if names is not None:
+        return getattr(diffusers, names[0] if capability == "img2img" else names[1])
+    if capability == "img2img":
+        return diffusers.AutoPipelineForImage2Image
+    return diffusers.AutoPipelineForInpainting
 
 
 def _missing_weights(pipe: DiffusionPipeline) -> list[str]:
