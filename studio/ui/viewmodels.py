@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from studio.core.library import ModelEntry, ModelLibrary
@@ -25,7 +25,7 @@ from studio.ui.tasks import run_in_background
 
 __all__ = [
     "CanvasViewModel", "JobRole", "LibraryViewModel", "LogViewModel", "ProgressRole", "QueueModel",
-    "StatusViewModel", "summarize",
+    "StatusNotices", "StatusViewModel", "summarize", "text_progress",
 ]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as in the log file
@@ -94,8 +94,6 @@ class QueueModel(QStandardItemModel):
         row = self._rows.get(job_id)
         if row is None or self._jobs[row].state.finished:
             return
-        if not message and step >= 1 and self._jobs[row].request.kind == "text":
-            message = f"writing… ({step} tokens)"  # streamed text goes to its own events, never here
         self._store(row, replace(self._jobs[row], step=step, total=total, message=message))
 
     def _fill(self, items: list[QStandardItem], job: Job) -> None:
@@ -136,7 +134,22 @@ class QueueModel(QStandardItemModel):
             return job.state.value
         if column == 4:
             return f"{job.step}/{job.total}" if job.total else ""
-        return job.error if job.state in (JobState.FAILED, JobState.INTERRUPTED) else job.message
+        if job.state in (JobState.FAILED, JobState.INTERRUPTED):
+            return job.error
+        return text_progress(job) if job.request.kind == "text" else job.message
+
+
+def text_progress(job: Job) -> str:
+    """A text job's Message: how many tokens it wrote (never a piece of the text itself); before
+    its first token, what it is doing (loading, exporting)."""
+    if job.step < 1:
+        return job.message if not job.state.finished else ""
+    tokens = f"{job.step} token{'s' if job.step != 1 else ''}"
+    if job.state is JobState.RUNNING:
+        return f"writing… {tokens}"
+    if job.state is JobState.CANCELLED:
+        return f"stopped after {tokens}"
+    return tokens
 
 
 class LogViewModel(QObject):
@@ -196,6 +209,61 @@ class _SignalHandler(logging.Handler):
             self._signal.emit(self.format(record))
         except RuntimeError:  # the view-model was deleted while a worker logged
             pass
+
+
+class StatusNotices(QObject):
+    """The status bar's notice ("Job 4 finished."): shown for ``timeout_ms`` at most, replaced by
+    the next one, and gone as soon as the user does something else (a key, a click, a drop, once
+    the notice has been up ``grace_s``): a notice never describes a state the user has moved on from.
+
+    While a notice is up it watches the application's input events (and only then).
+    """
+
+    changed = Signal(str)  # the notice to show; "" clears it
+    INPUT = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Drop,
+                       QEvent.Type.Wheel, QEvent.Type.MouseButtonDblClick})
+
+    def __init__(self, timeout_ms: int = 8000, grace_s: float = 1.5, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.text = ""
+        self.grace_s = grace_s
+        self._shown_at = 0.0
+        self._watching = False
+        self._timer = QTimer(self, singleShot=True, interval=timeout_ms)
+        self._timer.timeout.connect(self.clear)
+
+    def show(self, text: str) -> None:
+        self.text, self._shown_at = text, time.monotonic()
+        self._timer.start()
+        self._watch(True)
+        self.changed.emit(text)
+
+    def clear(self) -> None:
+        self._timer.stop()
+        self._watch(False)
+        if self.text:
+            self.text = ""
+            self.changed.emit("")
+
+    def user_acted(self) -> None:
+        """The user did something: a notice up long enough to have been read goes."""
+        if self.text and time.monotonic() - self._shown_at >= self.grace_s:
+            self.clear()
+
+    def _watch(self, on: bool) -> None:
+        app = QCoreApplication.instance()
+        if app is None or on == self._watching:
+            return
+        self._watching = on
+        if on:
+            app.installEventFilter(self)
+        else:
+            app.removeEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in self.INPUT:
+            self.user_acted()
+        return False
 
 
 class StatusViewModel(QObject):

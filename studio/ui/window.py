@@ -60,13 +60,14 @@ from studio.ui.viewmodels import (
     LibraryViewModel,
     LogViewModel,
     QueueModel,
+    StatusNotices,
     StatusViewModel,
 )
 
 log = logging.getLogger("studio.ui")
 
 ICON = RESOURCES / "icons" / "studio.svg"
-NOTICE_MS = 15_000
+NOTICE_MS = 8_000  # a notice's longest stay (the user's next action ends it sooner)
 HISTORY_ROWS = 200
 POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
 POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
@@ -157,6 +158,8 @@ class MainWindow(QMainWindow):
         self._image_sources: list[str] = []  # newest first: files the canvas image may come from
         self._build_menus()
         self._scope_gallery_delete()
+        self.notices = StatusNotices(NOTICE_MS, parent=self)
+        self.notices.changed.connect(self._show_notice)
         self._build_status_bar()
         self.imaging = connect_imaging(self)
         self.gallery_panel.open_item.connect(lambda item: self._note_image_source(str(item.path)))
@@ -370,8 +373,11 @@ class MainWindow(QMainWindow):
         self.backend_label.setText(f"Backend: {m.backend_text}")
 
     def notify(self, text: str) -> None:
-        """A non-blocking notice in the status bar (also logged)."""
-        self.statusBar().showMessage(text, NOTICE_MS)
+        """A non-blocking notice in the status bar, gone after a while or at the user's next action."""
+        self.notices.show(text)
+
+    def _show_notice(self, text: str) -> None:
+        self.statusBar().showMessage(text) if text else self.statusBar().clearMessage()
 
     # -- start-up work that must not delay the first paint ------------------------------
     def start_background_work(self) -> None:

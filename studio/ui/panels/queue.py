@@ -58,6 +58,28 @@ def can_run_again(job: Job | None) -> bool:
     return job is not None and job.state in REQUEUEABLE and not resumes_from_checkpoint(job)
 
 
+ENDED = (JobState.FAILED.value, JobState.CANCELLED.value, JobState.INTERRUPTED.value)
+
+
+def progress_bar(option: QStyleOptionViewItem, step: int, total: int, state: str) -> QStyleOptionProgressBar | None:
+    """The bar a job's Progress cell shows; None for a job that ended early (the cell then shows
+    where it stopped as plain text, and the State column says why: no word drawn over a bar)."""
+    if state in ENDED:
+        return None
+    done = state == JobState.DONE.value
+    bar = QStyleOptionProgressBar()
+    bar.rect = option.rect.adjusted(2, 3, -2, -3)
+    bar.state = option.state | QStyle.StateFlag.State_Horizontal
+    bar.minimum, bar.maximum = 0, max(total, 1)
+    bar.progress = max(total, 1) if done else min(step, max(total, 1))
+    bar.text = f"{step}/{total}" if total and not done else ""
+    bar.textVisible = bool(bar.text)  # "done" needs no words: the bar is full and State says it
+    if state == JobState.PAUSED.value:  # greyed where it stopped (the State column says "paused")
+        bar.state &= ~QStyle.StateFlag.State_Enabled
+    bar.palette = option.palette
+    return bar
+
+
 class ProgressDelegate(QStyledItemDelegate):
     """Draws a job's progress as the platform's progress bar."""
 
@@ -67,20 +89,12 @@ class ProgressDelegate(QStyledItemDelegate):
         value = index.data(ProgressRole)
         if not value:
             return
-        step, total, state = value
-        done = state == JobState.DONE.value
-        ended = state in (JobState.FAILED.value, JobState.CANCELLED.value, JobState.INTERRUPTED.value)
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        bar.minimum, bar.maximum = 0, max(total, 1)
-        bar.progress = max(total, 1) if done else min(step, max(total, 1))
-        bar.text = str(state) if done or ended or not total else f"{step}/{total}"
-        if state == JobState.PAUSED.value:  # greyed where it stopped (the State column says "paused")
-            bar.state &= ~QStyle.StateFlag.State_Enabled
-        bar.textVisible = True
-        bar.palette = option.palette
-        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+        bar = progress_bar(option, *value)
+        if bar is None:
+            super().paint(painter, option, index)  # "3/20", elided to the cell like any text
+            return
+        style = option.widget.style() if option.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
 
 
 class QueuePanel(QWidget):

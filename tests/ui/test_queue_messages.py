@@ -1,0 +1,113 @@
+"""Messages that must not go stale: the status bar's job notices, the queue's Message column of text
+jobs, and the Progress cell of a job that ended early."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
+
+from studio.core.requests import GenerationRequest, TextRequest
+from studio.jobs.queue import Job, JobState
+from studio.ui.panels.queue import QueuePanel
+from studio.ui.viewmodels import QueueModel
+
+WAIT_MS = 15_000
+MESSAGE_COLUMN = 5
+
+
+def _generate(window, qtbot, model: Path, prompt: str, steps: int = 3) -> Job:
+    panel = window.prompt_panel
+    panel.model.setEditText(str(model))
+    panel.prompt.setPlainText(prompt)
+    panel.steps.setValue(steps)
+    with qtbot.waitSignal(panel.submitted, timeout=2000) as blocker:
+        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_job_finished_goes_once_the_user_pastes_a_photo(make_window, qtbot, ui_model) -> None:
+    window = make_window()
+    job = _generate(window, qtbot, ui_model, "a calm lake")
+    finished = f"Job {job.id} finished."
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == finished, timeout=WAIT_MS)
+    qtbot.wait(int(window.notices.grace_s * 1000) + 100)  # the user has had time to read it
+
+    photo = QImage(48, 32, QImage.Format.Format_RGB32)
+    photo.fill(Qt.GlobalColor.darkGreen)
+    QApplication.clipboard().setImage(photo)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # pastes a photo
+    assert window.statusBar().currentMessage() != finished
+
+
+def test_a_notice_just_shown_survives_the_keystroke_that_caused_it_and_times_out(make_window, qtbot) -> None:
+    window = make_window()
+    window.notices._timer.setInterval(300)
+    window.notify("Settings saved.")
+    qtbot.keyClick(window.prompt_panel.prompt, Qt.Key.Key_A)  # within the grace time: still shown
+    assert window.statusBar().currentMessage() == "Settings saved."
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=2_000)  # it times out
+
+
+def _text_job(job_id: int, state: JobState, step: int, total: int, message: str = "") -> Job:
+    return Job(id=job_id, request=TextRequest(model="demo-text", prompt="Once upon a time"), state=state,
+               created_at=time.time(), step=step, total=total, message=message)
+
+
+def test_the_message_column_of_a_text_job_counts_tokens_never_shows_the_text(qtbot) -> None:
+    model = QueueModel()
+    panel = QueuePanel(model, cancel=lambda _id: None, requeue=lambda _id: None)
+    qtbot.addWidget(panel)
+    model.upsert(_text_job(1, JobState.RUNNING, 0, 142, "Loading demo-text…"))
+    message = model.index(0, MESSAGE_COLUMN)
+    assert message.data() == "Loading demo-text…"  # before the first token: what it is doing
+
+    model.set_progress(1, 1, 142, " fox")  # a family that streams its tokens as the step message
+    assert message.data() == "writing… 1 token"
+    model.set_progress(1, 141, 142, " snow")
+    assert "snow" not in message.data() and message.data() == "writing… 141 tokens"
+    model.upsert(_text_job(1, JobState.DONE, 142, 142, " end"))  # the stored row holds the last token
+    assert message.data() == "142 tokens"
+    model.upsert(_text_job(2, JobState.CANCELLED, 17, 142, " halfway"))
+    assert model.index(1, MESSAGE_COLUMN).data() == "stopped after 17 tokens"
+
+
+class _RecordingStyle(QProxyStyle):
+    """Fusion, noting every progress bar it draws."""
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+        self.bars: list[tuple[str, bool]] = []
+
+    def drawControl(self, element, option, painter, widget=None) -> None:
+        if element == QStyle.ControlElement.CE_ProgressBar:
+            self.bars.append((option.text, option.textVisible))
+        super().drawControl(element, option, painter, widget)
+
+
+def test_cancelled_is_never_drawn_over_a_progress_bar(qtbot) -> None:
+    model = QueueModel()
+    panel = QueuePanel(model, cancel=lambda _id: None, requeue=lambda _id: None)
+    qtbot.addWidget(panel)
+    panel.resize(900, 200)
+    request = GenerationRequest(model="demo", prompt="a fox")
+    for job_id, state, step in ((1, JobState.RUNNING, 5), (2, JobState.CANCELLED, 3), (3, JobState.DONE, 20)):
+        model.upsert(Job(id=job_id, request=request, state=state, created_at=time.time(), step=step, total=20))
+    panel.show()
+    qtbot.waitExposed(panel)
+    previous = QApplication.style().name()
+    style = _RecordingStyle()
+    QApplication.setStyle(style)  # the application's: whatever style the delegate asks, it is this one
+    try:
+        panel.table.viewport().grab()
+    finally:
+        QApplication.setStyle(previous)
+
+    drawn = {text for text, visible in style.bars if visible}
+    assert drawn == {"5/20"}, style.bars  # the running job's bar; no state word on any bar
+    assert model.index(1, QueueModel.PROGRESS_COLUMN).data() == "3/20"  # where it stopped, as plain text
+    assert model.index(1, 3).data() == "cancelled"  # the State column says it, once
