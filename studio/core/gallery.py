@@ -166,15 +166,12 @@ class Gallery:
                 raise
 
     def _fill_added_columns(self) -> None:
-        rows = self._db.execute("SELECT id, model, request, extra FROM items").fetchall()
-        for row in rows:
-            try:
-                negative = json.loads(row["request"]).get("negative_prompt", "") or ""
-                extra = json.loads(row["extra"] or "{}")
-            except (ValueError, AttributeError):
-                negative, extra = "", {}
-            self._db.execute("UPDATE items SET negative_prompt = ?, model_name = ? WHERE id = ?",
-                             (str(negative), model_display_name(row["model"], extra), row["id"]))
+        """The new columns of rows an older version wrote, from their request and extra JSON (one pass)."""
+        self._db.create_function("studio_model_name", 2, _model_name_sql, deterministic=True)
+        self._db.execute(
+            "UPDATE items SET negative_prompt = coalesce(CASE WHEN json_valid(request)"
+            " THEN json_extract(request, '$.negative_prompt') END, ''), model_name = studio_model_name(model, extra)"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -289,6 +286,14 @@ class Gallery:
         with self._lock:
             self._db.execute("DELETE FROM items WHERE trashed_at IS NOT NULL")
         return len(items)
+
+
+def _model_name_sql(model: str | None, extra_json: str | None) -> str:
+    try:
+        extra = json.loads(extra_json or "{}")
+    except ValueError:
+        extra = {}
+    return model_display_name(model or "", extra if isinstance(extra, dict) else {})
 
 
 def _fts_query(columns: tuple[str, ...], text: str) -> str:

@@ -58,6 +58,22 @@ def test_rows_arrive_a_page_at_a_time_as_the_view_scrolls(qtbot, gallery: Galler
     assert model.rowCount() == COUNT and not model.canFetchMore()
 
 
+def test_a_new_image_keeps_the_rows_scrolled_to_and_the_selection(qtbot, gallery: Gallery, tmp_path: Path) -> None:
+    panel = _panel(qtbot, gallery, page_size=12)
+    model = panel.model
+    model.fetchMore()
+    model.fetchMore()
+    assert model.rowCount() == 36
+    chosen = model.item(30).id
+    panel.select_item(chosen)
+    Image.new("RGB", (24, 24), "white").save(tmp_path / "new.png")
+    new = gallery.add(tmp_path / "new.png", GenerationRequest(model="/models/demo", prompt="a new kite"), 99)
+    with qtbot.waitSignal(model.loaded, timeout=WAIT_MS):
+        model.refresh()  # what a finished job does
+    assert model.item(0).id == new.id and model.rowCount() >= 36
+    assert [item.id for item in panel.selected_items()] == [chosen]
+
+
 def test_a_filter_starts_again_from_its_first_page(qtbot, gallery: Gallery) -> None:
     panel = _panel(qtbot, gallery, page_size=12)
     model = panel.model

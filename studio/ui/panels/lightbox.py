@@ -125,7 +125,7 @@ class Lightbox(QDialog):
         more = "+" if self.model.canFetchMore() else ""
         prompt = item.prompt.replace("\n", " ").strip() or "(no prompt)"
         return (f"{row + 1} / {count}{more}   ·   {prompt}   ·   {item.model_name or item.model}"
-                f"   ·   seed {item.seed}   ·   {item.width}×{item.height}")
+                f"   ·   seed {item.seed}   ·   {item.width}×{item.height}      (← → move, Esc closes)")
 
     def _show_none(self) -> None:
         self.row, self.path = -1, ""
