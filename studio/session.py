@@ -48,11 +48,20 @@ class ModelCache:
         self._models: OrderedDict[tuple[str, ...], LoadedModel] = OrderedDict()
         self._signatures: dict[tuple[str, ...], tuple] = {}
         self._lock = threading.Lock()
+        self._loading: dict[tuple[str, ...], threading.Lock] = {}  # one load at a time per key
 
     def __contains__(self, key: tuple[str, ...]) -> bool:
         return key in self._models
 
     def get(self, key: tuple[str, ...], load: Callable[[], LoadedModel], signature: tuple = ()) -> LoadedModel:
+        """The model under ``key``, loaded once: a second caller (a job behind the window's warm-up)
+        waits for the load in progress and shares its model."""
+        with self._lock:
+            key_lock = self._loading.setdefault(key, threading.Lock())
+        with key_lock:
+            return self._get(key, load, signature)
+
+    def _get(self, key: tuple[str, ...], load: Callable[[], LoadedModel], signature: tuple) -> LoadedModel:
         stale = None
         with self._lock:
             if key in self._models:

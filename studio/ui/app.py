@@ -1,7 +1,8 @@
 """Start the studio window: ``run()`` for ``studio``, ``run(smoke_test=True)`` for ``studio --smoke-test``.
 
 Nothing slow happens before the first paint: model scanning, the device probe (a child process
-that imports torch) and the log tail start right after it.
+that imports torch), the log tail and the warm-up of the default model (:mod:`studio.ui.warmup`:
+its family's imports, then the model, on a worker thread) start right after it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from studio.core.errors import describe
 from studio.core.paths import studio_home
 from studio.core.settings import Settings
 from studio.ui.bridge import JobBridge
+from studio.ui.warmup import ModelWarmup
 from studio.ui.window import MainWindow
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class _Startup:
         self.bridge = JobBridge()
         self.window = MainWindow(None, self.bridge, settings=self.settings)
         self.session: StudioSession | None = None
+        self.warmup: ModelWarmup | None = None
         self.exit_code = 0
 
     def after_first_paint(self) -> None:
@@ -146,8 +149,19 @@ class _Startup:
             QApplication.quit()
         else:
             self.window.start_background_work()
+            self.start_warmup()
+
+    def start_warmup(self) -> None:
+        """Import the default model's family and load the model on a worker, for a quick first image."""
+        if self.session is None:
+            return
+        model = self.window.prompt_panel.model_reference() or self.settings.default_model
+        self.warmup = ModelWarmup(self.session, model)
+        self.warmup.start()
 
     def close(self) -> None:
+        if self.warmup is not None:
+            self.warmup.cancel()
         if self.session is not None:
             self.session.close()
         self.window.shutdown()
