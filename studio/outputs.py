@@ -47,8 +47,10 @@ def image_path(output: ImageOutput, folder: Path | None = None) -> Path:
     return folder / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
 
 
-def write_images(result: JobResult, gallery: Gallery, report: Report | None = None) -> JobResult:
-    """Write every image of ``result`` with its metadata, index it, and name the files as artifacts."""
+def write_images(result: JobResult, gallery: Gallery, report: Report | None = None,
+                 root: str | Path = "") -> JobResult:
+    """Write every image of ``result`` with its metadata, index it, and name the files as artifacts;
+    under ``root`` (Settings' output folder, a folder a day) when given, else in the gallery folder."""
     if not result.images:
         return result
     artifacts = list(result.artifacts)
@@ -56,7 +58,7 @@ def write_images(result: JobResult, gallery: Gallery, report: Report | None = No
     for output in result.images:
         request, seed = output.request, output.request.seed
         metadata = {**output.metadata, "studio_version": __version__}
-        path, notice = _save(output, request, seed, metadata)
+        path, notice = _save(output, request, seed, metadata, root)
         if notice:
             notices.append(notice)
         gallery_id, notice = _index(gallery, path, request, seed, metadata)
@@ -74,10 +76,12 @@ def write_images(result: JobResult, gallery: Gallery, report: Report | None = No
     return JobResult(tuple(artifacts), result.text, data)
 
 
-def _save(output: ImageOutput, request: Any, seed: Any, metadata: dict[str, Any]) -> tuple[Path, str]:
-    """Save in the gallery folder, else in a recovery folder; the path and a notice for a detour."""
+def _save(output: ImageOutput, request: Any, seed: Any, metadata: dict[str, Any],
+          root: str | Path = "") -> tuple[Path, str]:
+    """Save in the output (or gallery) folder, else in a recovery folder; the path and a notice for a detour."""
     try:
-        return save_png(output.image, image_path(output), request, seed, metadata), ""
+        folder = _day_folder(root) if root else None
+        return save_png(output.image, image_path(output, folder), request, seed, metadata), ""
     except (OSError, StudioError) as exc:  # StudioError: the day folder cannot be made
         first = exc
     for folder in _recovery_folders():
@@ -88,6 +92,12 @@ def _save(output: ImageOutput, request: Any, seed: Any, metadata: dict[str, Any]
         reason = getattr(first, "strerror", None) or first
         return path, f"The gallery folder cannot be written ({reason}); the image was saved as {path} instead."
     raise first
+
+
+def _day_folder(root: str | Path) -> Path:
+    folder = Path(root).expanduser() / time.strftime("%Y-%m-%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _recovery_folders() -> list[Path]:

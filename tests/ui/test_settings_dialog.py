@@ -74,3 +74,22 @@ def test_default_model_output_folder_and_memory_budget_are_saved_and_used(
     assert dialog.output_folder.text() == str(tmp_path / "renders")
     assert dialog.memory_budget.value() == 6.5
     dialog.reject()
+
+
+def test_images_are_written_under_the_output_folder_saved_in_settings(make_window, qtbot, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from studio.core.requests import GenerationRequest
+    from studio.core.results import ImageOutput, JobResult
+    from studio.outputs import write_images
+
+    window = make_window()
+    dialog = window.open_settings()
+    dialog.output_folder.setText(str(tmp_path / "renders"))
+    dialog.save()
+    request = GenerationRequest(model="demo", prompt="a kite", seed=5, width=64, height=64)
+    result = JobResult(images=(ImageOutput(Image.new("RGB", (64, 64), (9, 9, 9)), request),))
+    written = write_images(result, window.session.gallery, root=window.session.settings.output_folder)
+    path = Path(written.artifacts[0].path)
+    assert path.parent.parent == tmp_path / "renders" and path.is_file()
+    assert window.session.gallery.get(written.artifacts[0].metadata["gallery_id"]).path == str(path)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
+from studio.core.paths import studio_home
 from studio.core.requests import BACKENDS, DEVICES
 from studio.core.settings import Settings
 from studio.ui.theme import THEMES, apply_theme, current_theme, store_theme
@@ -104,7 +105,7 @@ class SettingsDialog(QDialog):
         self.default_model.setToolTip("The model the prompt panel starts with (a library name or a path).")
         self.output_folder = QLineEdit(settings.output_folder)
         self.output_folder.setObjectName("outputFolder")
-        self.output_folder.setPlaceholderText("STUDIO_HOME/gallery (the default)")
+        self.output_folder.setPlaceholderText(f"{studio_home() / 'gallery'} (the default)")
         self.output_folder.setToolTip("Generated images are written here, in a folder a day.")
         browse_output = QPushButton("Browse…")
         browse_output.clicked.connect(self._browse_output)
