@@ -122,7 +122,7 @@ class DocumentTab(QWidget):
         self.draft = draft
         self.edit = TextEdit()
         self.edit.setObjectName("editorText")
-        self.edit.setPlaceholderText("Start writing — or type a first line and press Continue to draft with the model.")
+        self.edit.setPlaceholderText("Write here; Continue (Ctrl+Return) drafts on with the model.")
         self.preview = QTextBrowser()
         self.preview.setObjectName("editorPreview")
         self.preview.setOpenExternalLinks(False)

@@ -119,7 +119,7 @@ class PromptPanel(QWidget):
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (optional)")
         self.negative.setTabChangesFocus(True)
-        for edit, lines in ((self.prompt, 5), (self.negative, 2)):
+        for edit, lines in ((self.prompt, 4), (self.negative, 2)):
             edit.setFixedHeight(edit.fontMetrics().lineSpacing() * lines + 12)
 
         self.mode = QComboBox()
@@ -394,6 +394,9 @@ class PromptPanel(QWidget):
             self._form.setRowVisible(self.size_from_canvas, from_canvas)
         canvas = getattr(self, "canvas", None)
         self.init_label.setText(MODE_TIPS[mode])
+        if hasattr(self, "_form"):  # txt2img needs no explanation: its rows go to the fields
+            self._form.setRowVisible(self.init_label, from_canvas)
+            self._form.setRowVisible(self.strength, from_canvas)
         if not from_canvas:
             return
         if canvas is None or not canvas.has_image():
