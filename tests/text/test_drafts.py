@@ -151,3 +151,14 @@ def test_clean_exit_is_not_taken_for_a_crash():
     assert store.begin_session() is False  # first start
     store.end_session()
     assert DraftStore(store.root).begin_session() is False
+
+
+def test_a_restore_offer_is_made_once_and_kept_with_the_draft():
+    store = DraftStore()
+    old = store.new("Yesterday", "An unsaved brief")
+    assert [d.id for d in store.recoverable(include_offered=False)] == [old.id]
+    store.mark_offered(store.recoverable(include_offered=False))
+    again = DraftStore(store.root)
+    assert again.recoverable(include_offered=False) == []  # a normal start does not ask again
+    assert [d.id for d in again.recoverable()] == [old.id]  # after a crash it does; nothing was deleted
+    assert again.load(old.id).text == "An unsaved brief"
