@@ -181,7 +181,7 @@ class StudioSession:
         check_input_files(request)
         model = self.load_model(request, report)
         result = model.run(request, report, cancelled)
-        return write_images(result, self.gallery, report)
+        return write_images(result, self.gallery, report, root=self.settings.output_folder)
 
     def _train(self, request: TrainRequest, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
         """Run a training recipe with the trainer its plugin's manifest names (the run folder was
@@ -192,12 +192,14 @@ class StudioSession:
         trainer = self.registry.load_callable(record, "trainer")
         request = request.resolved()  # type: ignore[assignment]
         if not request.model:
-            return write_images(trainer(request, report, cancelled), self.gallery)
+            return write_images(trainer(request, report, cancelled), self.gallery,
+                                root=self.settings.output_folder)
         entry, _signature = self._resolve(request.model)
         device = request.device if request.device != "auto" else self.settings.device
         context = LoadContext(model=entry, device=device, backend=request.backend, cache_dir=home_path("cache"),
                               options=self.settings.model_options())
-        return write_images(trainer(request, report, cancelled, context=context), self.gallery)
+        return write_images(trainer(request, report, cancelled, context=context), self.gallery,
+                            root=self.settings.output_folder)
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""

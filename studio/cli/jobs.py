@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Callable
@@ -109,38 +108,21 @@ def _exists(path: Path) -> BadInput:
 
 
 def write_output(target: Path, fill: Callable[[BinaryIO], None], *, overwrite: bool) -> Path:
-    """Write ``target`` through a temp file beside it (``.studio-PID-RANDOM-NAME.tmp``) renamed into
-    place. The kind of ``target`` is checked again just before the rename, so a device or FIFO that
-    appeared meanwhile is never replaced. A full disk or any write error removes the temp file and is
-    one :class:`BadInput`."""
-    from studio.core.storage import kill_point, remember_folder
+    """Write ``target`` through a ``.studio-*.tmp`` file beside it, renamed into place
+    (:func:`studio.core.storage.write_atomically`, kill points ``out-fsync``/``out-rename``). The kind of
+    ``target`` is checked first, so a device, FIFO or socket is never written through or replaced; without
+    ``overwrite`` the file is linked into place, which fails on anything that appeared meanwhile. A full
+    disk or any write error removes the temp file and is one :class:`BadInput`."""
+    from studio.core.storage import write_atomically
 
     _check_target(target, overwrite)
-    remember_folder(target.parent)  # swept for debris at the next start if this process is killed
-    tmp = target.with_name(f".studio-{os.getpid()}-{secrets.token_hex(4)}-{target.name[:120]}.tmp")
     try:
-        with open(tmp, "xb") as handle:
-            fill(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        kill_point("out-rename")
-        _check_target(target, overwrite)
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)  # never replaces a file that appeared meanwhile
-            os.unlink(tmp)
+        return write_atomically(target, fill, overwrite=overwrite, label="out")
     except FileExistsError:
-        tmp.unlink(missing_ok=True)
         raise _exists(target) from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         reason = "no space left on the device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise BadInput(f"Could not write '{target}': {reason}.", "Free some space or choose another folder.") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
 
 
 def copy_outputs(job: Job, out: Path, *, overwrite: bool = False) -> list[Path]:

@@ -58,9 +58,8 @@ def save_png(image: Any, path: str | Path, request: GenerationRequest, seed: int
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-#: Longest side and pixel count of an image the studio decodes (init images, masks): the same limit
-#: the export refuses beyond (Pillow's decompression-bomb limit), checked on the header, before decoding.
-MAX_SOURCE_SIDE = 16384
+#: The pixel count of an image the studio decodes (init images, masks) is limited as the export limits
+#: it (Pillow's decompression-bomb limit), checked on the header, before decoding.
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_TEXT_BYTES = 8_000_000  # all text chunks together (Pillow allows 64 MB; a request is a few kB)
 
@@ -90,7 +89,7 @@ def check_image_file(path: str | Path, what: str = "image") -> tuple[int, int]:
         raise _too_large(what, path) from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise BadInput(f"The {what} '{path}' is not an image the studio can read ({exc}).") from None
-    if max(size) > MAX_SOURCE_SIDE or size[0] * size[1] > max_source_pixels():
+    if size[0] * size[1] > max_source_pixels():
         raise _too_large(what, path, size)
     return size
 
@@ -98,8 +97,7 @@ def check_image_file(path: str | Path, what: str = "image") -> tuple[int, int]:
 def _too_large(what: str, path: str | Path, size: tuple[int, int] | None = None) -> BadInput:
     dims = f" ({size[0]}×{size[1]} pixels)" if size else ""
     return BadInput(
-        f"The {what} '{path}' is too large to open safely{dims}; the limit is {max_source_pixels():,} pixels "
-        f"and {MAX_SOURCE_SIDE} a side.",
+        f"The {what} '{path}' is too large to open safely{dims}; the limit is {max_source_pixels():,} pixels.",
         "Scale it down in another program first.",
     )
 

@@ -24,6 +24,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.core.errors import BadInput, JobCancelled
+from studio.core.paths import existing_file, path_kind
 from studio.core.requests import ExportRequest
 from studio.core.results import Artifact, JobResult
 from studio.core.storage import atomic_write_bytes
@@ -50,9 +51,7 @@ def _bomb_is_error():
 
 def check_source(path: str | Path) -> tuple[int, int]:
     """Open the header only: the source exists, is an image, and is not a decompression bomb."""
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"The image '{path}' does not exist.", "Check the path.")
+    p = existing_file(path, "image")  # "does not exist" only when nothing is there; a folder is told so
     try:
         with _bomb_is_error(), Image.open(p) as image:
             size = image.size
@@ -98,8 +97,10 @@ def check_folder(folder: str | Path) -> Path:
     path = Path(folder).expanduser()
     if not str(folder):
         raise BadInput("No export folder given.", "Pass --out with a folder.")
-    if not path.is_dir():
+    if path_kind(path) == "missing":
         raise BadInput(f"The export folder '{folder}' does not exist.", "Create it first or choose another one.")
+    if not path.is_dir():
+        raise BadInput(f"The export folder '{folder}' is a {path_kind(path)}, expected a folder.")
     mode = path.stat().st_mode
     if not os.access(path, os.W_OK | os.X_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise BadInput(f"The export folder '{folder}' is read-only.", "Choose a folder you can write to.")
