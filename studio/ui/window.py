@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QPlainTextEdit,
+    QScrollArea,
     QTextEdit,
     QWidget,
 )
@@ -152,7 +154,7 @@ class MainWindow(QMainWindow):
             self.training_model, self.pause_job, self.resume_job, self.cancel_job, self.requeue_job,
             self.use_lora, self.open_fine_tune,
         )
-        self._add_dock("training", "Training monitor", self.training_monitor)
+        self._add_dock("training", "Training monitor", self.training_monitor, scroll=True)
         self._default_layout()
         self._home_keys: dict[QAction, list[QKeySequence]] = {}  # window shortcuts, before yielding
         self._image_sources: list[str] = []  # newest first: files the canvas image may come from
@@ -196,9 +198,18 @@ class MainWindow(QMainWindow):
                 self.training_model.job_seen(job)
 
     # -- layout ------------------------------------------------------------------------
-    def _add_dock(self, key: str, title: str, widget: QWidget) -> None:
+    def _add_dock(self, key: str, title: str, widget: QWidget, scroll: bool = False) -> None:
+        """A dock for ``widget``; ``scroll``: its contents scroll instead of setting the window's
+        minimum size (the training monitor's row of figures is ~800 px wide)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{key}Dock")
+        if scroll:
+            area = QScrollArea()
+            area.setObjectName(f"{key}Scroll")
+            area.setWidgetResizable(True)
+            area.setFrameShape(QFrame.Shape.NoFrame)
+            area.setWidget(widget)
+            widget = area
         dock.setWidget(widget)
         self.docks[key] = dock
 

@@ -19,7 +19,7 @@ def test_window_opens_with_all_docks_and_empty_states(make_window) -> None:
     for key in ("prompt", "queue"):
         assert window.docks[key].isVisible(), key
     for key in ("gallery", "training"):  # the editor has its own tests (test_editor.py)
-        widget = window.docks[key].widget()
+        widget = {"gallery": window.gallery_panel, "training": window.training_monitor}[key]
         empty = widget.empty  # the gallery and the training monitor show one while empty
         assert isinstance(empty, EmptyState)
         assert "will" in empty.message() or "appear" in empty.message(), key
@@ -161,3 +161,13 @@ def test_an_unknown_or_missing_model_is_refused_at_submit(make_window, qtbot, tm
     assert window.session.queue.jobs() == [], "a job was queued for a model that cannot be found"
     panel.model.setEditText(str(ui_model))
     assert panel.submit() is not None
+
+
+def test_the_window_fits_1024_by_700(make_window, qtbot) -> None:
+    """No dock or empty state sets a minimum wider than a small laptop screen (the training monitor
+    scrolls; the canvas's empty-state title wraps)."""
+    window = make_window()
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() <= 1024, timeout=2000)
+    assert window.minimumSizeHint().width() <= 1024
+    assert window.docks["training"].widget().widget() is window.training_monitor

@@ -20,6 +20,7 @@ class EmptyState(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         self.title.setFont(font)
+        self.title.setWordWrap(True)  # a long title must not set the window's minimum width
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         for label in (self.title, self.text):
