@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from studio.core.events import Progress, TextChunk
 from studio.core.requests import GenerationRequest, TextRequest, TrainRequest
-from studio.jobs.queue import JobQueue, JobState
+from studio.jobs.queue import JobQueue, JobState, process_start
 from tests.plugin_helpers import gradient_model, install_example_plugin
 from tests.ui.conftest import PLUGIN_ID
 
@@ -72,7 +72,8 @@ def test_a_job_another_process_runs_shows_up_and_is_controlled_through_the_queue
     try:
         job = other.submit(TrainRequest(recipe="demo-text", steps=20))
         other.claim(job.id)
-        other._db.execute("UPDATE jobs SET owner_pid = ? WHERE id = ?", (other_process.pid, job.id))
+        other._db.execute("UPDATE jobs SET owner_pid = ?, owner_start = ? WHERE id = ?",
+                          (other_process.pid, process_start(other_process.pid), job.id))
         other.set_progress(job.id, 3, 20, "step 3")
 
         qtbot.waitUntil(lambda: (j := _shown(window, job.id)) is not None and j.step == 3, timeout=POLL_WAIT_MS)
