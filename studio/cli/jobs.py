@@ -69,7 +69,7 @@ def check_output_path(out: str, *, overwrite: bool = False, count: int = 1) -> P
     without ``overwrite``. ``count`` > 1 checks the batch's ``NAME-1.png``… too."""
     from studio.core.requests import check_text
 
-    check_text("the output path", out)
+    check_text("the output path", out, path=True)
     path = Path(out).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
     kind = path_kind(folder)

@@ -56,7 +56,7 @@ def path_kind(path: str | os.PathLike[str]) -> str:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return "missing"
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character in the path
         return "special file"
     if stat.S_ISREG(mode):
         return "file"
@@ -77,6 +77,8 @@ def existing_file(path: str | os.PathLike[str], what: str = "file") -> Path:
     text = os.fspath(path)
     if not text:
         raise BadInput(f"No {what} given.")
+    if "\x00" in text:
+        raise BadInput(f"The {what} path holds a NUL character.", "Remove it.")
     kind = path_kind(text)
     if kind == "missing":
         raise BadInput(f"The {what} '{text}' does not exist.", "Check the path.")

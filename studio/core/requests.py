@@ -27,6 +27,9 @@ WATERMARK_KEY = 15485863  # transformers' default hashing key
 SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
 MAX_SEED = 2**32 - 1
 MAX_LORA_WEIGHT = 10.0
+#: Fields that name files or folders: they may not hold a NUL character.
+PATH_FIELDS = frozenset({"model", "init_image", "mask", "images", "out_dir", "visible_image", "c2pa_cert",
+                         "c2pa_key", "data", "run_dir"})
 MAX_TEXT_CHARS = 1_000_000  # a prompt, an instruction, a path: more is a mistake, not a request
 
 
@@ -64,7 +67,7 @@ class LoraRef:
         """A path as text and a finite weight within ±10."""
         if not isinstance(self.path, str) or not self.path:
             raise BadInput(f"A LoRA needs a file path, not {self.path!r}.")
-        check_text("LoRA path", self.path)
+        check_text("LoRA path", self.path, path=True)
         check_number("LoRA weight", self.weight, "float")
         if abs(self.weight) > MAX_LORA_WEIGHT:
             raise BadInput(f"The LoRA weight {self.weight:g} of '{self.path}' is out of range.",
@@ -84,15 +87,15 @@ def _label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def check_text(name: str, value: str) -> None:
-    """Refuse text that is not UTF-8 (bytes a shell passed through undecoded), holds NUL characters,
-    or is absurdly long."""
+def check_text(name: str, value: str, *, path: bool = False) -> None:
+    """Refuse text that is not UTF-8 (bytes a shell passed through undecoded), a path holding a NUL
+    character (no file system takes one), or text absurdly long."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise BadInput(f"{_label(name)} holds bytes that are not UTF-8 text.",
                        "Re-type it, or convert the text to UTF-8.") from None
-    if "\x00" in value:
+    if path and "\x00" in value:
         raise BadInput(f"{_label(name)} holds a NUL character.", "Remove it.")
     if len(value) > MAX_TEXT_CHARS:
         raise BadInput(f"{_label(name)} is too long ({len(value):,} characters; at most {MAX_TEXT_CHARS:,}).")
@@ -124,7 +127,7 @@ def check_field_value(owner: str, name: str, declared: str, value: Any) -> None:
     elif base == "str":
         if not isinstance(value, str):
             raise BadInput(f"{_label(name)} must be text, not {value!r}.")
-        check_text(name, value)
+        check_text(name, value, path=name in PATH_FIELDS)
     elif base == "bool":
         if not isinstance(value, bool):
             raise BadInput(f"{_label(name)} must be true or false, not {value!r}.")
@@ -135,7 +138,7 @@ def check_field_value(owner: str, name: str, declared: str, value: Any) -> None:
             if isinstance(entry, LoraRef):
                 entry.validate()
             elif isinstance(entry, str):
-                check_text(name, entry)
+                check_text(name, entry, path=name in PATH_FIELDS)
             else:
                 raise BadInput(f"{_label(name)} holds {entry!r}, which is not a path.")
     elif base.startswith("dict["):

@@ -148,7 +148,7 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     files["chunk_loras_text"] = png_with_text(root / "loras-text.png", studio=studio_record(loras="abc"))
     files["chunk_loras_numbers"] = png_with_text(root / "loras-numbers.png", studio=studio_record(loras=[[1, 2, 3]]))
     files["chunk_deep"] = png_with_text(root / "deep.png", studio="[" * 100000 + "]" * 100000)
-    files["chunk_prompt_nul"] = png_with_text(root / "prompt-nul.png", studio=studio_record(prompt="a\x00b"))
+    files["chunk_model_nul"] = png_with_text(root / "model-nul.png", studio=studio_record(model="de\x00mo"))
     files["chunk_scheduler"] = png_with_text(root / "scheduler.png", studio=studio_record(scheduler="Warp"))
     files["no_record"] = png_with_text(root / "plain.png", Software="paint")
     files["a1111_only"] = png_with_text(root / "a1111.png", parameters="a cat\nSteps: 20, Seed: 1")
