@@ -9,9 +9,9 @@ and measures, with the offscreen (or Xvfb) platform:
 - first page shown: ``gallery_model.refresh()`` until the gallery list has painted its rows;
 - filter by a common word (in ~25 % of prompts) and by a rare one: ``set_filter`` until painted
   (the panel's 250 ms typing pause is left out: it is a choice, not work);
-- scroll through 1,000 items: a precise 16 ms QTimer moves the list's scroll bar by a fixed step
-  and repaints; each tick's work (scroll, fetching the next page, painting) is timed, and so is each
-  tick's lateness (everything else the GUI thread did meanwhile: thumbnails arriving, pages);
+- scroll through 1,000 items: a precise 16 ms QTimer moves the list's scroll bar two rows and lets Qt
+  paint the frame (``processEvents``: the scrolled strip, the scroll bar, thumbnails that arrived);
+  each tick's wall time and the GUI thread's own CPU time are recorded, and each tick's lateness;
 - the same list and filter through the code before P9 (``git show <rev>:studio/core/gallery.py``:
   every row read and its request parsed, LIKE scans), for the ratio.
 
@@ -97,7 +97,8 @@ def build_old_database(folder: Path, items: int, files: int) -> dict[str, Any]:
                        " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     db.close()
     return {"items": items, "real_files": files, "files_s": round(files_s, 2),
-            "build_s": round(time.perf_counter() - begin, 2)}
+            "build_s": round(time.perf_counter() - begin, 2),
+            "db_mb_before_p9": round((folder / "index.sqlite").stat().st_size / 1e6, 1)}
 
 
 def time_migration(folder: Path) -> dict[str, Any]:
@@ -246,7 +247,7 @@ def measure_window(home: Path, scroll_items: int, runs: int) -> dict[str, Any]:
         last[0] = now
         begin, cpu = time.perf_counter(), time.thread_time()
         bar.setValue(bar.value() + step)
-        view.viewport().repaint()
+        app.processEvents()  # the frame: the scrolled region painted, and whatever else arrived
         ticks_work.append((time.perf_counter() - begin) * 1000)
         ticks_cpu.append((time.thread_time() - cpu) * 1000)
         if bar.value() >= goal_px or (bar.value() >= bar.maximum() and not model.canFetchMore()):
@@ -307,6 +308,7 @@ def main() -> None:
         "first_page_ms<=50": w["first_page_ms"]["max"] <= FIRST_PAGE_GOAL_MS,
         "filter_ms<=50": max(w["filter_common_ms"]["max"], w["filter_rare_ms"]["max"]) <= FILTER_GOAL_MS,
         "frame_ms<=17": w["scroll"]["tick_work_ms"]["max"] <= FRAME_GOAL_MS,
+        "frame_cpu_ms<=17": w["scroll"]["tick_cpu_ms"]["max"] <= FRAME_GOAL_MS,  # the work, without waiting
     }
     print(json.dumps(report, indent=1))
 
