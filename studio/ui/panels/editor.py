@@ -306,10 +306,14 @@ class EditorPanel(QWidget):
         discard = QPushButton("Discard")
         restore.clicked.connect(self.restore_drafts)
         discard.clicked.connect(self.discard_recoverable)
-        banner_layout = QHBoxLayout(self.banner)
-        banner_layout.addWidget(self.banner_text, 1)
-        banner_layout.addWidget(restore)
-        banner_layout.addWidget(discard)
+        banner_layout = QVBoxLayout(self.banner)  # the question reads as a sentence over its answers
+        banner_layout.setContentsMargins(6, 4, 6, 4)
+        banner_layout.addWidget(self.banner_text)
+        answers = QHBoxLayout()
+        answers.addStretch(1)
+        answers.addWidget(restore)
+        answers.addWidget(discard)
+        banner_layout.addLayout(answers)
         self.banner.hide()
 
         self.find_bar = FindBar()
