@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QWidget
 
 from studio.core.library import ModelEntry, ModelLibrary
 from studio.core.requests import Request
@@ -216,19 +217,23 @@ class StatusNotices(QObject):
     the next one, and gone as soon as the user does something else (a key, a click, a drop, once
     the notice has been up ``grace_s``): a notice never describes a state the user has moved on from.
 
-    While a notice is up it watches the application's input events (and only then).
+    While a notice is up it watches the input events of ``window``'s native window (the keys and
+    clicks of that window reach it there first), and only then; without a shown window, the
+    application's.
     """
 
     changed = Signal(str)  # the notice to show; "" clears it
     INPUT = frozenset({QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Drop,
                        QEvent.Type.Wheel, QEvent.Type.MouseButtonDblClick})
 
-    def __init__(self, timeout_ms: int = 8000, grace_s: float = 1.5, parent: QObject | None = None) -> None:
+    def __init__(self, timeout_ms: int = 8000, grace_s: float = 1.5, parent: QObject | None = None,
+                 window: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.window = window
         self.text = ""
         self.grace_s = grace_s
         self._shown_at = 0.0
-        self._watching = False
+        self._watching: QObject | None = None
         self._timer = QTimer(self, singleShot=True, interval=timeout_ms)
         self._timer.timeout.connect(self.clear)
 
@@ -251,14 +256,16 @@ class StatusNotices(QObject):
             self.clear()
 
     def _watch(self, on: bool) -> None:
-        app = QCoreApplication.instance()
-        if app is None or on == self._watching:
-            return
-        self._watching = on
+        if self._watching is not None:
+            if on:
+                return
+            self._watching.removeEventFilter(self)
+            self._watching = None
         if on:
-            app.installEventFilter(self)
-        else:
-            app.removeEventFilter(self)
+            handle = self.window.windowHandle() if self.window is not None else None
+            self._watching = handle if handle is not None else QCoreApplication.instance()
+            if self._watching is not None:
+                self._watching.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in self.INPUT:

@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         self._image_sources: list[str] = []  # newest first: files the canvas image may come from
         self._build_menus()
         self._scope_gallery_delete()
-        self.notices = StatusNotices(NOTICE_MS, parent=self)
+        self.notices = StatusNotices(NOTICE_MS, parent=self, window=self)
         self.notices.changed.connect(self._show_notice)
         self._build_status_bar()
         self.imaging = connect_imaging(self)

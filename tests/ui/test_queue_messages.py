@@ -39,8 +39,11 @@ def test_job_finished_goes_once_the_user_pastes_a_photo(make_window, qtbot, ui_m
     photo = QImage(48, 32, QImage.Format.Format_RGB32)
     photo.fill(Qt.GlobalColor.darkGreen)
     QApplication.clipboard().setImage(photo)
+    window.activateWindow()
     window.canvas.setFocus()
-    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # pastes a photo
+    # Ctrl+V the way a keyboard sends it: to the window, which hands it to the canvas (focused)
+    qtbot.keyClick(window.windowHandle(), Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas_model.document.size().toTuple() == (48, 32)  # the photo is on the canvas
     assert window.statusBar().currentMessage() != finished
 
 
@@ -48,7 +51,10 @@ def test_a_notice_just_shown_survives_the_keystroke_that_caused_it_and_times_out
     window = make_window()
     window.notices._timer.setInterval(300)
     window.notify("Settings saved.")
-    qtbot.keyClick(window.prompt_panel.prompt, Qt.Key.Key_A)  # within the grace time: still shown
+    window.activateWindow()
+    window.prompt_panel.prompt.setFocus()
+    qtbot.keyClick(window.windowHandle(), Qt.Key.Key_A)  # within the grace time: still shown
+    assert window.prompt_panel.prompt.toPlainText() == "a"
     assert window.statusBar().currentMessage() == "Settings saved."
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=2_000)  # it times out
 
