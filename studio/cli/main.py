@@ -53,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from studio.ui.app import run
 
-        return run(smoke_test=args.smoke_test, started_at=STARTED_AT)
+        try:
+            return run(smoke_test=args.smoke_test, started_at=STARTED_AT)
+        except StudioError as exc:  # e.g. a STUDIO_HOME that cannot be created: one line, no traceback
+            _say(f"studio: error: {exc.user_text()}")
+            return exc.exit_code
     return run_command(args)
 
 

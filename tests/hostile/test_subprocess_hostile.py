@@ -75,3 +75,12 @@ def test_an_out_fifo_is_refused_without_opening_it(tmp_path) -> None:
                  timeout=60)
     assert_one_line_exit_2(run, "is a FIFO")
     assert fifo.is_fifo()
+
+
+def test_the_window_with_a_studio_home_that_cannot_be_created_is_one_line(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(blocker / "home")}
+    run = subprocess.run([sys.executable, "-m", "studio.cli.main", "--smoke-test"], capture_output=True, cwd=REPO,
+                         env=env, timeout=120)
+    assert_one_line_exit_2(run, "cannot be created")
