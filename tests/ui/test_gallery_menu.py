@@ -161,6 +161,18 @@ def test_details_name_the_model_and_keep_its_path_in_the_tooltip(make_window, qt
     assert "/models/deep" not in window.gallery_model.data(index, Qt.ItemDataRole.ToolTipRole)
 
 
+def test_the_menu_keys_act_while_the_gallery_has_focus(make_window, qtbot, tmp_path: Path) -> None:
+    window, (fox, whale, _kite) = _window_with_images(make_window, qtbot, tmp_path)
+    gallery = window.gallery_panel
+    gallery.select_item(whale)
+    _focus(qtbot, window, gallery.list)
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(gallery.list, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)  # not the window's Edit › Copy
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().image().width() == 41, timeout=WAIT_MS)
+    qtbot.keyClick(gallery.list, Qt.Key.Key_S)
+    assert window.session.gallery.get(whale).starred and not window.session.gallery.get(fox).starred
+
+
 def test_right_click_on_empty_space_opens_no_menu(make_window, qtbot, tmp_path: Path) -> None:
     window, _ids = _window_with_images(make_window, qtbot, tmp_path)
     gallery = window.gallery_panel

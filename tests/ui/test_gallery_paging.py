@@ -85,6 +85,17 @@ def test_a_filter_starts_again_from_its_first_page(qtbot, gallery: Gallery) -> N
     assert model.rowCount() == 20 and not model.canFetchMore()  # 20 blue kites in all
 
 
+def test_neg_words_search_the_negative_prompt(qtbot, gallery: Gallery, tmp_path: Path) -> None:
+    Image.new("RGB", (24, 24), "white").save(tmp_path / "neg.png")
+    request = GenerationRequest(model="/models/demo", prompt="a red kite", negative_prompt="watermark, blurry")
+    odd = gallery.add(tmp_path / "neg.png", request, 7)
+    panel = _panel(qtbot, gallery, page_size=12)
+    with qtbot.waitSignal(panel.model.loaded, timeout=WAIT_MS):
+        panel.search.setText("red neg:blurry")
+        panel.apply_filter()
+    assert [panel.model.item(r).id for r in range(panel.model.rowCount())] == [odd.id]
+
+
 def test_thumbnails_are_read_only_for_rows_the_view_shows(qtbot, gallery: Gallery) -> None:
     panel = _panel(qtbot, gallery, page_size=60)
     model = panel.model
