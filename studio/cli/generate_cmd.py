@@ -29,8 +29,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.set_defaults(func=generate)
 
-    info = commands.add_parser("info", help="generation parameters found in an image, as JSON")
-    info.add_argument("image")
+    info = commands.add_parser("info", help="generation parameters found in an image, as JSON "
+                                            "(without IMAGE: the settings' problems and images waiting to be indexed)")
+    info.add_argument("image", nargs="?")
     info.set_defaults(func=info_cmd)
 
     regen = commands.add_parser("regenerate", help="make an image again from its own parameters")
@@ -107,6 +108,12 @@ def generate(args: argparse.Namespace) -> int:
 def info_cmd(args: argparse.Namespace) -> int:
     from studio.core.imagemeta import read_metadata
 
+    if args.image is None:
+        from studio.core.settings import Settings
+        from studio.outputs import pending_count
+
+        print_json({**Settings.load().report(), "images_waiting_for_the_gallery_index": pending_count()})
+        return 0
     existing_file(args.image, "image")
     print_json(read_metadata(args.image))
     return 0

@@ -72,6 +72,12 @@ class Settings:
             if problem:
                 raise BadInput(f"Setting {key}: {problem}.", _HINTS.get(key, ""))
 
+    def report(self) -> dict[str, Any]:
+        """What ``studio info`` and the status bar say about the settings: the file, its problems and
+        the keys kept from it that the studio does not use."""
+        return {"settings_file": str(self.path()), "problems": list(self.problems),
+                "unused_keys": sorted(k for k in self.kept if k != _UNREADABLE)}
+
     @staticmethod
     def path() -> Path:
         return studio_home() / "settings.toml"

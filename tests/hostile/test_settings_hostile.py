@@ -135,3 +135,15 @@ def test_bad_values_set_in_code_are_refused_on_save(studio_home: Path, change: d
     with pytest.raises(BadInput):
         settings.save()
     assert not (studio_home / "settings.toml").exists()
+
+
+def test_studio_info_without_an_image_lists_the_settings_problems(studio_home: Path, capsys) -> None:
+    import json
+
+    from studio.cli.main import main
+
+    write(studio_home, 'device = "tpu"\nmodel_folders = ["/models"]\n[ui]\ntheme = "dark"\n')
+    assert main(["info"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["problems"]) == 1 and "device" in report["problems"][0]
+    assert report["unused_keys"] == ["device", "ui"] and report["images_waiting_for_the_gallery_index"] == 0
