@@ -259,6 +259,22 @@ CASES: list[tuple[str, list[str], str]] = [
     ("models-no-subcommand", ["models"], "required"),
     ("models-list-bad-flag", ["models", "list", "--xml"], "unrecognized arguments"),
     ("train-unknown-recipe", ["train", "no-such-recipe"], "No enabled plugin trains 'no-such-recipe'"),
+    ("train-steps-zero", ["train", "demo-text", "--steps", "0"], "Steps must be at least 1"),
+    ("train-steps-fraction", ["train", "demo-text", "--steps", "2.5"], "invalid int value"),
+    ("train-lr-nan", ["train", "demo-text", "--lr", "nan"], "Learning rate must be a finite number"),
+    ("train-lr-inf", ["train", "demo-text", "--lr", "inf"], "Learning rate must be a finite number"),
+    ("train-batch-zero", ["train", "demo-image", "--batch-size", "0"], "batch size must be between 1 and"),
+    ("train-seed-negative", ["train", "demo-text", "--seed", "-1"], "Seed must be between 0 and"),
+    # -- the job queue
+    ("jobs-no-subcommand", ["jobs"], "required"),
+    ("jobs-requeue-unknown", ["jobs", "requeue", "99"], "There is no job 99"),
+    ("jobs-requeue-word", ["jobs", "requeue", "abc"], "whole number"),
+    ("jobs-cancel-negative", ["jobs", "cancel", "-1"], "positive number"),
+    ("jobs-cancel-unknown", ["jobs", "cancel", "99"], "There is no job 99"),
+    ("jobs-prune-nan", ["jobs", "prune", "--older-than", "nan"], "days must be between 0 and"),
+    ("jobs-prune-negative", ["jobs", "prune", "--older-than", "-1"], "days must be between 0 and"),
+    ("jobs-prune-no-age", ["jobs", "prune"], "--older-than"),
+    ("jobs-list-unknown-state", ["jobs", "list", "--state", "sleeping"], "Unknown job state"),
 ]
 
 SPECIAL = ("fifo", "socket", "device")
