@@ -9,6 +9,7 @@ STARTED_AT = time.perf_counter()
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
@@ -81,6 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
         _say("studio: interrupted")
         return 130
     except BrokenPipeError:  # the reader of our output went away (``studio models list | head``)
+        _silence_stdout()
         return 1
     except Exception as exc:
         log.exception("unexpected failure")
@@ -88,6 +90,15 @@ def run_command(args: argparse.Namespace) -> int:
 
         _say(f"studio: {describe(exc)} (details in {log_location()})")
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush does not complain either."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured in tests)
+        pass
 
 
 def _say(line: str) -> None:

@@ -84,3 +84,14 @@ def test_the_window_with_a_studio_home_that_cannot_be_created_is_one_line(tmp_pa
     run = subprocess.run([sys.executable, "-m", "studio.cli.main", "--smoke-test"], capture_output=True, cwd=REPO,
                          env=env, timeout=120)
     assert_one_line_exit_2(run, "cannot be created")
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path) -> None:
+    """``studio plugins list | head -0``: the pipe closes before the studio writes."""
+    env = {**os.environ, "STUDIO_HOME": str(tmp_path)}
+    child = subprocess.Popen([sys.executable, "-m", "studio.cli.main", "plugins", "list"], cwd=REPO, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # type: ignore[union-attr]
+    err = child.stderr.read().decode()  # type: ignore[union-attr]
+    assert child.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
