@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
-from studio.core.errors import StudioError
+from studio.core.errors import BadInput, StudioError
 from studio.core.gallery import Gallery
 from studio.core.imagemeta import save_png
 from studio.core.paths import home_path, studio_home
@@ -47,7 +47,7 @@ def image_path(output: ImageOutput, folder: Path | None = None) -> Path:
     return folder / f"{time.strftime('%H%M%S')}-{seed}-{uuid.uuid4().hex[:6]}.png"
 
 
-def write_images(result: JobResult, gallery: Gallery, report: Report | None = None,
+def write_images(result: JobResult, gallery: Gallery | UnavailableGallery, report: Report | None = None,
                  root: str | Path = "") -> JobResult:
     """Write every image of ``result`` with its metadata, index it, and name the files as artifacts;
     under ``root`` (Settings' output folder, a folder a day) when given, else in the gallery folder."""
@@ -130,24 +130,76 @@ def _note_pending(path: Path, request: Any, seed: Any, metadata: dict[str, Any])
     return note
 
 
-def _index_free(gallery: Gallery) -> bool:
+class UnavailableGallery:
+    """Stands for a gallery whose index could not be opened (locked by another program for longer than
+    the probe waits, read-only, damaged): the studio still starts and makes images, which are written
+    to the gallery folder and noted for indexing (:func:`index_pending` at the next start)."""
+
+    def __init__(self, root: Path, reason: str) -> None:
+        self.root = root
+        self.reason = reason
+
+    def add(self, *args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError(self.reason)
+
+    def search(self, *args: Any, **kwargs: Any) -> list:
+        return []
+
+    def count(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def empty_trash(self) -> int:
+        return 0
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise BadInput(f"The gallery index cannot be used now ({self.reason}).",
+                       "Close the program holding it, then restart the studio.")
+
+    get = set_starred = trash = restore = _refuse
+
+    def close(self) -> None:
+        pass
+
+
+def open_gallery(root: Path | None = None) -> Gallery | UnavailableGallery:
+    """The gallery index, or an :class:`UnavailableGallery` (at once, not after SQLite's 30 s busy
+    wait) when it is locked, read-only or damaged; the reason is logged."""
+    root = root or home_path("gallery")
+    reason = _probe(root)
+    if not reason:
+        try:
+            return Gallery(root)
+        except sqlite3.Error as exc:
+            reason = str(exc)
+    log.warning("The gallery index %s cannot be opened (%s); images are saved and indexed later.",
+                root / "index.sqlite", reason)
+    return UnavailableGallery(root, reason)
+
+
+def _index_free(gallery: Gallery | UnavailableGallery) -> bool:
     """Whether the index can be written now (a short probe: a locked index never stalls the job)."""
-    db_path = Path(gallery.root) / "index.sqlite"
+    return not _probe(Path(gallery.root))
+
+
+def _probe(root: Path) -> str:
+    """Why the index in ``root`` cannot be written now ("" when it can)."""
+    db_path = root / "index.sqlite"
     try:
         probe = sqlite3.connect(db_path, timeout=PROBE_TIMEOUT_S, isolation_level=None)
-    except sqlite3.Error:
-        return False
+    except sqlite3.Error as exc:
+        return str(exc)
     try:
         probe.execute("BEGIN IMMEDIATE")
         probe.execute("ROLLBACK")
-        return True
-    except sqlite3.Error:
-        return False
+        return ""
+    except sqlite3.Error as exc:
+        return str(exc) or type(exc).__name__
     finally:
         probe.close()
 
 
-def _index(gallery: Gallery, path: Path, request: Any, seed: Any, metadata: dict[str, Any]) -> tuple[Any, str]:
+def _index(gallery: Gallery | UnavailableGallery, path: Path, request: Any, seed: Any,
+           metadata: dict[str, Any]) -> tuple[Any, str]:
     """Index ``path`` now, or leave it to the background; its gallery id (or None) and a notice."""
     note = _note_pending(path, request, seed, metadata)
     error: BaseException | None = None
@@ -207,7 +259,7 @@ def index_noted(root: Path, note: Path, gallery: Gallery | None = None) -> bool:
     return True
 
 
-def index_pending(gallery: Gallery) -> int:
+def index_pending(gallery: Gallery | UnavailableGallery) -> int:
     """Index every image noted as pending (a crash or a locked index left them); how many were done."""
     try:
         notes = sorted(_pending_folder().glob("*.json"))
@@ -215,13 +267,14 @@ def index_pending(gallery: Gallery) -> int:
         return 0
     if not notes or not _index_free(gallery):
         return 0
-    done = sum(index_noted(Path(gallery.root), note, gallery) for note in notes)
+    usable = gallery if isinstance(gallery, Gallery) else None
+    done = sum(index_noted(Path(gallery.root), note, usable) for note in notes)
     if done:
         log.info("Indexed %d image(s) left unindexed by an earlier run.", done)
     return done
 
 
-def recover_outputs(gallery: Gallery, extra_folders: tuple[Path, ...] = ()) -> None:
+def recover_outputs(gallery: Gallery | UnavailableGallery, extra_folders: tuple[Path, ...] = ()) -> None:
     """At start: remove crash debris (temp files of dead processes), index pending images."""
     try:
         sweep_debris(extra_folders)

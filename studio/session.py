@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import BadInput, CapabilityError, ModelError, PluginError, StudioError
-from studio.core.gallery import Gallery
 from studio.core.hashing import files_signature
 from studio.core.library import DEMO_NAMES, ModelEntry
 from studio.core.logs import setup_logging
@@ -24,7 +23,7 @@ from studio.core.results import JobResult
 from studio.core.settings import Settings
 from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.library_setup import library_for
-from studio.outputs import recover_outputs, write_images
+from studio.outputs import open_gallery, recover_outputs, write_images
 from studio.plugins import LoadContext, LoadedModel, PluginRecord, PluginRegistry
 
 log = logging.getLogger("studio")
@@ -159,7 +158,7 @@ class StudioSession:
         self.library = library_for(self.settings, self.registry)
         self.models = ModelCache(budget_bytes=int(self.settings.memory_budget_gb * 1e9))
         self.queue = JobQueue()
-        self.gallery = Gallery()
+        self.gallery = open_gallery()  # a locked or read-only index: images are still made and noted
         recover_outputs(self.gallery)  # crash debris removed, images a crash left unindexed indexed
         self.runner = JobRunner(self.queue, self.execute, listener)
         self._entries: dict[str, tuple[tuple, ModelEntry]] = {}

@@ -59,11 +59,17 @@ def _days(text: str) -> float:
 
 
 def _open_queue():
-    from studio.core.storage import sweep_debris
+    """The queue, opened as a start does: dead owners' jobs interrupted, crash debris swept, images a
+    crash or a locked index left unindexed indexed."""
     from studio.jobs import JobQueue
+    from studio.outputs import open_gallery, recover_outputs
 
     queue = JobQueue()
-    sweep_debris()
+    gallery = open_gallery()
+    try:
+        recover_outputs(gallery)
+    finally:
+        gallery.close()
     return queue
 
 

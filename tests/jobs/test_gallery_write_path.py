@@ -65,6 +65,39 @@ def test_a_locked_index_keeps_the_image_and_indexes_it_at_the_next_start(
     assert pending(studio_home) == []
 
 
+def test_an_index_locked_before_the_start_still_gives_the_image_at_once(
+    registry: PluginRegistry, tmp_path: Path, studio_home: Path, capsys
+) -> None:
+    from studio.cli.main import main
+    from studio.outputs import UnavailableGallery
+
+    StudioSession(registry=registry).close()  # the index exists
+    blocker = sqlite3.connect(studio_home / "gallery" / "index.sqlite", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        session = StudioSession(registry=registry)  # waited 30 s, then failed, before
+        try:
+            assert isinstance(session.gallery, UnavailableGallery) and session.gallery.search() == []
+            job = session.runner.run_now(request_for(tmp_path))
+        finally:
+            session.close()
+        took = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert job.state is JobState.DONE and took < 10, (job.error, took)
+    assert Path(job.result.artifacts[0].path).is_file() and len(pending(studio_home)) == 1
+    assert main(["jobs", "list"]) == 0  # any start indexes what waits
+    capsys.readouterr()
+    assert pending(studio_home) == []
+    again = StudioSession(registry=registry)
+    try:
+        assert [Path(i.path) for i in again.gallery.search()] == [Path(job.result.artifacts[0].path).resolve()]
+    finally:
+        again.close()
+
+
 def test_an_unwritable_gallery_folder_saves_the_image_elsewhere_and_says_where(
     registry: PluginRegistry, tmp_path: Path, studio_home: Path
 ) -> None:
