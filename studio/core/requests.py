@@ -30,7 +30,7 @@ MAX_LORA_WEIGHT = 10.0
 #: Fields that name files or folders: they may not hold a NUL character.
 PATH_FIELDS = frozenset({"model", "init_image", "mask", "images", "out_dir", "visible_image", "c2pa_cert",
                          "c2pa_key", "data", "run_dir"})
-MAX_TEXT_CHARS = 1_000_000  # a prompt, an instruction, a path: more is a mistake, not a request
+MAX_TEXT_CHARS = 10_000_000  # a prompt, a document to check, a path: more is a mistake, not a request
 
 
 def ranged(default: Any, low: float, high: float, help: str = "") -> Any:
@@ -114,7 +114,7 @@ def check_number(name: str, value: Any, kind: str) -> None:
         raise BadInput(f"{_label(name)} must be a finite number, not {value}.")
 
 
-def check_field_value(owner: str, name: str, declared: str, value: Any) -> None:
+def check_field_value(name: str, declared: str, value: Any) -> None:
     """Check one field against its declared type (the dataclass annotation, as text)."""
     optional = declared.endswith(" | None")
     base = declared.removesuffix(" | None")
@@ -183,7 +183,7 @@ class Request:
         the declared kind (an int is an int: ``steps=2.5`` is refused), every number finite (nan and
         inf are refused), every text UTF-8, every ranged field in its range."""
         for item in dataclasses.fields(self):
-            check_field_value(type(self).__name__, item.name, str(item.type), getattr(self, item.name))
+            check_field_value(item.name, str(item.type), getattr(self, item.name))
         for item in dataclasses.fields(self):
             if "range" in item.metadata:
                 low, high = item.metadata["range"]

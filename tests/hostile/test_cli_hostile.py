@@ -80,7 +80,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("negative-not-utf8", gen("--negative-prompt", NOT_UTF8), "Negative prompt holds bytes that are not UTF-8"),
     ("init-nul", gen("--init-image", "a\x00b.png"), "path holds a NUL character"),
     ("out-nul", ["generate", "--model", "demo", "--prompt", "p", "--out", "a\x00b.png"], "holds a NUL character"),
-    ("prompt-two-million", ["generate", "--model", "demo", "--prompt", "x" * 2_000_000, "--out", "@out"],
+    ("prompt-ten-million", ["generate", "--model", "demo", "--prompt", "x" * 10_000_001, "--out", "@out"],
      "Prompt is too long"),
     ("model-empty", ["generate", "--model", "", "--prompt", "p", "--out", "@out"], "No model chosen"),
     ("model-missing-path", ["generate", "--model", "@missing", "--prompt", "p", "--out", "@out"], "no-such-file"),
