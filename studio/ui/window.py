@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
+from studio.ui.dock_sizes import DockSizeKeeper
 from studio.ui.gallery_model import GalleryViewModel
 from studio.ui.image_files import OPEN_FILTER, SAVE_FILTER, recent_files, remember_recent, save_image
 from studio.ui.imaging import connect_imaging
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         )
         self._add_dock("training", "Training monitor", self.training_monitor, scroll=True)
         self._default_layout()
+        self.dock_sizes = DockSizeKeeper(self, list(self.docks.values()))  # squeezed docks grow back
         self._home_keys: dict[QAction, list[QKeySequence]] = {}  # window shortcuts, before yielding
         self._image_sources: list[str] = []  # newest first: files the canvas image may come from
         self._build_menus()
@@ -249,6 +251,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        self.dock_sizes.forget()
 
     # -- menus and status bar ----------------------------------------------------------
     def _action(
