@@ -64,3 +64,30 @@ def test_text_request_refuses_empty_prompt():
 def test_lora_parse_takes_optional_weight():
     assert LoraRef.parse("a.safetensors:0.5") == LoraRef("a.safetensors", 0.5)
     assert LoraRef.parse("C:/x/a.safetensors") == LoraRef("C:/x/a.safetensors", 1.0)
+
+
+def test_every_request_field_has_a_kind_validate_checks() -> None:
+    """A new field of a type ``check_field_value`` does not know would go unchecked: refuse that here."""
+    import dataclasses
+
+    from studio.core.requests import REQUEST_TYPES
+
+    known = {"int", "float", "str", "bool", "int | None", "str | None", "tuple[LoraRef, ...]", "tuple[str, ...]",
+             "dict[str, Any]"}
+    for cls in REQUEST_TYPES.values():
+        for item in dataclasses.fields(cls):
+            assert str(item.type) in known, f"{cls.__name__}.{item.name}: {item.type}"
+        cls(**({"model": "m", "prompt": "p"} if cls.kind in ("generate", "text") else {})).to_json()
+
+
+def test_numbers_are_checked_for_kind_and_finiteness_at_entry() -> None:
+    from studio.core.requests import GenerationRequest, TextRequest
+
+    for bad in (2.5, "20", True, None):
+        with pytest.raises(BadInput, match="Steps"):
+            GenerationRequest(model="m", steps=bad).validate()
+    for name in ("temperature", "top_p", "repetition_penalty", "watermark_bias", "watermark_ratio", "detect_threshold"):
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(BadInput, match="finite"):
+                TextRequest(model="m", prompt="p", **{name: bad}).validate()
+    GenerationRequest(model="m", guidance=7).validate()  # an int where a float belongs is fine
