@@ -126,7 +126,7 @@ class ExportDialog(QDialog):
         self.lossless = QCheckBox("Lossless (WebP)")
         self.resize_side = QSpinBox(minimum=0, maximum=32768, value=0, singleStep=64, suffix=" px")
         self.resize_side.setSpecialValueText("original size")
-        self.template = QLineEdit("{date}-{prompt}-{n}")
+        self.template = QLineEdit("{stem}")  # the source file's name; a name that exists gets -2, -3
         self.template.setToolTip("Placeholders: {n} {date} {time} {seed} {prompt} {stem}")
         self.conflict = QComboBox()
         self.conflict.addItem("Add a number to the name", "rename")
@@ -334,7 +334,7 @@ class ExportDialog(QDialog):
             quality=self.quality.value(),
             lossless=self.lossless.isChecked() and fmt == "webp",
             resize=self.resize_side.value(),
-            name_template=self.template.text().strip() or "{n}",
+            name_template=self.template.text().strip() or "{stem}",
             conflict=str(self.conflict.currentData()),
             watermark=self.invisible.isChecked(),
             watermark_owner=self.owner.value(),
