@@ -59,6 +59,21 @@ def test_a_notice_just_shown_survives_the_keystroke_that_caused_it_and_times_out
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=2_000)  # it times out
 
 
+def test_queued_as_job_goes_after_a_while_an_error_stays(make_window, qtbot, ui_model) -> None:
+    window = make_window()
+    panel = window.prompt_panel
+    panel.feedback_timer.setInterval(200)
+    job = _generate(window, qtbot, ui_model, "a calm lake")
+    assert panel.feedback.text() == f"Queued as job {job.id}."
+    qtbot.waitUntil(lambda: panel.feedback.text() == "", timeout=2_000)
+    panel.model.setEditText("")
+    qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
+    error = panel.feedback.text()
+    assert error and panel.feedback_icon.isVisibleTo(panel)
+    qtbot.wait(400)
+    assert panel.feedback.text() == error  # a problem stays until the next try
+
+
 def _text_job(job_id: int, state: JobState, step: int, total: int, message: str = "") -> Job:
     return Job(id=job_id, request=TextRequest(model="demo-text", prompt="Once upon a time"), state=state,
                created_at=time.time(), step=step, total=total, message=message)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -52,6 +52,7 @@ SIZE_PRESETS = (
     ("832 × 1216 portrait", 832, 1216), ("1216 × 832 landscape", 1216, 832),
 )
 CUSTOM = "Custom"
+FEEDBACK_MS = 6_000  # how long news under Generate stays ("Queued as job 4.")
 PREFERRED_WIDTH = 360  # the dock's width in the default layout
 LORA_KIND = "lora"  # the library's kind for LoRA files (no manifest declares one yet)
 MODE_TIPS = {
@@ -231,6 +232,8 @@ class PromptPanel(QWidget):
         )
         self.feedback_icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.feedback_icon.hide()
+        self.feedback_timer = QTimer(self, singleShot=True, interval=FEEDBACK_MS)
+        self.feedback_timer.timeout.connect(self.clear_feedback)
         feedback_row = QHBoxLayout()
         feedback_row.addWidget(self.feedback_icon)
         feedback_row.addWidget(self.feedback, 1)
@@ -367,9 +370,17 @@ class PromptPanel(QWidget):
         self._set_feedback(text, error=True)
 
     def _set_feedback(self, text: str, error: bool) -> None:
+        """An error stays until the next attempt; news ("Queued as job 4.") goes after a while."""
         self.feedback.setText(text)
         self.feedback.setProperty("error", error)
         self.feedback_icon.setVisible(error)
+        if text and not error:
+            self.feedback_timer.start()
+        else:
+            self.feedback_timer.stop()
+
+    def clear_feedback(self) -> None:
+        self._set_feedback("", error=False)
 
     # -- the canvas ----------------------------------------------------------------------
     def set_canvas(self, canvas: CanvasViewModel) -> None:
