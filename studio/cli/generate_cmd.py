@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from studio.cli.jobs import check_output_path, copy_outputs, run_request
+from studio.cli.jobs import check_output_path, out_paths, run_request, writing_outputs
 from studio.cli.output import print_json
 from studio.core.paths import existing_file
 from studio.core.requests import BACKENDS, DEVICES, GenerationRequest, LoraRef, Request
@@ -100,7 +100,7 @@ def generate(args: argparse.Namespace) -> int:
     request.validate()
     check_input_files(request)
     out = check_output_path(args.out, overwrite=args.overwrite, count=request.batch)
-    for path in copy_outputs(run_request(request), out, overwrite=args.overwrite):
+    for path in out_paths(run_request(request, finalize=writing_outputs(out, overwrite=args.overwrite))):
         print(path)
     return 0
 
@@ -125,6 +125,6 @@ def regenerate(args: argparse.Namespace) -> int:
     existing_file(args.image, "image")
     request = request_from_image(args.image)
     out = check_output_path(args.out, overwrite=args.overwrite, count=request.batch)
-    for path in copy_outputs(run_request(request), out, overwrite=args.overwrite):
+    for path in out_paths(run_request(request, finalize=writing_outputs(out, overwrite=args.overwrite))):
         print(path)
     return 0

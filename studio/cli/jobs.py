@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,6 +15,7 @@ from studio.core.errors import BadInput, StudioError
 from studio.core.events import JobEvent, LogLine, Progress, TextChunk
 from studio.core.paths import path_kind
 from studio.core.requests import Request
+from studio.core.results import Artifact, JobResult
 from studio.jobs import Job, JobState
 
 
@@ -41,14 +43,15 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
-def run_request(request: Request, *, stream_text: bool = False) -> Job:
+def run_request(request: Request, *, stream_text: bool = False,
+                finalize: Callable[[JobResult], JobResult] | None = None) -> Job:
     """Run ``request`` through the studio's job runner on this thread; raise on failure."""
     from studio.session import StudioSession
 
     session = StudioSession(listener=_StderrProgress(stream_text))
     try:
         session.check_request(request)  # bad values, files, a model asked for what it cannot do: before loading
-        job = session.runner.run_now(request)
+        job = session.runner.run_now(request, finalize)
     finally:
         session.close()
         if sys.stderr.isatty():
@@ -127,8 +130,30 @@ def write_output(target: Path, fill: Callable[[BinaryIO], None], *, overwrite: b
 
 def copy_outputs(job: Job, out: Path, *, overwrite: bool = False) -> list[Path]:
     """Copy a job's image artifacts to ``out`` (``name-1.png``… for a batch)."""
+    return copy_images(job.result, out, overwrite=overwrite) if job.result else []
+
+
+def writing_outputs(out: Path, *, overwrite: bool) -> Callable[[JobResult], JobResult]:
+    """A finaliser for :func:`run_request`: the ``--out`` files are written before the job is recorded
+    done (a kill before leaves the job interrupted, never ``done`` without its files) and are named
+    in its result, as artifacts of kind ``out``."""
+
+    def finalize(result: JobResult) -> JobResult:
+        written = copy_images(result, out, overwrite=overwrite)
+        return replace(result, artifacts=(*result.artifacts, *(Artifact(str(path), "out") for path in written)))
+
+    return finalize
+
+
+def out_paths(job: Job) -> list[Path]:
+    """The ``--out`` files :func:`writing_outputs` wrote for ``job``."""
+    return [Path(a.path) for a in (job.result.artifacts if job.result else ()) if a.kind == "out"]
+
+
+def copy_images(result: JobResult, out: Path, *, overwrite: bool = False) -> list[Path]:
+    """Copy a result's image artifacts to ``out`` (``name-1.png``… for a batch)."""
     written = []
-    artifacts = [a for a in (job.result.artifacts if job.result else ()) if a.kind == "image"]
+    artifacts = [a for a in result.artifacts if a.kind == "image"]
     for i, artifact in enumerate(artifacts):
         target = _batch_name(out, i)
 

@@ -10,7 +10,8 @@ column, read whenever progress is stored (every ``persist_interval`` seconds).
 
 Nothing a job raises ends the worker or the process: a plugin raising ``SystemExit`` or
 ``KeyboardInterrupt`` (or any other ``BaseException``) in load or run gives a failed job that says so.
-The job is recorded ``done`` only after the executor has returned, so its files exist by then.
+The job is recorded ``done`` only after the executor (and a ``finalize`` step, e.g. the CLI writing
+``--out``) has returned, so every file its result names exists by then.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from studio.jobs.queue import Job, JobQueue, JobState
 log = logging.getLogger("studio.jobs")
 
 Executor = Callable[[Request, Callable[..., None], Callable[[], bool]], JobResult]
+Finalizer = Callable[[JobResult], JobResult]
 
 
 class JobListener(Protocol):
@@ -144,8 +146,10 @@ class JobRunner:
                 continue
             self.run_claimed(job)
 
-    def run_claimed(self, job: Job) -> Job:
-        """Run a job already marked running by this process; returns its final state."""
+    def run_claimed(self, job: Job, finalize: Finalizer | None = None) -> Job:
+        """Run a job already marked running by this process; returns its final state. ``finalize``
+        (the CLI's ``--out`` copy) runs on the result before the job is recorded done; what it raises
+        fails the job."""
         self.current_job = job.id
         self._notify(job)
         cancelled = lambda: job.id in self._cancel_requested  # noqa: E731
@@ -187,6 +191,8 @@ class JobRunner:
                 raise JobCancelled()
             result = self.execute(job.request, report, cancelled)
             kill_point("job-executed")
+            if finalize is not None and not cancelled():
+                result = finalize(result)
         except JobCancelled:
             final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
         except BaseException as exc:  # a failing job must never take the worker (or the process) down
@@ -243,11 +249,11 @@ class JobRunner:
         except Exception:  # a listener bug must not kill a job
             log.exception("job listener failed")
 
-    def run_now(self, request: Request) -> Job:
+    def run_now(self, request: Request, finalize: Finalizer | None = None) -> Job:
         """Submit and run one request on the calling thread (the CLI's path)."""
         job = self.queue.submit(request)
         self._notify(job)
-        return self.run_claimed(self.queue.claim(job.id))
+        return self.run_claimed(self.queue.claim(job.id), finalize)
 
     def _notify(self, job: Job) -> None:
         if self.listener is not None:

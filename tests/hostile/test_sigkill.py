@@ -98,7 +98,7 @@ def test_generation_killed_leaves_no_debris_and_the_job_can_be_requeued(
     assert Path(jobs[0]["files"][0]).resolve() == Path(paths[-1])
 
 
-def test_killed_at_the_out_rename_the_job_is_done_and_no_debris_is_left(
+def test_killed_at_the_out_rename_the_job_is_not_done_and_no_debris_is_left(
     studio, tmp_path: Path, studio_home: Path
 ) -> None:
     out = tmp_path / "out"
@@ -107,10 +107,12 @@ def test_killed_at_the_out_rename_the_job_is_done_and_no_debris_is_left(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert debris(out), "the --out temp file was there when the process died"
     jobs = restart_and_check(studio, studio_home, out)  # --out's folder is swept too
-    assert [job["state"] for job in jobs] == ["done"]  # its gallery file exists (checked above)
+    assert [job["state"] for job in jobs] == ["interrupted"]  # done only once --out is in place
     assert sorted(p.name for p in out.iterdir()) == []
     again = studio(*generate_args(tmp_path, out / "image.png"))
-    assert again.returncode == 0 and (out / "image.png").is_file()
+    assert again.returncode == 0 and again.stdout.split() == [str(out / "image.png")]
+    jobs = restart_and_check(studio, studio_home, out)
+    assert jobs[-1]["state"] == "done" and str(out / "image.png") in jobs[-1]["files"]
 
 
 @pytest.mark.parametrize("point", ["export-fsync", "export-rename"])
