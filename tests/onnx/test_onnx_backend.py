@@ -161,11 +161,11 @@ def test_an_architecture_that_cannot_be_exported_gives_a_clear_message(onnx_home
 
     from studio.cli.main import main
 
-    folder = Path(shutil.copytree(tiny_sd_folder, tmp_path / "tiny-inpaint"))
+    folder = Path(shutil.copytree(tiny_sd_folder, tmp_path / "tiny-lcm"))
     unet = UNet2DConditionModel.from_pretrained(folder / "unet")
-    UNet2DConditionModel.from_config({**unet.config, "in_channels": 9}).save_pretrained(folder / "unet")
+    UNet2DConditionModel.from_config({**unet.config, "time_cond_proj_dim": 32}).save_pretrained(folder / "unet")
     code = main(["generate", "--backend", "onnx", "--model", str(folder), "--prompt", "p", "--steps", "2",
                  "--width", "32", "--height", "32", "--out", str(tmp_path / "a.png")])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "cannot run on the ONNX backend" in err and "9-channel" in err and "Traceback" not in err
+    assert "cannot run on the ONNX backend" in err and "LCM" in err and "Traceback" not in err

@@ -42,8 +42,15 @@ class OnnxStableDiffusion:
         self.choice = choice
         self.config = json.loads((self.folder / CONFIG).read_text(encoding="utf-8"))
         self.tokenizer = CLIPTokenizer.from_pretrained(self.folder / "tokenizer", local_files_only=True)
+        self.sdxl: dict[str, Any] | None = self.config.get("sdxl")
+        self.tokenizer_2 = (CLIPTokenizer.from_pretrained(self.folder / "tokenizer_2", local_files_only=True)
+                            if self.sdxl else None)
+        self.added_cond: dict[str, torch.Tensor] = {}  # SDXL: the pooled text and time ids of this run
         self.vae_scale = int(self.config["vae"]["scale_factor"])
         self.image_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale)
+        self.mask_processor = VaeImageProcessor(vae_scale_factor=self.vae_scale, do_normalize=False,
+                                                do_binarize=True, do_convert_grayscale=True)
+        self.unet_channels = int(self.config["unet"]["in_channels"])
         self.preview = LatentPreview(np.asarray(self.config["preview"]["weights"]),
                                      np.asarray(self.config["preview"]["bias"]))
         self._sessions: dict[str, Any] = {}
@@ -69,7 +76,10 @@ class OnnxStableDiffusion:
     # ---------------------------------------------------------------------------------- the parts
 
     def encode_prompt(self, prompts: list[str], negatives: list[str] | None, guidance: bool) -> torch.Tensor:
-        """Text states as diffusers' ``encode_prompt``: [negative; positive] under guidance."""
+        """Text states as diffusers' ``encode_prompt``: [negative; positive] under guidance. For SDXL
+        the pooled text goes to :attr:`added_cond` (the UNet's extra input), as the SDXL pipeline does."""
+        if self.sdxl:
+            return self._encode_prompt_sdxl(prompts, negatives, guidance)
         length = int(self.config["text"]["max_length"])
 
         def encode(texts: list[str]) -> torch.Tensor:
@@ -82,9 +92,39 @@ class OnnxStableDiffusion:
             return states
         return torch.cat([encode(negatives or [""] * len(prompts)), states])
 
+    def _encode_prompt_sdxl(self, prompts: list[str], negatives: list[str] | None, guidance: bool) -> torch.Tensor:
+        """``StableDiffusionXLPipeline.encode_prompt``: both encoders' penultimate states side by side,
+        the second's pooled projection; an empty negative prompt is zeros when the model says so."""
+        assert self.sdxl is not None and self.tokenizer_2 is not None
+
+        def ids(tokenizer, texts: list[str]) -> np.ndarray:
+            return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                             return_tensors="np").input_ids.astype(np.int64)
+
+        def encode(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            first = self._run("text_encoder", input_ids=ids(self.tokenizer, texts))
+            outputs = self.session("text_encoder_2").run(None, {"input_ids": ids(self.tokenizer_2, texts)})
+            pooled, second = (torch.from_numpy(array) for array in outputs)
+            return torch.cat([first, second], dim=-1), pooled
+
+        states, pooled = encode(prompts)
+        if guidance:
+            if negatives is None and self.sdxl["force_zeros_for_empty_prompt"]:
+                negative_states, negative_pooled = torch.zeros_like(states), torch.zeros_like(pooled)
+            else:
+                negative_states, negative_pooled = encode(negatives or [""] * len(prompts))
+            states = torch.cat([negative_states, states])
+            pooled = torch.cat([negative_pooled, pooled])
+        self.added_cond = {"text_embeds": pooled}
+        return states
+
+    def _time_ids(self, height: int, width: int, rows: int) -> torch.Tensor:
+        """SDXL's size conditioning: original size, crop corner, target size (the picture's own size)."""
+        return torch.tensor([[height, width, 0, 0, height, width]], dtype=torch.float32).repeat(rows, 1)
+
     def unet(self, latents: torch.Tensor, timestep, states: torch.Tensor) -> torch.Tensor:
         steps = np.full((latents.shape[0],), float(timestep), dtype=np.float32)
-        return self._run("unet", sample=latents, timestep=steps, encoder_hidden_states=states)
+        return self._run("unet", sample=latents, timestep=steps, encoder_hidden_states=states, **self.added_cond)
 
     def encode_image(self, pixels: torch.Tensor) -> DiagonalGaussianDistribution:
         return DiagonalGaussianDistribution(self._run("vae_encoder", sample=pixels))
@@ -119,18 +159,25 @@ class OnnxStableDiffusion:
         guidance = request.guidance > 1.0
         states = self.encode_prompt([request.prompt] * batch,
                                     [request.negative_prompt] * batch if request.negative_prompt else None, guidance)
+        if self.sdxl:
+            self.added_cond["time_ids"] = self._time_ids(request.height, request.width, len(states))
         scheduler = make_scheduler(request.scheduler, self.config["scheduler"])
         steps = request.steps
         if init is not None:  # as the torch path: at least one step of steps × strength
             steps = max(steps, math.ceil(1 / request.strength))
         scheduler.set_timesteps(steps, device="cpu")
         timesteps = scheduler.timesteps
-        blend = None
+        blend, extra = None, None
         if init is None:
-            channels = int(self.config["unet"]["in_channels"])
-            shape = (batch, channels, request.height // self.vae_scale, request.width // self.vae_scale)
+            if self.unet_channels == 9:
+                raise BadInput("This is an inpainting model (a 9-channel UNet): it needs an image and a mask.",
+                               "Open an image and paint the area to repaint, or choose another model.")
+            shape = (batch, self.unet_channels, request.height // self.vae_scale, request.width // self.vae_scale)
             latents = randn_tensor(shape, generator=generators, device=torch.device("cpu"), dtype=torch.float32)
             latents = latents * scheduler.init_noise_sigma
+        elif mask is not None and self.unet_channels in (4, 9):
+            timesteps, latents, blend, extra = self._inpaint_latents(request, scheduler, steps, init, mask,
+                                                                     generators, guidance)
         else:
             timesteps, latents, blend = self._image_latents(request, scheduler, steps, init, mask, generators)
         step_kwargs = _step_kwargs(scheduler, generators)
@@ -141,6 +188,8 @@ class OnnxStableDiffusion:
                 report(i, total)  # raises JobCancelled
             model_input = torch.cat([latents] * 2) if guidance else latents
             model_input = scheduler.scale_model_input(model_input, t)
+            if extra is not None:  # a 9-channel inpainting UNet also reads the mask and the masked image
+                model_input = torch.cat([model_input, extra], dim=1)
             noise = self.unet(model_input, t, states)
             if guidance:
                 uncond, text = noise.chunk(2)
@@ -154,14 +203,55 @@ class OnnxStableDiffusion:
             images = [composite(init, image, mask) for image in images]
         return images, scheduler
 
+    def _start(self, scheduler, steps: int, strength: float) -> torch.Tensor:
+        """The timesteps an image-to-image run takes (diffusers' ``get_timesteps``)."""
+        start = max(steps - min(int(steps * strength), steps), 0)
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start * scheduler.order)
+        return scheduler.timesteps[start * scheduler.order:]
+
+    def _inpaint_latents(self, request, scheduler, steps, init, mask, generators, guidance: bool):
+        """diffusers' ``StableDiffusionInpaintPipeline`` start, which the torch path runs for 4- and
+        9-channel UNets: the image encoded with the first generator, one noise per image, the binarised
+        mask at latent size; a 9-channel UNet gets mask and masked-image latents as extra channels, a
+        4-channel one has the area outside the mask put back after every step."""
+        strength, batch = request.strength, request.batch
+        timesteps = self._start(scheduler, steps, strength)
+        scaling = self.config["vae"]["scaling_factor"]
+        height, width = request.height // self.vae_scale, request.width // self.vae_scale
+        shape = (batch, int(self.config["vae"]["latent_channels"]), height, width)
+        pixels = self.image_processor.preprocess(init).to(torch.float32)
+        strength_max = strength == 1.0
+        image_latents = None
+        if self.unet_channels == 4 or not strength_max:
+            image_latents = (self.encode_image(pixels).sample(generators[0]) * scaling).repeat(batch, 1, 1, 1)
+        noise = randn_tensor(shape, generator=generators, device=torch.device("cpu"), dtype=torch.float32)
+        if strength_max:
+            latents = noise * scheduler.init_noise_sigma
+        else:
+            latents = scheduler.add_noise(image_latents, noise, timesteps[:1].repeat(batch))
+        condition = self.mask_processor.preprocess(mask, height=request.height, width=request.width)
+        small_mask = torch.nn.functional.interpolate(condition, size=(height, width))
+        # diffusers encodes the masked image for 4-channel UNets too (unused, but it draws from the first
+        # generator, which an ancestral scheduler draws from next): so do we
+        masked = self.encode_image(pixels * (condition < 0.5)).sample(generators[0]) * scaling
+        if self.unet_channels == 9:
+            extra = torch.cat([small_mask.repeat(batch, 1, 1, 1), masked.repeat(batch, 1, 1, 1)], dim=1)
+            return timesteps, latents, None, torch.cat([extra] * 2) if guidance else extra
+
+        def blend(scheduler, timesteps, i: int, latents: torch.Tensor) -> torch.Tensor:
+            original = image_latents
+            if i < len(timesteps) - 1:
+                original = scheduler.add_noise(original, noise, torch.tensor([timesteps[i + 1]]))
+            return (1 - small_mask) * original + small_mask * latents
+
+        return timesteps, latents, blend, None
+
     def _image_latents(self, request, scheduler, steps, init, mask, generators):
         """img2img's start (diffusers' ``get_timesteps`` + ``prepare_latents``), and for inpainting
         the latent blend the torch path uses for UNets diffusers' inpaint pipeline does not take."""
         strength, batch = request.strength, request.batch
-        start = max(steps - min(int(steps * strength), steps), 0)
-        timesteps = scheduler.timesteps[start * scheduler.order:]
-        if hasattr(scheduler, "set_begin_index"):
-            scheduler.set_begin_index(start * scheduler.order)
+        timesteps = self._start(scheduler, steps, strength)
         pixels = self.image_processor.preprocess(init).to(torch.float32)
         scaling = self.config["vae"]["scaling_factor"]
         encoded = self.encode_image(pixels)
