@@ -3,14 +3,15 @@ clean-up of temp files a killed process left behind, and reading back small JSON
 
 Every temp file the studio makes is named ``.studio-<pid>-<random>-<name>.tmp``: a later start (or
 any process that calls :func:`sweep_debris`) recognises its own debris and removes the files of
-processes that are gone, never a file another live process is still writing. Folders outside
-``STUDIO_HOME`` that received such a temp file (export folders, ``--out`` folders) are remembered in
-``STUDIO_HOME/temp-folders.txt`` so they are swept too. Files are created with mode ``0o666`` less
+processes that are gone, never a file another live process is still writing. Other folders that
+received such a temp file (export folders, ``--out`` folders, caches) are remembered in
+``STUDIO_HOME/temp-folders.txt`` (the last 64) so they are swept too. Files are created with mode ``0o666`` less
 the user's umask (0644 with umask 022), as any other program's files.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -69,13 +70,32 @@ def write_atomically(
         if overwrite:
             os.replace(tmp, target)
         else:
-            os.link(tmp, target)  # fails if the target appeared meanwhile
-            os.unlink(tmp)
+            _link_new(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_folder(target.parent)
     return target
+
+
+def _link_new(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target`` only if ``target`` does not exist (``FileExistsError`` if it does).
+    A hard link does it atomically; where the file system has none (FAT and exFAT drives, some network
+    shares) the name is reserved with an exclusive create and then replaced."""
+    try:
+        os.link(tmp, target)  # fails if the target appeared meanwhile
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 
 
 def atomic_write_bytes(
@@ -143,7 +163,8 @@ def _registry_file(home: Path) -> Path:
 
 
 def remember_folder(folder: Path) -> None:
-    """Note a folder outside ``STUDIO_HOME`` where a temp file is about to be made."""
+    """Note a folder where a temp file is about to be made, so a later start sweeps it (the home's
+    own top folders and the gallery's day folders are always swept, so they are not noted)."""
     home = _home()
     try:
         folder = folder.resolve()
@@ -153,21 +174,21 @@ def remember_folder(folder: Path) -> None:
     key = f"{home}\0{folder}"
     if home is None or key in _remembered:
         return
-    if folder == home or home in folder.parents:
-        _remembered.add(key)
+    if folder == home or folder.parent == home or folder.parent == home / "gallery":
+        _remembered.add(key)  # swept anyway (see sweep_debris)
         return
     try:
         known = [str(f) for f in remembered_folders(home)]
         if str(folder) not in known:
             kept = [*known[-(_MAX_REMEMBERED - 1):], str(folder)]
-            _registry_file(home).write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            atomic_write_text(_registry_file(home), "".join(f"{line}\n" for line in kept))
         _remembered.add(key)
     except OSError as exc:  # a read-only home must not stop the write itself
         log.debug("could not remember %s: %s", folder, exc)
 
 
 def remembered_folders(home: Path | None = None) -> list[Path]:
-    """Folders outside ``STUDIO_HOME`` the studio wrote temp files into."""
+    """Folders the studio wrote temp files into (export and ``--out`` folders, caches)."""
     home = home or _home()
     if home is None:
         return []

@@ -90,3 +90,30 @@ def test_debris_of_dead_processes_is_swept_and_live_writers_are_left_alone(tmp_p
     removed = sweep_debris()
     assert sorted(removed) == sorted(debris)
     assert live.exists() and foreign.exists() and (export / "done.png").exists()
+
+
+def test_no_overwrite_writes_work_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_links(*args, **kwargs):  # FAT/exFAT drives and some network shares refuse hard links
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    folder = tmp_path / "usb"
+    folder.mkdir()
+    atomic_write_text(folder / "fox.png", "new", overwrite=False)
+    assert (folder / "fox.png").read_text() == "new"
+    with pytest.raises(FileExistsError):
+        atomic_write_text(folder / "fox.png", "again", overwrite=False)
+    assert (folder / "fox.png").read_text() == "new" and [p.name for p in folder.iterdir()] == ["fox.png"]
+
+
+def test_folders_inside_the_home_below_its_top_level_are_remembered(studio_home):
+    from studio.core.storage import atomic_write_bytes, remembered_folders
+
+    deep = studio_home / "cache" / "onnx" / "abc"
+    deep.mkdir(parents=True)
+    atomic_write_bytes(deep / "model.onnx", b"x")
+    atomic_write_bytes(studio_home / "cache" / "top.json", b"x")
+    assert remembered_folders() == [deep.resolve()]
