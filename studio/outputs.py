@@ -283,6 +283,19 @@ def recover_outputs(gallery: Gallery | UnavailableGallery, extra_folders: tuple[
         log.exception("recovering earlier outputs failed")
 
 
+def startup_notice(problems: list[str], gallery: Gallery | UnavailableGallery) -> str:
+    """One line for the status bar at start: the settings' problems (the first, and how many more)
+    and a gallery index that cannot be used; "" when all is well."""
+    parts = []
+    if problems:
+        more = f" ({len(problems) - 1} more problem(s): 'studio info' lists them.)" if len(problems) > 1 else ""
+        parts.append(f"Settings: {problems[0]}{more}")
+    if isinstance(gallery, UnavailableGallery):
+        parts.append(f"The gallery index cannot be used now ({gallery.reason}); new images are saved and "
+                     "indexed once it is free.")
+    return " ".join(parts)
+
+
 def pending_count() -> int:
     """How many images wait to be indexed."""
     try:

@@ -96,7 +96,7 @@ class Settings:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             return cls._unreadable(f"{path} is not valid TOML ({exc}); using the default settings.")
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(data, source=path.name)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], source: str = "settings") -> Settings:

@@ -198,6 +198,11 @@ class MainWindow(QMainWindow):
         for job in self.queue_model.jobs():
             if is_training(job) and job.state is JobState.RUNNING:
                 self.training_model.job_seen(job)
+        from studio.outputs import startup_notice
+
+        notice = startup_notice(session.settings.problems, session.gallery)  # a bad settings key, a locked index
+        if notice:
+            self.notify(notice)
 
     # -- layout ------------------------------------------------------------------------
     def _add_dock(self, key: str, title: str, widget: QWidget, scroll: bool = False) -> None:

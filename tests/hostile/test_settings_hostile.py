@@ -147,3 +147,15 @@ def test_studio_info_without_an_image_lists_the_settings_problems(studio_home: P
     report = json.loads(capsys.readouterr().out)
     assert len(report["problems"]) == 1 and "device" in report["problems"][0]
     assert report["unused_keys"] == ["device", "ui"] and report["images_waiting_for_the_gallery_index"] == 0
+
+
+def test_the_start_notice_names_the_first_problem_and_how_many_more(studio_home: Path) -> None:
+    from studio.outputs import UnavailableGallery, startup_notice
+
+    write(studio_home, 'device = "tpu"\nmodel_folders = "/tmp"\n')
+    settings = Settings.load()
+    notice = startup_notice(settings.problems, UnavailableGallery(studio_home / "gallery", "database is locked"))
+    assert notice.startswith('Settings: settings.toml: device must be one of auto, cpu, cuda, mps, not "tpu"')
+    assert "1 more problem(s)" in notice and "gallery index cannot be used now (database is locked)" in notice
+    assert "\n" not in notice
+    assert startup_notice([], UnavailableGallery(studio_home, "x")).startswith("The gallery index")
