@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from studio.core.paths import DEMO_MODELS
 from studio.core.requests import GenerationRequest
 from studio.core.settings import Settings
 from studio.jobs import JobState
@@ -159,3 +160,15 @@ def test_the_studio_warms_its_default_model_after_the_first_paint(qapp, monkeypa
         guard.stop()
     assert seen.get("state") is JobState.DONE
     assert load_threads(loads) == ["studio-warmup"]
+
+
+def test_the_model_the_panel_shows_after_the_scan_is_the_one_generate_sends(make_window, qtbot):
+    """A fresh studio lists its one image model, the default (here the demo folder, which the test
+    family claims); the first Generate must use it. It said "No model chosen": the combo made the
+    first item it was given current while its signals were blocked, so the request never heard."""
+    window = make_window()
+    window.start_background_work()
+    panel = window.prompt_panel
+    qtbot.waitUntil(lambda: not window.library_model.scanning and panel.model.count() > 0, timeout=10_000)
+    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["demo"]
+    assert panel.request().model == str(DEMO_MODELS / "demo")

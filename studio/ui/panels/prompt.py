@@ -555,6 +555,7 @@ class PromptPanel(QWidget):
         for entry in entries:
             self.model.addItem(entry.name, entry.path)
             self.model.setItemData(self.model.count() - 1, f"{entry.kind} · {entry.path}", Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentIndex(-1)  # the first item added became current unseen: choosing below tells the request
         self.model.blockSignals(False)
         if typed:
             self._choose_model(typed)
