@@ -76,7 +76,7 @@ class Settings:
         """What ``studio info`` and the status bar say about the settings: the file, its problems and
         the keys kept from it that the studio does not use."""
         return {"settings_file": str(self.path()), "problems": list(self.problems),
-                "unused_keys": sorted(k for k in self.kept if k != _UNREADABLE)}
+                "unused_keys": sorted(self.kept)}
 
     @staticmethod
     def path() -> Path:
@@ -123,18 +123,22 @@ class Settings:
         log.warning("%s", problem)
         settings = cls()
         settings.problems.append(problem)
-        settings.kept[_UNREADABLE] = True
         return settings
 
     def save(self) -> None:
         """Write the file atomically: the studio's keys, then every key it kept from the file."""
         self.validate()
         path = self.path()
-        if self.kept.get(_UNREADABLE) and path.is_file():
+        on_disk = _read_table(path)
+        if on_disk is None and path.is_file():  # not TOML (any more): keep the user's text aside
             backup = path.with_name(path.name + ".unreadable")
             if not backup.exists():
                 backup.write_bytes(path.read_bytes())
                 log.warning("The unreadable settings file was kept as %s.", backup)
+        known = setting_keys()
+        for key, value in (on_disk or {}).items():  # keys added to the file since it was read
+            if key not in known and key not in self.kept:
+                self.kept[key] = value
         defaults = Settings()
         out = {}
         for key in setting_keys():  # a kept value stays while the studio's value is still the default
@@ -143,11 +147,20 @@ class Settings:
             out[key] = self.kept[key] if unchanged else value
             if not unchanged:
                 self.kept.pop(key, None)
-        out.update({k: v for k, v in self.kept.items() if k not in out and k != _UNREADABLE})
+        out.update({k: v for k, v in self.kept.items() if k not in out})
         atomic_write_text(path, to_toml(out))
 
 
-_UNREADABLE = "\0unreadable"
+def _read_table(path: Path) -> dict[str, Any] | None:
+    """The file's TOML table now: ``{}`` when there is no file, None when it cannot be read as TOML."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
 _HINTS = {
     "device": f"Choose one of: {', '.join(DEVICES)}.",
     "backend": f"Choose one of: {', '.join(BACKENDS)}.",

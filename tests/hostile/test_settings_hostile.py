@@ -159,3 +159,15 @@ def test_the_start_notice_names_the_first_problem_and_how_many_more(studio_home:
     assert "1 more problem(s)" in notice and "gallery index cannot be used now (database is locked)" in notice
     assert "\n" not in notice
     assert startup_notice([], UnavailableGallery(studio_home, "x")).startswith("The gallery index")
+
+
+def test_keys_added_to_the_file_while_the_studio_runs_survive_its_next_write(studio_home: Path) -> None:
+    path = write(studio_home, GOOD)
+    settings = Settings.load()  # the window reads the file at start
+    with path.open("a", encoding="utf-8") as handle:  # the user edits it meanwhile
+        handle.write('future_option = "on"\n[ui]\ntheme = "dark"\n')
+    settings.device = "cpu"
+    settings.save()
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["future_option"] == "on" and data["ui"] == {"theme": "dark"} and data["device"] == "cpu"
+    assert data["model_folders"] == GOOD_VALUES["model_folders"]
