@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
 
@@ -165,3 +165,41 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_ctrl_s_in_the_editor_saves_the_document_not_the_canvas_image(make_window, qtbot, tmp_path: Path) -> None:
+    """The editor's own Ctrl+S wins while it has the focus (two actions on one key would be
+    ambiguous in Qt, and neither would run); elsewhere Ctrl+S saves the canvas image."""
+    window = make_window()
+    image = QImage(32, 32, QImage.Format.Format_ARGB32)
+    image.fill(0xFF204080)
+    window.canvas_model.set_document(image)
+    window.docks["editor"].raise_()
+    tab = window.editor_panel.current_tab() or window.editor_panel.new_document()
+    saves: list[bool] = []
+    window.editor_panel.actions_by_name["save"].triggered.connect(lambda *_: saves.append(True))
+    opened: list[str] = []
+
+    def dismiss_modal() -> None:  # the editor asks for a file name with a blocking dialog
+        modal = QApplication.activeModalWidget()
+        if modal is not None:
+            opened.append(modal.objectName())
+            modal.reject() if isinstance(modal, QFileDialog) else modal.close()
+
+    timer = QTimer(interval=30)
+    timer.timeout.connect(dismiss_modal)
+    timer.start()
+    try:
+        focus_on(qtbot, window, tab.edit)
+        qtbot.keyClick(tab.edit, Qt.Key.Key_S, CTRL)
+        qtbot.wait(100)
+    finally:
+        timer.stop()
+    assert saves == [True], "the editor's Ctrl+S did not run"
+    assert "saveImageDialog" not in opened + [d.objectName() for d in _open_dialogs(QFileDialog)]
+    _close([w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not window])
+    focus_on(qtbot, window, window.canvas.view)
+    qtbot.keyClick(window.canvas.view, Qt.Key.Key_S, CTRL)
+    dialogs = [d for d in _open_dialogs(QFileDialog) if d.objectName() == "saveImageDialog"]
+    assert len(dialogs) == 1
+    _close(dialogs)
