@@ -44,6 +44,12 @@ def remember_recent(path: str) -> list[str]:
     return paths
 
 
+def clear_recent() -> None:
+    store = ui_settings()
+    store.remove(RECENT_KEY)
+    store.sync()
+
+
 def png_text(path: str) -> dict[str, str]:
     """The text chunks of the PNG at ``path`` (the studio's JSON and A1111 ``parameters``), or ``{}``."""
     from PIL import Image

@@ -43,7 +43,14 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
 from studio.ui.bridge import JobBridge
 from studio.ui.dock_sizes import DockSizeKeeper
 from studio.ui.gallery_model import GalleryViewModel
-from studio.ui.image_files import OPEN_FILTER, SAVE_FILTER, recent_files, remember_recent, save_image
+from studio.ui.image_files import (
+    OPEN_FILTER,
+    SAVE_FILTER,
+    clear_recent,
+    recent_files,
+    remember_recent,
+    save_image,
+)
 from studio.ui.imaging import connect_imaging
 from studio.ui.panels.canvas import Canvas
 from studio.ui.panels.editor import EditorPanel
@@ -638,7 +645,8 @@ class MainWindow(QMainWindow):
             return None
         recent = recent_files()
         folder = os.path.dirname(recent[0]) if recent else ""
-        dialog = QFileDialog(self, "Save the canvas image", os.path.join(folder, "image.png"), SAVE_FILTER)
+        stem = Path(self._image_sources[0]).stem if self._image_sources else "image"
+        dialog = QFileDialog(self, "Save the canvas image", os.path.join(folder, f"{stem}.png"), SAVE_FILTER)
         dialog.setObjectName("saveImageDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix("png")
@@ -673,6 +681,9 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _checked=False, p=path: self.open_image_file(p))
         if not paths:
             menu.addAction("No recent images").setEnabled(False)
+            return
+        menu.addSeparator()
+        menu.addAction("&Clear Menu", clear_recent)
 
     def _note_image_source(self, path: str) -> None:
         paths = [path, *(p for p in self._image_sources if p != path)]

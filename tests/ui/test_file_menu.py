@@ -115,13 +115,17 @@ def test_open_recent_lists_the_last_ten_and_prunes_missing_files(make_window, qt
     os.remove(photos[-2])
     menu: QMenu = window.recent_menu
     menu.aboutToShow.emit()
-    listed = [a.data() for a in menu.actions()]
+    listed = [a.data() for a in menu.actions() if a.data()]
     newest_ten = [str(p) for p in reversed(photos)][:RECENT_LIMIT]
     assert listed == [p for p in newest_ten if p != str(photos[-2])]
     # a recent entry opens its image
     next(a for a in menu.actions() if a.data() == str(photos[3])).trigger()
     qtbot.waitUntil(lambda: window.canvas_model.size().width() == 16 + 3, timeout=WAIT_MS)
     assert recent_files()[0] == str(photos[3])
+    next(a for a in menu.actions() if a.text().replace("&", "") == "Clear Menu").trigger()
+    assert recent_files() == []
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions()] == ["No recent images"]
 
 
 def test_save_image_as_keeps_png_metadata_and_writes_jpeg_and_webp(
