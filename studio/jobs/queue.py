@@ -144,9 +144,13 @@ def _pid_alive(pid: int) -> bool:
 def owner_alive(pid: int | None, started: int | None) -> bool:
     """Whether the process that claimed a job still runs: its pid is alive and, where start times
     are known, it is the same process (not a new one that was given the same pid)."""
-    if pid is None or not _pid_alive(pid):
+    if pid is None:
         return False
-    if started is None or pid == os.getpid():
+    if pid == os.getpid():  # this process, or an earlier one given the same pid (a container's pid 1)
+        return started is None or _OWN_START is None or started == _OWN_START
+    if not _pid_alive(pid):
+        return False
+    if started is None:
         return True
     now = process_start(pid)
     return now is None or now == started

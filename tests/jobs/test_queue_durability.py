@@ -89,6 +89,21 @@ def test_a_running_job_whose_pid_was_reused_is_interrupted(studio_home: Path) ->
         stranger.wait()
 
 
+def test_a_job_of_an_earlier_process_with_this_pid_is_interrupted(studio_home: Path) -> None:
+    import os
+
+    from studio.jobs.queue import process_start
+
+    queue = JobQueue()
+    earlier = insert_raw(queue.path, REQUEST.to_json(), "running", owner_pid=os.getpid(), owner_start=1)
+    ours = insert_raw(queue.path, REQUEST.to_json(), "running", owner_pid=os.getpid(),
+                      owner_start=process_start(os.getpid()))
+    queue.close()
+    queue = JobQueue()  # e.g. the studio as pid 1 of a container, started again
+    assert queue.recovered == [earlier] and queue.get(ours).state is JobState.RUNNING
+    queue.close()
+
+
 def test_prune_deletes_only_old_finished_jobs(studio_home: Path) -> None:
     queue = JobQueue()
     old = time.time() - 40 * 86400
