@@ -190,6 +190,36 @@ def test_every_menu_action_and_shortcut_in_every_mode(
     assert not problems.found, "\n".join(problems.found)
 
 
+def test_every_panel_action_in_every_mode(make_window, qtbot, ui_model: Path, problems: Problems, closer) -> None:
+    """The actions outside the menu bar too (canvas tools, gallery context menu, editor tool bar),
+    with a gallery selection. Reveal in Folder is left out: it starts the desktop's file manager."""
+    window = make_window()
+    item_id = _generate_one(window, qtbot, ui_model)
+    window.prompt_panel.model.setEditText(str(ui_model))
+    before = set(QApplication.topLevelWidgets())
+    in_menus = set(_all_menu_actions(window))
+    triggered: set[str] = set()
+    for mode in MODES:
+        for action in window.findChildren(QAction):
+            text = action.text().replace("&", "")
+            if (action in in_menus or action.menu() is not None or action.isSeparator() or not text
+                    or text in SKIPPED or "Reveal" in text or not isValid(action)):
+                continue
+            _set_mode(window, qtbot, mode)
+            window.gallery_panel.select_item(item_id)
+            if not action.isEnabled():
+                continue
+            problems.step = f"{mode}, action {text!r}"
+            action.trigger()
+            QApplication.processEvents()
+            triggered.add(text)
+            _close_new_windows(window, before)
+    wait_for_background(10_000)
+    QApplication.processEvents()
+    assert not problems.found, "\n".join(problems.found)
+    assert len(triggered) >= 20, sorted(triggered)
+
+
 def test_every_dock_button_in_every_mode(make_window, qtbot, ui_model: Path, problems: Problems, closer) -> None:
     window = make_window()
     item_id = _generate_one(window, qtbot, ui_model)
