@@ -115,18 +115,28 @@ def _dismiss(widget: QWidget) -> None:
         widget.close()
 
 
-def _set_mode(window: MainWindow, qtbot, mode: str) -> QWidget:
-    """Put the window in ``mode`` and return the widget that gets the focus."""
+def _set_mode(window: MainWindow, qtbot, mode: str, item_id: int | None = None) -> QWidget:
+    """Put the window in ``mode`` and return the widget that gets the focus (``gallery``: the
+    gallery list with image ``item_id`` selected, brought back from the trash if Delete sent it)."""
     canvas = window.canvas_model
     panel = window.prompt_panel
-    if mode in ("img2img", "inpaint"):
+    if mode == "gallery" and item_id is not None:
+        if window.session.gallery.get(item_id).trashed:
+            window.session.gallery.restore(item_id)
+            window.gallery_model.refresh()
+        window.docks["gallery"].show()
+        window.docks["gallery"].raise_()
+        qtbot.waitUntil(lambda: window.gallery_model.row_of(item_id) >= 0, timeout=5000)
+        window.gallery_panel.select_item(item_id)
+        target: QWidget = window.gallery_panel.list
+    elif mode in ("img2img", "inpaint"):
         image = QImage(64, 64, QImage.Format.Format_ARGB32)
         image.fill(0xFF3070B0)
         canvas.set_document(image, "A photo")
         if mode == "inpaint":
             canvas.paint_stroke([(8.0, 8.0), (40.0, 40.0)])
         panel.set_mode(mode)
-        target: QWidget = window.canvas.view
+        target = window.canvas.view
     elif mode == "txt2img":
         if canvas.has_image():
             canvas.clear()
@@ -164,9 +174,9 @@ def test_every_menu_action_and_shortcut_in_every_mode(
     before = set(QApplication.topLevelWidgets())
     actions = _all_menu_actions(window)
     assert len(actions) >= 25, [a.text() for a in actions]
-    for mode in MODES:
+    for mode in (*MODES, "gallery") if selected else MODES:
         for action in actions:
-            _set_mode(window, qtbot, mode)
+            _set_mode(window, qtbot, mode, item_id)
             if item_id is not None:
                 window.gallery_panel.select_item(item_id)
             problems.step = f"{mode}, menu {action.text()!r}"
@@ -177,8 +187,8 @@ def test_every_menu_action_and_shortcut_in_every_mode(
             _close_new_windows(window, before)
         keys = _all_keys(window)
         for key in keys:
-            focus = _set_mode(window, qtbot, mode)
-            if item_id is not None and mode != "editor":
+            focus = _set_mode(window, qtbot, mode, item_id)
+            if item_id is not None and mode not in ("editor", "gallery"):
                 window.gallery_panel.select_item(item_id)
                 focus.setFocus()
             problems.step = f"{mode}, key {key.toString()}"
