@@ -83,6 +83,7 @@ POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
 POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
 TRAINING_DOCK_HEIGHT = 330
 DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
+MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx")
 IMAGE_SOURCES = 20  # files the canvas image may have come from (their metadata is kept on save)
 
 
@@ -486,11 +487,11 @@ class MainWindow(QMainWindow):
         else:
             entry = next((e for e in self.library_model.entries if e.name == name), None)
             if entry is None:
-                if os.sep in name or name.startswith(("~", ".")) or path.suffix:
+                if path.is_absolute() or name.startswith(("~", ".")) or path.suffix in MODEL_SUFFIXES:
                     raise ModelError(f"The model '{name}' does not exist (the file or folder is missing).",
                                      "Choose a model in the list, or add its folder in Models › Add Model Folder.")
                 if self.library_model.scanning and not self.library_model.entries:
-                    return
+                    return  # the first scan is still running: the job will say what it finds
                 raise ModelError(f"No model named '{name}' was found.",
                                  "Choose a model in the list, or add its folder in Models › Add Model Folder.")
         session.registry.for_model(entry.kind, request.capability)
