@@ -278,6 +278,25 @@ def export_images(
         target = write_export(item.target, data, request.conflict, written)
         written.add(target)
         meta = {"source": str(item.source), "watermark": item.payload.to_dict() if request.watermark else None}
+        notice = _unreadable_mark_notice(request, pixels, data, item.payload, target)
+        if notice:
+            meta["watermark_readable"] = False
         artifacts.append(Artifact(str(target), "image", meta))
-        report(i, total, message=target.name)
+        report(i, total, message=target.name, **({"notice": notice} if notice else {}))
     return JobResult(tuple(artifacts), data={"count": len(artifacts)})
+
+
+def _unreadable_mark_notice(request: ExportRequest, pixels: Image.Image, data: bytes, payload: watermark.Payload,
+                            target: Path) -> str:
+    """For a small image (< 256 px a side, where the mark has least room), read the written bytes back:
+    a mark the detector cannot find is told, not silently shipped. "" when the mark reads (or is off)."""
+    if not request.watermark or min(pixels.size) >= watermark.SMALL_SIDE:
+        return ""
+    import io
+
+    with Image.open(io.BytesIO(data)) as written:
+        if watermark.readable(written.convert("RGB"), payload):
+            return ""
+    width, height = pixels.size
+    return (f"'{target.name}' ({width}×{height} px) is too small or too busy for its invisible mark to be read "
+            "back; its metadata still says it is AI-generated. Export it larger (Resize) to keep a readable mark.")

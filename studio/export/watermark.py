@@ -8,7 +8,8 @@ How it works (numpy + Pillow only, no Qt, no torch):
   bit (a keyed permutation) and has a keyed ±1 sign. The tile is rendered smoothly (bilinear) and
   minus its own local mean (``EMBED_HP``): detection discards what a local mean holds, so none of the
   PSNR budget goes there. It is repeated with a period proportional to the image size (at least
-  ``MIN_CHIP`` pixels a chip), so any crop still holds many copies of every bit.
+  ``MIN_CHIP`` pixels a chip; ``SMALL_CHIP`` under 256 px), so any crop still holds many copies of
+  every bit. Images of 64 px or more a side hold a whole tile and are detectable.
 * The mark is added to luma only (the same offset on R, G and B), scaled by local texture so flat
   areas get less, with the strength set so the PSNR against the original is ``target_psnr`` dB.
   Embedding is informed: bits the image's own texture pushes the wrong way get more amplitude.
@@ -31,7 +32,8 @@ import numpy as np
 from PIL import Image
 
 GRID = 32  # chips per tile side
-MIN_CHIP = 4.0  # pixels per chip at the least
+MIN_CHIP = 4.0  # pixels per chip at the least (images of two tiles or more a side)
+SMALL_CHIP = 2.0  # smaller images get half-size chips, so a 64 px picture still holds a whole tile
 CHIPS_PER_SIDE = 128.0  # chip size grows with the image: min(h, w) / CHIPS_PER_SIDE
 CANON_CHIP = 4  # chip size of the canonical tile used by detection
 CANON = GRID * CANON_CHIP  # canonical tile side in pixels
@@ -248,7 +250,22 @@ def _whiten(y: np.ndarray, radius: int | None = None) -> np.ndarray:
 
 
 def chip_size_for(height: int, width: int) -> float:
-    return max(MIN_CHIP, min(height, width) / CHIPS_PER_SIDE)
+    """Pixels a chip for an image of this size: below two ``MIN_CHIP`` tiles a side (256 px), half-size
+    chips (a 64–255 px image then holds one to four whole tiles, and its mark is found again)."""
+    side = min(height, width)
+    if side < 2 * GRID * MIN_CHIP:
+        return SMALL_CHIP
+    return max(MIN_CHIP, side / CHIPS_PER_SIDE)
+
+
+SMALL_SIDE = int(2 * GRID * MIN_CHIP)  # below this the mark uses small chips and is read back
+SMALL_EXTRA_DB = 3.0  # how much stronger than asked a small image's mark may get to be readable
+
+
+def readable(image: Image.Image, payload: Payload) -> bool:
+    """Whether the mark carrying ``payload`` is found again in ``image`` (e.g. the exported file)."""
+    found = detect(image)
+    return found.detected and found.payload == payload
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -261,7 +278,20 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 # -- embedding --------------------------------------------------------------------------------------
 def embed(image: Image.Image, payload: Payload, *, target_psnr: float = DEFAULT_PSNR) -> Image.Image:
-    """Return a copy of ``image`` carrying ``payload`` invisibly (same size and mode family)."""
+    """Return a copy of ``image`` carrying ``payload`` invisibly (same size and mode family).
+
+    A small image (under ``SMALL_SIDE`` px a side: few chips a bit) is read back after embedding; if
+    the detector cannot find the mark, it is embedded again up to ``SMALL_EXTRA_DB`` dB stronger."""
+    result = _embed_at(image, payload, target_psnr)
+    if min(image.size) < SMALL_SIDE:
+        strength = target_psnr
+        while not readable(result, payload) and strength > target_psnr - SMALL_EXTRA_DB:
+            strength -= 1.0
+            result = _embed_at(image, payload, strength)
+    return result
+
+
+def _embed_at(image: Image.Image, payload: Payload, target_psnr: float) -> Image.Image:
     mode = image.mode
     alpha = image.getchannel("A") if mode in ("RGBA", "LA") else None
     base = image.convert("L" if mode in ("L", "LA", "1", "I", "I;16", "F") else "RGB")

@@ -27,7 +27,7 @@ COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrained
 def run(request: ExportRequest, cancel_after: int | None = None):
     steps = []
 
-    def report(step, total, preview=None, message=""):
+    def report(step, total, preview=None, message="", notice=None):
         steps.append((step, total))
         if cancel_after is not None and step >= cancel_after:
             raise JobCancelled()

@@ -115,3 +115,26 @@ def test_unmarked_readings_stay_below_the_agreement_threshold(grass: Image.Image
         readings = list(wm.candidates(image))
         assert readings and not any(r.detected for r in readings)
         assert max(r.agreement for r in readings) < wm.RHO_THRESHOLD
+
+
+def _shape_picture(side: int) -> Image.Image:
+    """A picture like the demo model's: a soft coloured shape on a plain background."""
+    from PIL import ImageDraw, ImageFilter
+
+    picture = Image.new("RGB", (side, side), (236, 232, 220))
+    ImageDraw.Draw(picture).ellipse([side // 6, side // 5, side * 2 // 3, side * 3 // 4], fill=(200, 40, 30))
+    return picture.filter(ImageFilter.GaussianBlur(side / 40))
+
+
+@pytest.mark.parametrize("small", ["shape-64", "shape-96", "photo-160", "photo-224"])
+def test_small_pictures_keep_a_mark_that_is_found_again(photo: Image.Image, small: str) -> None:
+    """Generated pictures are often small (the demo's are 64 px): their mark must be readable, also
+    after a JPEG export, and an unmarked picture of that size must not read as marked."""
+    kind, side = small.split("-")
+    picture = _shape_picture(int(side)) if kind == "shape" else photo.resize((int(side), int(side) * 3 // 4))
+    payload = wm.Payload(owner=77, image=int(side))
+    marked = wm.embed(picture, payload)
+    assert wm.psnr(picture, marked) >= 38.0
+    for copy in (marked, jpeg(marked, 90)):
+        assert wm.readable(copy, payload)
+    assert not wm.detect(picture).detected
