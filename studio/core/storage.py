@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -29,6 +30,7 @@ TEMP_SUFFIX = ".tmp"
 KILL_ENV = "STUDIO_TEST_KILL_AT"
 _MAX_REMEMBERED = 64
 _remembered: set[str] = set()
+_STARTED_AT = time.time() - 1.0  # about when this process started (with a margin for coarse clocks)
 
 
 def kill_point(name: str) -> None:
@@ -218,9 +220,16 @@ def _owner_alive(pid: int | None) -> bool:
     return True
 
 
-def is_debris(name: str) -> bool:
-    """Whether a file name is a studio temp file whose writer process is gone."""
-    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX) and not _owner_alive(_pid_of(name))
+def is_debris(name: str, modified: float | None = None) -> bool:
+    """Whether a file name is a studio temp file whose writer process is gone. A file named with this
+    process's pid but last written before this process started (``modified``) is an earlier process's
+    with the same pid (a container's pid 1): debris too."""
+    if not (name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)):
+        return False
+    pid = _pid_of(name)
+    if pid == os.getpid():
+        return modified is not None and modified < _STARTED_AT
+    return not _owner_alive(pid)
 
 
 def sweep_folder(folder: Path) -> list[Path]:
@@ -231,13 +240,14 @@ def sweep_folder(folder: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        if is_debris(entry.name):
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-            except OSError as exc:
-                log.warning("Could not remove the temp file %s: %s", entry.path, exc)
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and is_debris(entry.name, entry.stat().st_mtime):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError as exc:
+            log.warning("Could not remove the temp file %s: %s", entry.path, exc)
     return removed
 
 

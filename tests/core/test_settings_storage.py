@@ -87,6 +87,10 @@ def test_debris_of_dead_processes_is_swept_and_live_writers_are_left_alone(tmp_p
     foreign = export / ".fox.png.tmp"  # not ours: never touched
     for path in [*debris, live, foreign]:
         path.write_bytes(b"partial")
+    earlier = export / f".studio-{os.getpid()}-0badf00d-old.png.tmp"  # an earlier process had our pid
+    earlier.write_bytes(b"partial")
+    os.utime(earlier, (1_000_000, 1_000_000))
+    debris.append(earlier)
     removed = sweep_debris()
     assert sorted(removed) == sorted(debris)
     assert live.exists() and foreign.exists() and (export / "done.png").exists()
