@@ -34,8 +34,10 @@ import errno
 import json
 import math
 import os
+import pickle
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +49,7 @@ from accelerate.utils import ProjectConfiguration, is_tensorboard_available, set
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from studio.core.errors import JobCancelled
-from studio.training.errors import CheckpointError, DatasetError, TrainingError
+from studio.training.errors import CheckpointError, DatasetError, TrainingError, UnreadableCheckpoint
 
 Report = Callable[..., None]
 """``report(step, total, preview=None, message=None, *, metrics=None, notice=None)``: progress for
@@ -179,6 +181,12 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
                             "Use constant, cosine or linear.")
 
     return f
+
+
+def checkpoint_interval(steps: int, longest: int = 200) -> int:
+    """Steps between checkpoints for a run of ``steps``: ``longest``, but at least five
+    checkpoints in a short run (a 50-step run saves every 10 steps, so a kill loses little)."""
+    return min(longest, max(1, steps // 5))
 
 
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -351,10 +359,14 @@ class Trainer:
         try:
             state = json.loads((path / _STATE_FILE).read_text(encoding="utf-8"))
             kwargs = {"strict": False} if self.task.checkpoint_trainable_only else {}
-            self.accelerator.load_state(str(path), **kwargs)
+            with warnings.catch_warnings():  # torch's note on a pickle's protocol: noise beside the refusal
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                self.accelerator.load_state(str(path), **kwargs)
         except Exception as exc:
-            raise CheckpointError(f"Could not resume from checkpoint {path}: {exc}",
-                                  "Delete that checkpoint folder to resume from an older one.") from exc
+            raise UnreadableCheckpoint(
+                f"Could not resume from checkpoint {path}: {_checkpoint_problem(exc)}",
+                "Delete that checkpoint folder to resume from an older one, or train again with --no-resume.",
+            ) from exc
         return int(state["step"])
 
     # -------------------------------------------------------------------- run
@@ -555,6 +567,19 @@ class Trainer:
     def unwrapped(self) -> dict[str, torch.nn.Module]:
         """The trained models without accelerate/DDP wrappers."""
         return {k: self.accelerator.unwrap_model(m) for k, m in self.models.items()}
+
+
+def _checkpoint_problem(exc: BaseException) -> str:
+    """Why a checkpoint could not be read, in a few words."""
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in str(exc):
+        return "it holds objects the weights-only loader refuses to run (a damaged or tampered file)."
+    return _first_line(exc)
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The gist of an error in one line: torch's refusal of a pickle spans a dozen."""
+    text = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _memory_mb(device: torch.device) -> dict[str, float]:

@@ -15,3 +15,8 @@ class DatasetError(BadInput, TrainingError):
 
 class CheckpointError(TrainingError):
     """A checkpoint to resume from is missing or unreadable."""
+
+
+class UnreadableCheckpoint(BadInput, CheckpointError):
+    """A checkpoint to resume from is damaged or was tampered with (e.g. holds a pickle that would
+    run code): the user's files, so a clear line and exit 2, never a traceback."""

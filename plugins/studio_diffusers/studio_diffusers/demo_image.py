@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from studio.plugins import Artifact, BadInput, JobCancelled, JobResult
-from studio.plugins.training import TrainConfig, Trainer, TrainingTask, read_metrics, shapes
+from studio.plugins.training import TrainConfig, Trainer, TrainingTask, checkpoint_interval, read_metrics, shapes
 
 MAX_TOKENS = 77
 LATENT_CHANNELS = 8
@@ -352,7 +352,7 @@ def compute_scaling_factor(vae, seed: int) -> float:
 def train_vae(work: Path, steps: int, seed: int, batch_size: int = 8, lr: float = 2e-3,
               resume: bool = True, report=None, cancelled=None, tensorboard: bool = False):
     cfg = TrainConfig(run_dir=str(work / "vae"), max_steps=steps, batch_size=batch_size, seed=seed,
-                      lr=lr, lr_schedule="cosine", warmup_steps=50, checkpoint_every=250,
+                      lr=lr, lr_schedule="cosine", warmup_steps=50, checkpoint_every=checkpoint_interval(steps, 250),
                       sample_every=250, log_every=10, resume=resume, tensorboard=tensorboard)
     trainer = Trainer(VaeTask(seed=seed), cfg, report=report or _quiet,
                       cancelled=cancelled)
@@ -368,7 +368,7 @@ def train_unet(work: Path, vae, steps: int, seed: int, batch_size: int = 32, lr:
                unet_channels: tuple[int, ...] = UNET_CHANNELS):
     cfg = TrainConfig(run_dir=str(work / "unet"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=100,
-                      checkpoint_every=250, sample_every=sample_every, log_every=10,
+                      checkpoint_every=checkpoint_interval(steps, 250), sample_every=sample_every, log_every=10,
                       resume=resume, keep_checkpoints=3, tensorboard=tensorboard)
     task = DiffusionTask(vae, seed=seed, high_noise_frac=high_noise_frac,
                          high_noise_from=high_noise_from, downsample_padding=downsample_padding,
@@ -382,7 +382,7 @@ def train_decoder(work: Path, vae, steps: int, seed: int, batch_size: int = 8, l
                   resume: bool = True, report=None, cancelled=None, tensorboard: bool = False):
     cfg = TrainConfig(run_dir=str(work / "decoder"), max_steps=steps, batch_size=batch_size,
                       seed=seed, lr=lr, lr_schedule="cosine", warmup_steps=20,
-                      checkpoint_every=250, sample_every=500, log_every=10, resume=resume,
+                      checkpoint_every=checkpoint_interval(steps, 250), sample_every=500, log_every=10, resume=resume,
                       tensorboard=tensorboard)
     trainer = Trainer(DecoderTask(vae, seed=seed), cfg, report=report or _quiet,
                       cancelled=cancelled)
@@ -484,6 +484,12 @@ def run(args: argparse.Namespace, report: Callable[..., None] = _quiet,
         torch.set_num_threads(threads)
 
 
+def output_folder(args: argparse.Namespace, work: Path) -> Path:
+    """``--out``, or ``RUN_DIR/model`` (under STUDIO_HOME/runs): never a path relative to the
+    current folder, which from the repo root was the shipped demo model."""
+    return Path(args.out) if getattr(args, "out", None) else work / "model"
+
+
 def _stopped(stage: str, res) -> JobCancelled:
     return JobCancelled(f"The {stage} stage stopped at step {res.step} of {res.total}; "
                         "run it again with the same run folder to resume.")
@@ -522,7 +528,7 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
             return JobResult(artifacts=(Artifact(str(refined_dir), "model", {"stage": "decoder"}),),
                              data=data | {"stage": "decoder", "vae_refined": str(refined_dir)})
     if getattr(args, "export_only", False):
-        out = export_checkpoint(work, load_vae(work), Path(args.out),
+        out = export_checkpoint(work, load_vae(work), output_folder(args, work),
                                 downsample_padding=getattr(args, "unet_downsample_padding", 1),
                                 unet_channels=_channels(args))
         return JobResult(artifacts=(Artifact(str(out), "model", {"recipe": "demo-image"}),),
@@ -537,7 +543,7 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
     if res.status != "done":
         raise _stopped("UNet", res)
     task.vae = load_vae(work)
-    out = save_pipeline(task, trainer.unwrapped(), Path(args.out), work)
+    out = save_pipeline(task, trainer.unwrapped(), output_folder(args, work), work)
     report(res.step, res.total, notice=f"Saved the pipeline to {out}.")
     artifacts = [Artifact(str(out), "model", {"recipe": "demo-image"})]
     if res.checkpoint is not None:

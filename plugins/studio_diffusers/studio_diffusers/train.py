@@ -126,7 +126,8 @@ LORA_DEFAULTS = {"steps": 1500, "rank": 16, "lr": 1e-4, "batch_size": 4, "sample
 
 def add_demo_image_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train demo-image``."""
-    p.add_argument("--out", type=_path, default="resources/models/demo", help="pipeline folder to write")
+    p.add_argument("--out", type=_path, default=None,
+                   help="pipeline folder to write (default: RUN_DIR/model, under STUDIO_HOME/runs)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="work folder for checkpoints, samples and metrics, resumed if present "
                         "(default: STUDIO_HOME/runs/demo-image)")

@@ -49,7 +49,8 @@ def _path(text: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train demo-text``."""
-    p.add_argument("--out", type=_path, default="resources/models/demo-text", help="model folder to write")
+    p.add_argument("--out", type=_path, default=None,
+                   help="model folder to write (default: RUN_DIR/model, under STUDIO_HOME/runs)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="work folder for the tokenizer, checkpoints and metrics, resumed if present "
                         "(default: STUDIO_HOME/runs/demo-text)")
@@ -64,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--corpus-dir", type=_path, default=None,
                    help=f"folder of play .md files (default: the installed '{CORPUS_PACKAGE}' package)")
-    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="steps between checkpoints (default: 200, or steps/5 for shorter runs)")
     p.add_argument("--log-every", type=int, default=20, help="steps between logged metrics")
     p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
                    help="continue from the latest checkpoint in --run-dir (the default)")
@@ -125,10 +127,24 @@ def load_corpus(root: Path) -> tuple[list[list[str]], list[list[str]], list[str]
             names.append(path.stem)
         else:
             train.append(paragraphs)
+    files = sorted(root.rglob("*.md"))
     if not held and len(train) > 1:  # another corpus: hold out its last play
         held.append(train.pop())
-        names.append(sorted(root.rglob("*.md"))[-1].stem)
+        names.append(files[-1].stem)
+    elif not held and len(train) == 1:  # one play: hold out its last tenth
+        train, held, names = *split_play(train[0], files[0].name), [f"{files[0].stem} (last tenth)"]
     return train, held, names
+
+
+def split_play(paragraphs: list[str], name: str) -> tuple[list[list[str]], list[list[str]]]:
+    """A lone play split into training and held-out parts (its last tenth, at least one paragraph)."""
+    from studio.plugins.training import DatasetError
+
+    if len(paragraphs) < 2:
+        raise DatasetError(f"The corpus has one play, {name}, with too little text to train on and evaluate.",
+                           "Point --corpus-dir at a folder of several plays (.md files), or a longer one.")
+    cut = len(paragraphs) - max(1, len(paragraphs) // 10)
+    return [paragraphs[:cut]], [paragraphs[cut:]]
 
 
 def play_text(paragraphs: list[str]) -> str:
@@ -281,7 +297,7 @@ def run(args: argparse.Namespace, report, cancelled):
     import torch
 
     from studio.plugins import Artifact, BadInput, JobCancelled, JobResult
-    from studio.plugins.training import TrainConfig, Trainer, read_metrics
+    from studio.plugins.training import DatasetError, TrainConfig, Trainer, checkpoint_interval, read_metrics
 
     if not args.run_dir:
         raise BadInput("The demo-text recipe needs a run folder.", "Pass --run-dir DIR.")
@@ -289,11 +305,15 @@ def run(args: argparse.Namespace, report, cancelled):
     torch.set_num_threads(max(1, args.threads))
     try:
         t0 = time.time()
-        out, work = Path(args.out), Path(args.run_dir)
+        work = Path(args.run_dir)
+        out = Path(args.out) if args.out else work / "model"
         report(0, args.steps, message="Reading the corpus…")
         root = corpus_dir(args.corpus_dir)
         work.mkdir(parents=True, exist_ok=True)
         train_plays, held_plays, held_names = load_corpus(root)
+        if not train_plays or not held_plays:  # said now, not after an hour of training
+            raise DatasetError(f"The corpus in {root} gives no {'training' if not train_plays else 'held-out'} text.",
+                               "Point --corpus-dir at a folder of several plays (.md files).")
         tok_dir = work / "tokenizer"
         context = max(256, args.block)
         if (tok_dir / "tokenizer.json").is_file() and not args.no_resume:
@@ -314,7 +334,8 @@ def run(args: argparse.Namespace, report, cancelled):
             run_dir=str(work / "lm"), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
             lr=args.lr, weight_decay=0.1, betas=(0.9, 0.95), lr_schedule="cosine",
             warmup_steps=min(100, args.steps // 10), min_lr_ratio=0.1, grad_clip=1.0,
-            checkpoint_every=args.checkpoint_every, keep_checkpoints=2, log_every=args.log_every,
+            checkpoint_every=args.checkpoint_every or checkpoint_interval(args.steps), keep_checkpoints=2,
+            log_every=args.log_every,
             resume=not args.no_resume, tensorboard=bool(args.tensorboard),
         )
         trainer = Trainer(task, cfg, report=report, cancelled=cancelled)
