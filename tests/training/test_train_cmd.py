@@ -60,6 +60,7 @@ def test_demo_image_flags_become_one_train_request(tmp_path) -> None:
     assert _request("demo-image", "--resume").resume is True
     assert _request("demo-image").resume is True  # resuming is the default
     assert _request("demo-image").run_dir == ""  # the session trains in STUDIO_HOME/runs/demo-image
+    assert _request("demo-image").options["out"] is None  # RUN_DIR/model: never relative to the current folder
 
 
 def test_demo_text_flags_become_one_train_request(tmp_path) -> None:
@@ -67,6 +68,8 @@ def test_demo_text_flags_become_one_train_request(tmp_path) -> None:
                        "--no-resume")
     assert request.options["corpus_dir"] == str(tmp_path) and request.options["hidden"] == 64
     assert request.steps == 3 and not request.resume
+    resumed = _request("demo-text", "--resume", "--steps", "3")
+    assert resumed.resume and resumed.options["out"] is None and resumed.options["checkpoint_every"] is None
 
 
 def test_the_trainer_reads_back_the_flags_it_declared(tmp_path) -> None:
