@@ -128,3 +128,25 @@ def test_gallery_images_follow_the_umask(registry: PluginRegistry, tmp_path: Pat
         session.close()
         os.umask(old)
     assert stat.S_IMODE(Path(job.result.artifacts[0].path).stat().st_mode) == 0o644
+
+
+def test_a_running_studio_indexes_the_image_once_the_lock_is_gone(
+    registry: PluginRegistry, tmp_path: Path, studio_home: Path
+) -> None:
+    session = StudioSession(registry=registry)  # the window stays open: the retry is in the background
+    try:
+        blocker = sqlite3.connect(studio_home / "gallery" / "index.sqlite", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            job = session.runner.run_now(request_for(tmp_path))
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert job.result.artifacts[0].metadata["gallery_id"] is None
+        deadline = time.monotonic() + 20
+        while pending(studio_home) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pending(studio_home) == []
+        assert [Path(i.path) for i in session.gallery.search()] == [Path(job.result.artifacts[0].path).resolve()]
+    finally:
+        session.close()
