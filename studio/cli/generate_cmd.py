@@ -10,10 +10,10 @@ from typing import Any
 from studio.cli.jobs import check_output_path, out_paths, run_request, writing_outputs
 from studio.cli.output import print_json
 from studio.core.paths import existing_file
-from studio.core.requests import BACKENDS, DEVICES, GenerationRequest, LoraRef, Request
+from studio.core.requests import BACKENDS, DEVICES, ControlRef, GenerationRequest, LoraRef, Request
 
 # Fields with flags of their own: paths made absolute, repeatable LoRAs, and the two required ones.
-_SPECIAL = {"model", "prompt", "init_image", "mask", "loras"}
+_SPECIAL = {"model", "prompt", "init_image", "mask", "loras", "controls"}
 _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str, "bool": bool}
 
 
@@ -25,6 +25,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--init-image", default=None)
     gen.add_argument("--mask", default=None)
     gen.add_argument("--lora", action="append", default=[], metavar="FILE[:WEIGHT]")
+    gen.add_argument("--control", action="append", default=[], metavar="FILE:MODEL[:WEIGHT[:START:END]]",
+                     help="a control image and its ControlNet (folder or .safetensors); repeatable")
+    gen.add_argument("--control-preprocess", action="append", default=[], metavar="NAME",
+                     help="canny or none: one for every --control, or one per --control in order")
     gen.add_argument("--out", required=True, help="output PNG file (a new file, or an existing one with --overwrite)")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.set_defaults(func=generate)
@@ -89,12 +93,15 @@ def generate(args: argparse.Namespace) -> int:
         if path is not None:
             existing_file(path, what)
     values = {**_defaults_for(args.model), **given_fields(args, GenerationRequest, _SPECIAL)}
+    if values.get("refiner") and Path(values["refiner"]).exists():  # a folder, not a library name
+        values["refiner"] = str(Path(values["refiner"]).resolve())
     request = GenerationRequest(
         model=args.model,
         prompt=args.prompt,
         init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
         mask=str(Path(args.mask).resolve()) if args.mask else None,
         loras=tuple(LoraRef.parse(item) for item in args.lora),
+        controls=_controls(args.control, args.control_preprocess),
         **values,
     )
     request.validate()
@@ -103,6 +110,23 @@ def generate(args: argparse.Namespace) -> int:
     for path in out_paths(run_request(request, finalize=writing_outputs(out, overwrite=args.overwrite))):
         print(path)
     return 0
+
+
+def _controls(texts: list[str], preprocess: list[str]) -> tuple[ControlRef, ...]:
+    """``--control`` values with their ``--control-preprocess`` (one for all, or one each), paths absolute."""
+    from studio.core.errors import BadInput
+
+    if preprocess and len(preprocess) not in (1, len(texts)):
+        raise BadInput(f"{len(preprocess)} --control-preprocess values for {len(texts)} --control flags.",
+                       "Give one for all controls, or one per control in the same order.")
+    names = [("" if name == "none" else name) for name in preprocess] * (len(texts) if len(preprocess) == 1 else 1)
+    controls = []
+    for index, text in enumerate(texts):
+        control = ControlRef.parse(text, names[index] if names else "")
+        model = Path(control.model)
+        controls.append(dataclasses.replace(control, image=str(Path(control.image).resolve()),
+                                            model=str(model.resolve()) if model.exists() else control.model))
+    return tuple(controls)
 
 
 def info_cmd(args: argparse.Namespace) -> int:

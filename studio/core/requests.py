@@ -27,9 +27,12 @@ WATERMARK_KEY = 15485863  # transformers' default hashing key
 SCHEDULER_NAMES = ("Euler a", "Euler", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "UniPC", "LMS", "PNDM")
 MAX_SEED = 2**32 - 1
 MAX_LORA_WEIGHT = 10.0
+MAX_CONTROL_WEIGHT = 5.0
+#: How a control image is prepared: "" uses the file as it is; "canny" draws its edges (Pillow/numpy).
+CONTROL_PREPROCESSORS = ("", "canny")
 #: Fields that name files or folders: they may not hold a NUL character.
 PATH_FIELDS = frozenset({"model", "init_image", "mask", "images", "out_dir", "visible_image", "c2pa_cert",
-                         "c2pa_key", "data", "run_dir"})
+                         "c2pa_key", "data", "run_dir", "refiner"})
 MAX_TEXT_CHARS = 10_000_000  # a prompt, a document to check, a path: more is a mistake, not a request
 
 
@@ -72,6 +75,55 @@ class LoraRef:
         if abs(self.weight) > MAX_LORA_WEIGHT:
             raise BadInput(f"The LoRA weight {self.weight:g} of '{self.path}' is out of range.",
                            f"Use a weight between {-MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g}.")
+
+
+@dataclass(frozen=True)
+class ControlRef:
+    """A ControlNet (folder or file) steered by a control image: its weight and the fractions of the
+    steps it acts between (diffusers' conditioning scale and control guidance start/end)."""
+
+    model: str
+    image: str
+    weight: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    preprocess: str = ""
+
+    @classmethod
+    def parse(cls, text: str, preprocess: str = "") -> ControlRef:
+        """Parse ``FILE:MODEL[:WEIGHT[:START:END]]`` as the CLI takes it."""
+        parts = text.split(":")
+        numbers: list[float] = []
+        while len(parts) > 2 and len(numbers) < 3 and _is_float(parts[-1]):
+            numbers.insert(0, float(parts.pop()))
+        if len(numbers) == 2:
+            raise BadInput(f"The control '{text}' has a start without an end.",
+                           "Write FILE:MODEL[:WEIGHT[:START:END]], e.g. edges.png:canny-net:0.8:0:0.6.")
+        image, sep, model = ":".join(parts).rpartition(":")
+        if not sep or not image or not model:
+            raise BadInput(f"The control '{text}' names no image and model.",
+                           "Write FILE:MODEL[:WEIGHT[:START:END]], e.g. edges.png:canny-net.")
+        weight, start, end = (*numbers, 0.0, 1.0) if len(numbers) == 1 else (numbers or [1.0, 0.0, 1.0])
+        return cls(model=model, image=image, weight=weight, start=start, end=end, preprocess=preprocess)
+
+    def validate(self) -> None:
+        """Paths as text, a finite weight within 0–5, 0 ≤ start < end ≤ 1 and a known preprocessor."""
+        for name, value in (("control model", self.model), ("control image", self.image)):
+            if not isinstance(value, str) or not value:
+                raise BadInput(f"A control needs a {name.split()[1]} path, not {value!r}.")
+            check_text(name, value, path=True)
+        for name, value in (("control weight", self.weight), ("control start", self.start),
+                            ("control end", self.end)):
+            check_number(name, value, "float")
+        if not 0 <= self.weight <= MAX_CONTROL_WEIGHT:
+            raise BadInput(f"The control weight {self.weight:g} of '{self.image}' is out of range.",
+                           f"Use a weight between 0 and {MAX_CONTROL_WEIGHT:g}.")
+        if not 0 <= self.start < self.end <= 1:
+            raise BadInput(f"The control of '{self.image}' acts from {self.start:g} to {self.end:g} of the steps.",
+                           "Use a start below the end, both between 0 and 1.")
+        if self.preprocess not in CONTROL_PREPROCESSORS:
+            raise BadInput(f"Unknown control preprocessor '{self.preprocess}'.",
+                           f"Choose one of: {', '.join(p or 'none' for p in CONTROL_PREPROCESSORS)}.")
 
 
 def _is_float(text: str) -> bool:
@@ -135,7 +187,7 @@ def check_field_value(name: str, declared: str, value: Any) -> None:
         if not isinstance(value, tuple):
             raise BadInput(f"{_label(name)} must be a list, not {value!r}.")
         for entry in value:
-            if isinstance(entry, LoraRef):
+            if isinstance(entry, LoraRef | ControlRef):
                 entry.validate()
             elif isinstance(entry, str):
                 check_text(name, entry, path=name in PATH_FIELDS)
@@ -225,6 +277,9 @@ class GenerationRequest(Request):
     strength: float = ranged(0.75, 0.01, 1.0, "how much the init image changes (img2img, inpaint)")
     mask: str | None = None
     loras: tuple[LoraRef, ...] = ()
+    controls: tuple[ControlRef, ...] = ()
+    refiner: str = field(default="", metadata={"help": "an SDXL refiner folder the base hands its latents to"})
+    refiner_at: float = ranged(0.8, 0.01, 0.99, "fraction of the steps the base runs before the refiner")
 
     @property
     def capability(self) -> str:
@@ -252,6 +307,11 @@ class GenerationRequest(Request):
             raise BadInput("A mask needs an init image to paint into.", "Pass --init-image too.")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise BadInput(f"Seed must be between 0 and {MAX_SEED}, not {self.seed}.")
+        if self.controls and self.mask:
+            raise BadInput("ControlNet does not inpaint yet.", "Drop the mask or the controls.")
+        if self.refiner and (self.init_image or self.controls):
+            raise BadInput("The refiner hand-off is for plain text-to-image.",
+                           "Drop the refiner, or the init image and controls.")
 
     @classmethod
     def defaults_for(cls, recommended: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -454,6 +514,12 @@ def request_from_dict(data: dict[str, Any]) -> Request:
                 raise TypeError(f"loras must be a list, not {data['loras']!r}")
             data["loras"] = tuple(
                 LoraRef(**item) if isinstance(item, dict) else LoraRef(*item) for item in data["loras"]
+            )
+        if cls is GenerationRequest and "controls" in data:
+            if not isinstance(data["controls"], list | tuple):
+                raise TypeError(f"controls must be a list, not {data['controls']!r}")
+            data["controls"] = tuple(
+                ControlRef(**item) if isinstance(item, dict) else ControlRef(*item) for item in data["controls"]
             )
         if cls is ExportRequest and "images" in data:
             if not isinstance(data["images"], list | tuple):

@@ -73,6 +73,7 @@ def test_every_request_field_has_a_kind_validate_checks() -> None:
     from studio.core.requests import REQUEST_TYPES
 
     known = {"int", "float", "str", "bool", "int | None", "str | None", "tuple[LoraRef, ...]", "tuple[str, ...]",
+             "tuple[ControlRef, ...]",
              "dict[str, Any]"}
     for cls in REQUEST_TYPES.values():
         for item in dataclasses.fields(cls):
