@@ -196,6 +196,11 @@ class JobRunner:
         except JobCancelled:
             final = self.queue.finish(job.id, JobState.CANCELLED, error="Cancelled by the user.")
         except BaseException as exc:  # a failing job must never take the worker (or the process) down
+            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                # Ctrl+C in a terminal running the job in-process (signals reach only the main thread;
+                # on a worker thread it can only be a plugin's): the job is cancelled, the command ends
+                self.queue.finish(job.id, JobState.CANCELLED, error="Interrupted (Ctrl+C).")
+                raise
             detail = traceback.format_exc()
             message = describe_failure(exc)
             self.last_error = exc if isinstance(exc, Exception) else PluginError(message)

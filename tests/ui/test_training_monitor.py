@@ -79,6 +79,7 @@ def test_a_run_started_from_the_dialog_is_watched_paused_resumed_and_its_lora_us
 ) -> None:
     window, monitor = lora_window, lora_window.training_monitor
     assert monitor.stack.currentWidget() is not monitor.content  # the empty state, with its button
+    assert monitor.minimumSizeHint().width() < 300  # the empty state does not ask for the figures' width
     with qtbot.waitSignal(window.training_monitor.empty_fine_tune.clicked):
         _click(qtbot, monitor.empty_fine_tune)
     dialogs = [w for w in window.findChildren(FineTuneDialog) if w.isVisible()]
@@ -161,6 +162,7 @@ def test_a_run_started_from_the_dialog_is_watched_paused_resumed_and_its_lora_us
     assert monitor.step_label.text() == "6 / 6"
     assert monitor.speed_label.text().endswith(("it/s", "s/it")) and "RAM" in monitor.memory_label.text()
     assert monitor.eta_label.text() == "finished"
+    assert monitor.minimumSizeHint().width() <= 480  # beside the queue in a 1024 px window, no sideways scroll
     assert monitor.sample_view.image is not None and monitor.sample_label.text().startswith("Step 6")
     log = monitor.log_view.toPlainText()
     assert "Checkpoint saved" in log and "paused" in log and "Saved the LoRA" in log

@@ -49,7 +49,7 @@ class SampleView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.image: QImage | None = None
-        self.setMinimumSize(96, 96)
+        self.setMinimumSize(80, 80)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def set_image(self, image: QImage | None) -> None:
@@ -73,6 +73,19 @@ class SampleView(QWidget):
         upscale = size.width() >= 2 * self.image.width()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, not upscale)
         painter.drawImage(target, self.image)
+
+
+class _CurrentPageStack(QStackedWidget):
+    """A stack as large as its current page (Qt's asks for its largest page: the empty state would
+    be as wide as the monitor's figures)."""
+
+    def sizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.sizeHint() if current is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        current = self.currentWidget()
+        return current.minimumSizeHint() if current is not None else super().minimumSizeHint()
 
 
 class TrainingMonitor(QWidget):
@@ -104,7 +117,7 @@ class TrainingMonitor(QWidget):
         # top bar: which run, compare with, start one
         self.runs_box = QComboBox()
         self.runs_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.runs_box.setMinimumContentsLength(28)
+        self.runs_box.setMinimumContentsLength(14)  # the dock fits a 1024 px window
         self.runs_box.setToolTip("Training runs (folders under STUDIO_HOME/runs): choose one to see it")
         self.runs_box.activated.connect(self._run_chosen)
         self.refresh_button = QToolButton()
@@ -113,20 +126,20 @@ class TrainingMonitor(QWidget):
         self.refresh_button.clicked.connect(model.refresh_runs)
         self.compare_box = QComboBox()
         self.compare_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_box.setMinimumContentsLength(16)
+        self.compare_box.setMinimumContentsLength(8)
         self.compare_box.setToolTip("Overlay another run's loss curve")
         self.compare_box.activated.connect(self._compare_chosen)
         self.fine_tune_button = QPushButton("Fine-tune (LoRA)…")
         self.fine_tune_button.clicked.connect(lambda: self._fine_tune())
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Run"))
-        top.addWidget(self.runs_box, 2)
-        top.addWidget(self.refresh_button)
-        top.addSpacing(12)
-        top.addWidget(QLabel("Compare with"))
-        top.addWidget(self.compare_box, 1)
-        top.addStretch(0)
-        top.addWidget(self.fine_tune_button)
+        top = QGridLayout()  # two rows: the dock stays usable beside the queue in a 1024 px window
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(QLabel("Run"), 0, 0)
+        top.addWidget(self.runs_box, 0, 1)
+        top.addWidget(self.refresh_button, 0, 2)
+        top.addWidget(self.fine_tune_button, 0, 3)
+        top.addWidget(QLabel("Compare with"), 1, 0)
+        top.addWidget(self.compare_box, 1, 1)
+        top.setColumnStretch(1, 1)
 
         # figures and controls
         self.state_label = QLabel("No run")
@@ -198,10 +211,11 @@ class TrainingMonitor(QWidget):
         left_layout.addWidget(info_split, 1)
 
         # plots (filled in when first shown)
-        self.plots = QSplitter(Qt.Orientation.Horizontal)
+        self.plots = QSplitter(Qt.Orientation.Vertical)  # loss above learning rate: a narrow dock fits
         self.plots.setChildrenCollapsible(False)
         self.plot_placeholder = QLabel("Loss and learning-rate curves appear here.")
         self.plot_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot_placeholder.setWordWrap(True)
         self.plot_placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.plots.addWidget(self.plot_placeholder)
 
@@ -209,6 +223,7 @@ class TrainingMonitor(QWidget):
         self.sample_view = SampleView()
         self.sample_label = QLabel("No sample yet")
         self.sample_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sample_label.setWordWrap(True)  # "Step 1200 · 3 min ago" wraps in a narrow dock
         self.earlier_button = QToolButton()
         self.earlier_button.setText("◀")
         self.earlier_button.setToolTip("An earlier sample")
@@ -259,7 +274,7 @@ class TrainingMonitor(QWidget):
         empty_layout.addWidget(self.empty, 1)
         empty_layout.addLayout(empty_row)
         empty_layout.addStretch(1)
-        self.stack = QStackedWidget()
+        self.stack = _CurrentPageStack()
         self.stack.addWidget(empty_page)
         self.stack.addWidget(content)
         self.content = content
@@ -286,6 +301,7 @@ class TrainingMonitor(QWidget):
     def _show_page(self) -> None:
         showing = bool(self.model.run_dir or self.model.runs)
         self.stack.setCurrentWidget(self.content if showing else self.stack.widget(0))
+        self.stack.updateGeometry()  # its size follows the page shown
         if showing and self.isVisible():
             self.ensure_plots()
 
@@ -313,7 +329,7 @@ class TrainingMonitor(QWidget):
         self.lr_curve = self.lr_plot.plot([], [], pen=pg.mkPen(LR_PEN, width=2))
         for plot in (self.loss_plot, self.lr_plot):
             plot.setMouseEnabled(x=True, y=False)
-            plot.setMinimumSize(160, 100)
+            plot.setMinimumSize(160, 80)
             plot.getPlotItem().setMenuEnabled(False)
         # pyqtgraph's context menus are parentless popups: owned here, they go with the dock
         for widget in QApplication.topLevelWidgets():
@@ -325,8 +341,8 @@ class TrainingMonitor(QWidget):
         self.plots.addWidget(self.loss_plot)
         self.plots.addWidget(self.lr_plot)
         self.plots.setStretchFactor(0, 3)
-        self.plots.setStretchFactor(1, 2)
-        self.plots.setSizes([380, 200])
+        self.plots.setStretchFactor(1, 1)
+        self.plots.setSizes([300, 100])
         self._draw_curves()
         self._draw_compare()
 
