@@ -12,6 +12,7 @@ from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QImage
 
 from studio.core.errors import BadInput
+from studio.core.storage import write_atomically
 from studio.ui.qsettings import ui_settings
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -119,11 +120,8 @@ def save_image(image: QImage, path: str, sources: Iterable[str] = ()) -> bool:
         pil = pil.convert("RGB") if kind == "JPEG" else pil
         options["quality"] = QUALITY
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        pil.save(tmp, kind, **options)
-        os.replace(tmp, target)
+    try:  # the studio's own temp name (.studio-*.tmp): a crash leaves nothing the next start does not sweep
+        write_atomically(target, lambda handle: pil.save(handle, kind, **options), label="save-as")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise BadInput(f"Could not write {target}: {exc.strerror or exc}.", "Choose another folder.") from exc
     return kept
