@@ -177,6 +177,10 @@ class StudioSession:
             return self._export(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
+        if request.kind == "batch":  # every prompt × seed of a list, one picture at a time
+            from studio.batch_render import render_batch
+
+            return render_batch(self, request, report, cancelled)  # type: ignore[arg-type]
         check_input_files(request)
         model = self.load_model(request, report)
         result = model.run(request, report, cancelled)

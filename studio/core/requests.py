@@ -484,8 +484,59 @@ class ExportRequest(Request):
             raise BadInput(f"The watermark owner id must be between 0 and 65535, not {self.watermark_owner}.")
 
 
+@dataclass(frozen=True)
+class BatchRequest(Request):
+    """Every prompt × seed of a list, rendered into ``out_dir`` as ``pNNN-sSEED.png`` (``studio batch``).
+
+    ``generation`` holds the other fields of the :class:`GenerationRequest` each picture is made from
+    (its dict, without model, prompt and seed); :meth:`item` builds that request."""
+
+    kind: ClassVar[str] = "batch"
+    prompts: tuple[str, ...] = ()
+    first_seed: int = 0
+    last_seed: int = 0
+    out_dir: str = ""
+    generation: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.prompts, list):  # read back from JSON
+            object.__setattr__(self, "prompts", tuple(self.prompts))
+
+    @property
+    def capability(self) -> str:
+        return self.item(0, self.first_seed).capability if self.prompts else "txt2img"
+
+    @property
+    def seeds(self) -> range:
+        return range(self.first_seed, self.last_seed + 1)
+
+    def item(self, index: int, seed: int) -> GenerationRequest:
+        """The request of prompt ``index`` (0-based) with ``seed``: one picture."""
+        data = {**self.generation, "kind": "generate", "model": self.model, "backend": self.backend,
+                "device": self.device, "prompt": self.prompts[index], "seed": seed, "batch": 1}
+        return request_from_dict(data)  # type: ignore[return-value]
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.prompts:
+            raise BadInput("The prompts file holds no prompt.", "Write one prompt a line (# starts a comment).")
+        if not self.out_dir:
+            raise BadInput("No output folder given.", "Pass --out DIR.")
+        for name, seed in (("first seed", self.first_seed), ("last seed", self.last_seed)):
+            if not 0 <= seed <= MAX_SEED:
+                raise BadInput(f"The {name} must be between 0 and {MAX_SEED}, not {seed}.")
+        if self.first_seed > self.last_seed:
+            raise BadInput(f"The seeds {self.first_seed}-{self.last_seed} run backwards.", "Write A-B with A ≤ B.")
+        if len(self.prompts) * len(self.seeds) > MAX_BATCH_ITEMS:
+            raise BadInput(f"{len(self.prompts)} prompts × {len(self.seeds)} seeds is more than "
+                           f"{MAX_BATCH_ITEMS:,} pictures.", "Split the batch.")
+        self.item(0, self.first_seed).validate()
+
+
+MAX_BATCH_ITEMS = 1_000_000
+
 REQUEST_TYPES: dict[str, type[Request]] = {
-    cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest)
+    cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest, BatchRequest)
 }
 
 
