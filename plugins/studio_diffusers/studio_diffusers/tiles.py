@@ -1,0 +1,133 @@
+"""Image-to-image far above a model's native size: MultiDiffusion-style overlapping latent tiles.
+
+At every denoising step the UNet sees one native-size window of the latents at a time; the noise
+predictions of overlapping windows are blended with weights that fall off towards each window's
+edges (so no seam shows), and the scheduler steps the whole latent once (Bar-Tal et al. 2023, the
+idea of diffusers' ``StableDiffusionPanoramaPipeline``, which blends the stepped latents instead; for
+these schedulers' steps, linear in the prediction, the two agree). The VAE encodes and decodes in
+tiles too (:func:`vae_tiling`), so memory grows with the picture's latents, not its activations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from PIL import Image
+
+from studio.plugins import JobCancelled
+from studio.plugins.devices import cpu_generator
+
+#: VAE tiling is turned on for an output whose long side is above this, or above twice the model's native
+#: side when that is larger (SD 1.x: above 1024 px, SDXL: above 2048 px).
+VAE_TILING_ABOVE = 1024
+TILE_STRIDE = 0.75  # a window moves this fraction of its side: a quarter overlaps its neighbour
+
+
+def native_side(pipe: Any) -> int:
+    """The pixel side the model was trained at (UNet sample size × VAE scale factor)."""
+    sample = pipe.unet.config.sample_size
+    sample = sample[0] if isinstance(sample, list | tuple) else sample
+    return int(sample) * int(pipe.vae_scale_factor)
+
+
+def wants_vae_tiling(pipe: Any, width: int, height: int) -> bool:
+    """True when a ``width`` × ``height`` picture should be encoded/decoded in VAE tiles."""
+    return max(width, height) > max(VAE_TILING_ABOVE, 2 * native_side(pipe))
+
+
+def wants_latent_tiles(pipe: Any, width: int, height: int) -> bool:
+    """True when a ``width`` × ``height`` img2img should denoise in tiles (above twice the native side)."""
+    return max(width, height) > 2 * native_side(pipe)
+
+
+@contextmanager
+def vae_tiling(pipe: Any, on: bool) -> Iterator[None]:
+    """VAE tiling on (or left as it is) while the block runs, then as it was."""
+    was = bool(getattr(pipe.vae, "use_tiling", False))
+    if on and not was:
+        pipe.vae.enable_tiling()
+    try:
+        yield
+    finally:
+        if on and not was:
+            pipe.vae.disable_tiling()
+
+
+def windows(length: int, tile: int) -> list[int]:
+    """Start offsets of windows of ``tile`` along ``length``, overlapping, the last flush with the end."""
+    if length <= tile:
+        return [0]
+    stride = max(1, int(tile * TILE_STRIDE))
+    count = math.ceil((length - tile) / stride) + 1
+    return [min(i * stride, length - tile) for i in range(count)]
+
+
+def window_weight(height: int, width: int) -> torch.Tensor:
+    """A (1, 1, H, W) weight: 1 in the middle, falling linearly to small values at the borders."""
+    def ramp(n: int) -> torch.Tensor:
+        index = torch.arange(n, dtype=torch.float32)
+        return torch.minimum(index + 1, n - index).div(max(1.0, n / 4)).clamp(0.05, 1.0)
+
+    return (ramp(height)[:, None] * ramp(width)[None, :])[None, None]
+
+
+def _prompt_states(pipe: Any, prompt_args: dict[str, Any], cfg: bool) -> torch.Tensor:
+    """The text states the UNet takes ([negative; positive] with guidance), one picture's worth."""
+    positive, negative = pipe.encode_prompt(
+        prompt=prompt_args.get("prompt"), device=pipe.unet.device, num_images_per_prompt=1,
+        do_classifier_free_guidance=cfg, negative_prompt=prompt_args.get("negative_prompt"),
+        prompt_embeds=prompt_args.get("prompt_embeds"),
+        negative_prompt_embeds=prompt_args.get("negative_prompt_embeds"),
+    )
+    return torch.cat([negative, positive]) if cfg else positive
+
+
+@torch.inference_mode()
+def tiled_img2img(pipe: Any, image: Image.Image, prompt_args: dict[str, Any], *, steps: int, strength: float,
+                  guidance: float, seed: int, report: Callable[[int, int], None],
+                  cancelled: Callable[[], bool]) -> Image.Image:
+    """``image`` (already at the large size) re-noised by ``strength`` and denoised in latent tiles."""
+    unet, vae, scheduler = pipe.unet, pipe.vae, pipe.scheduler
+    device, dtype = unet.device, unet.dtype
+    factor = vae.config.scaling_factor
+    generator = cpu_generator(seed)  # drawn from in diffusers' img2img order: encoding, noise, steps
+    with vae_tiling(pipe, True):
+        pixels = pipe.image_processor.preprocess(image).to(device=device, dtype=vae.dtype)
+        latents = vae.encode(pixels).latent_dist.sample(generator).to(dtype) * factor
+    scheduler.set_timesteps(steps, device=device)
+    start = max(steps - min(int(steps * strength), steps), 0) * scheduler.order
+    timesteps = scheduler.timesteps[start:]
+    if hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+    noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+    latents = scheduler.add_noise(latents, noise, timesteps[:1])
+    cfg = guidance > 1.0
+    states = _prompt_states(pipe, prompt_args, cfg)
+    tile = int(native_side(pipe) // pipe.vae_scale_factor)
+    height, width = latents.shape[-2:]
+    spots = [(y, x) for y in windows(height, tile) for x in windows(width, tile)]
+    for step, t in enumerate(timesteps):
+        scaled = scheduler.scale_model_input(latents, t)
+        total = torch.zeros_like(latents, dtype=torch.float32)
+        weight_sum = torch.zeros((1, 1, height, width), dtype=torch.float32, device=device)
+        for y, x in spots:
+            y1, x1 = min(y + tile, height), min(x + tile, width)
+            part = scaled[:, :, y:y1, x:x1]
+            prediction = unet(torch.cat([part, part]) if cfg else part, t, encoder_hidden_states=states).sample
+            if cfg:
+                uncond, cond = prediction.chunk(2)
+                prediction = uncond + guidance * (cond - uncond)
+            weight = window_weight(y1 - y, x1 - x).to(device)
+            total[:, :, y:y1, x:x1] += prediction.float() * weight
+            weight_sum[:, :, y:y1, x:x1] += weight
+            if cancelled():
+                raise JobCancelled()
+        latents = scheduler.step((total / weight_sum).to(dtype), t, latents, generator=generator).prev_sample
+        report(step + 1, len(timesteps))
+    with vae_tiling(pipe, True):
+        decoded = vae.decode(latents.to(vae.dtype) / factor).sample
+    return pipe.image_processor.postprocess(decoded, output_type="pil")[0]

@@ -1,0 +1,61 @@
+"""``studio upscale IMAGE --scale X [--upscaler FILE|lanczos] [--tile PX] --out FILE`` (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+from studio.core.paths import existing_file
+from studio.core.requests import UpscaleRequest, field_range
+from studio.core.results import Artifact, JobResult
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    low, high = field_range(UpscaleRequest, "scale")
+    up = commands.add_parser("upscale", help="upscale a picture with Lanczos or an ESRGAN upscaler file, in tiles")
+    up.add_argument("image", metavar="IMAGE")
+    up.add_argument("--scale", type=float, required=True, help=f"output side / input side ({low:g}–{high:g})")
+    up.add_argument("--upscaler", default="lanczos", metavar="FILE|lanczos",
+                    help="lanczos (default) or an ESRGAN-family .safetensors file (.pth: allowed pickles only)")
+    up.add_argument("--tile", type=int, default=256, metavar="PX",
+                    help="input pixels per tile side for a model upscaler (memory: one tile at a time)")
+    up.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    up.add_argument("--out", required=True, help="output PNG file")
+    up.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    up.set_defaults(func=upscale)
+
+
+def upscale(args: argparse.Namespace) -> int:
+    from studio.cli.jobs import check_output_path, out_paths, run_request
+    from studio.core.imagemeta import check_image_file
+
+    image = existing_file(args.image, "image")
+    check_image_file(image, "image")
+    upscaler = args.upscaler
+    if upscaler.strip().lower() != "lanczos":
+        upscaler = str(existing_file(upscaler, "upscaler file").resolve())
+    request = UpscaleRequest(image=str(image.resolve()), scale=args.scale, upscaler=upscaler, tile=args.tile,
+                             device=args.device)
+    request.validate()
+    out = check_output_path(args.out, overwrite=args.overwrite)
+    for path in out_paths(run_request(request, finalize=_writing_png(out, args.overwrite))):
+        print(path)
+    return 0
+
+
+def _writing_png(out: Path, overwrite: bool):
+    """A finaliser: the upscaled picture written to ``out`` as PNG before the job is recorded done."""
+    from studio.cli.jobs import write_output
+
+    def finalize(result: JobResult) -> JobResult:
+        picture = result.images[0].image
+
+        def fill(handle: BinaryIO) -> None:
+            picture.save(handle, format="PNG")
+
+        written = write_output(out, fill, overwrite=overwrite)
+        return replace(result, artifacts=(*result.artifacts, Artifact(str(written), "out", result.data)))
+
+    return finalize
