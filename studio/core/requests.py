@@ -280,6 +280,8 @@ class GenerationRequest(Request):
     controls: tuple[ControlRef, ...] = ()
     refiner: str = field(default="", metadata={"help": "an SDXL refiner folder the base hands its latents to"})
     refiner_at: float = ranged(0.8, 0.01, 0.99, "fraction of the steps the base runs before the refiner")
+    prompt_weighting: bool = field(default=True, metadata={
+        "help": "read A1111 weights (word:1.3), (word), [word], BREAK and prompts over 77 tokens"})
 
     @property
     def capability(self) -> str:

@@ -35,6 +35,7 @@ from studio.plugins.devices import cpu_generator, default_dtype, resolve_device
 from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LazyPreview, StepPreviews, file_identity
+from studio_diffusers.prompt_weights import prompt_arguments
 from studio_diffusers.schedulers import make_scheduler
 
 #: txt2img pipeline class -> its (img2img, inpaint) siblings, imported by name when first needed.
@@ -186,8 +187,7 @@ class StableDiffusionModel:
             return callback_kwargs
 
         kwargs: dict[str, Any] = dict(
-            prompt=[request.prompt] * request.batch,
-            negative_prompt=[request.negative_prompt] * request.batch if request.negative_prompt else None,
+            **prompt_arguments(pipe, request),  # the texts, or A1111-weighted states (prompt_weights.py)
             num_inference_steps=steps,
             guidance_scale=request.guidance,
             generator=[cpu_generator(seed + i) for i in range(request.batch)],

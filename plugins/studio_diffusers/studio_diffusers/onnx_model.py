@@ -132,12 +132,15 @@ class OnnxStableDiffusionModel:
     def run(self, request: GenerationRequest, report, cancelled) -> JobResult:
         from studio_diffusers.inpaint import prepare_mask
         from studio_diffusers.loader import _open_image, _public_config
+        from studio_diffusers.prompt_weights import refuse_on_onnx
 
+        refuse_on_onnx(request)  # weighting syntax: refused before an export
         size = (request.width, request.height)
         init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
         pipeline = self.pipeline(request.loras, report)
         pipeline.check_size(request)
+        refuse_on_onnx(request, pipeline.tokenizer)  # a prompt longer than one chunk
         notices = []
         if not self._told_provider and self.choice.notice:
             self._told_provider = True
