@@ -114,6 +114,8 @@ class StableDiffusionModel:
         pipe.vae.enable_slicing()  # batch decoding one image at a time: same pixels, less memory
         self.pipe = pipe
         self.loras = LoraStack(pipe)
+        self.controlnets: Any = None  # control.ControlNets, made when a request first has controls
+        self.refiners: Any = None  # refiner.Refiners, made when a request first names a refiner
         self._derived: dict[str, DiffusionPipeline] = {}
         self.default_scheduler_config = dict(pipe.scheduler.config)
         self._schedulers: dict[str, Any] = {}  # name -> a pristine scheduler, copied for each run
@@ -156,6 +158,20 @@ class StableDiffusionModel:
             self._derived[capability] = derived
         return self._derived[capability]
 
+    def _controlnets(self):
+        if self.controlnets is None:
+            from studio_diffusers.control import ControlNets
+
+            self.controlnets = ControlNets(self.pipe, self.device)
+        return self.controlnets
+
+    def _refiners(self):
+        if self.refiners is None:
+            from studio_diffusers.refiner import Refiners
+
+            self.refiners = Refiners(self.pipe, self.device)
+        return self.refiners
+
     @property
     def blends_to_inpaint(self) -> bool:
         """True for UNets diffusers' inpaint pipeline does not take (neither 4 nor 9 input channels):
@@ -168,7 +184,8 @@ class StableDiffusionModel:
         init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
         self.loras.apply(request.loras)
-        pipe = self._pipeline(request)
+        control = self._controlnets().prepare(request, size) if request.controls else None  # control.py
+        pipe = control.pipeline if control else self._pipeline(request)
         pipe.scheduler = self._scheduler(request.scheduler)
         steps = request.steps
         if init is not None:  # img2img/inpaint run steps × strength steps: make that at least one
@@ -202,13 +219,22 @@ class StableDiffusionModel:
                 kwargs["mask_image"] = mask
             else:
                 del kwargs["width"], kwargs["height"]
+        if control:
+            kwargs.update(control.kwargs)
+            for text in control.notices:  # a resized control image
+                report(0, total, notice=text)
+        if request.refiner:  # base → refiner hand-off (refiner.py)
+            pipe = self._refiners().hand_off(pipe, request, prompt_arguments)
         images, notice = self._call_with_oom_retry(pipe, kwargs, report)
+        notice = " ".join([*(control.notices if control else []), *([notice] if notice else [])])
         if cancelled():
             report(total, total)  # raises JobCancelled
         if mask is not None:
             images = [composite(init, image, mask) for image in images]
         about = {"model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
                  "scheduler_config": _public_config(pipe.scheduler.config)}
+        if control:
+            about["controls"] = control.record
         outputs = tuple(ImageOutput(image, request.replace(seed=seed + i), about) for i, image in enumerate(images))
         return JobResult(images=outputs, data={"seed": seed, "notice": notice})
 

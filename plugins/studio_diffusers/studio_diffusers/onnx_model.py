@@ -11,6 +11,7 @@ from typing import Any
 
 from studio.plugins import (
     BackgroundHash,
+    BadInput,
     GenerationRequest,
     ImageOutput,
     JobResult,
@@ -135,6 +136,9 @@ class OnnxStableDiffusionModel:
         from studio_diffusers.prompt_weights import refuse_on_onnx
 
         refuse_on_onnx(request)  # weighting syntax: refused before an export
+        if request.controls or request.refiner:  # before an export
+            raise BadInput(f"{'ControlNet' if request.controls else 'The SDXL refiner'} is not supported on the "
+                           "ONNX Runtime backend yet.", "Use the torch backend (--backend torch) for this request.")
         size = (request.width, request.height)
         init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None

@@ -1,0 +1,202 @@
+"""ControlNet (issue 16.2) through ``studio generate --control``: tiny random ControlNets built from a
+UNet's config (as diffusers' tests do, zero convolutions made non-zero so the net acts), on the tiny
+SD 1.x folder and on the shipped ``demo`` model."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from studio.cli.main import main
+from studio.core.imagemeta import read_metadata
+from studio.core.requests import ControlRef, GenerationRequest, request_from_json
+
+
+def build_tiny_controlnet(unet_folder: Path, out: Path, embedding: tuple[int, ...], seed: int = 0) -> Path:
+    """A ControlNet made from a UNet's config with random weights (its zero convolutions too: the
+    control-image encoder's output and the residual heads), saved as a folder."""
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(unet_folder)
+    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=embedding)
+    with torch.no_grad():
+        for conv in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
+            torch.nn.init.normal_(conv.weight)
+            conv.bias.zero_()
+        torch.nn.init.normal_(net.controlnet_cond_embedding.conv_out.weight, std=5.0)
+    net.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def shape_picture(path: Path, box: tuple[int, int, int, int], size: int = 32) -> Path:
+    image = Image.new("RGB", (size, size), "black")
+    ImageDraw.Draw(image).ellipse(box, fill="white")
+    image.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nets(tiny_sd_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("controlnets")
+    return {"a": build_tiny_controlnet(tiny_sd_folder / "unet", root / "net-a", (8, 16), seed=1),
+            "b": build_tiny_controlnet(tiny_sd_folder / "unet", root / "net-b", (8, 16), seed=2)}
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("control-images")
+    return {"left": shape_picture(root / "left.png", (2, 8, 14, 24)),
+            "right": shape_picture(root / "right.png", (18, 8, 30, 24)),
+            "big": shape_picture(root / "big.png", (4, 16, 28, 48), size=64)}
+
+
+def generate(model: Path | str, out: Path, *extra: str, capsys=None, size: int = 32) -> np.ndarray:
+    rc = main(["generate", "--model", str(model), "--prompt", "a red circle", "--width", str(size),
+               "--height", str(size), "--steps", "3", "--seed", "7", "--out", str(out), *extra])
+    if capsys is not None:
+        assert rc == 0, capsys.readouterr().err
+    assert rc == 0
+    return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+
+def test_the_control_image_steers_the_picture_and_weight_zero_leaves_it_as_without(
+        tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    plain = generate(tiny_sd_folder, tmp_path / "plain.png", capsys=capsys)
+    left = generate(tiny_sd_folder, tmp_path / "left.png", "--control", f"{pictures['left']}:{nets['a']}")
+    right = generate(tiny_sd_folder, tmp_path / "right.png", "--control", f"{pictures['right']}:{nets['a']}")
+    zero = generate(tiny_sd_folder, tmp_path / "zero.png", "--control", f"{pictures['left']}:{nets['a']}:0")
+    assert np.abs(left - plain).mean() > 3
+    assert np.abs(left - right).mean() > 1  # the picture follows the control image, not just the net
+    assert np.array_equal(zero, plain)
+
+
+def test_the_metadata_records_model_weight_start_end_and_image_hash_and_regenerate_reproduces(
+        tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    out = tmp_path / "ctl.png"
+    generate(tiny_sd_folder, out, "--control", f"{pictures['left']}:{nets['a']}:0.8:0:0.6", capsys=capsys)
+    meta = read_metadata(out)
+    [record] = meta["controls"]
+    assert record["model"] == str(nets["a"]) and record["weight"] == 0.8
+    assert (record["start"], record["end"]) == (0.0, 0.6)
+    assert record["image_sha256"] == hashlib.sha256(pictures["left"].read_bytes()).hexdigest()
+    assert meta["request"]["controls"][0]["image"] == str(pictures["left"])
+    again = tmp_path / "again.png"
+    assert main(["regenerate", str(out), "--out", str(again)]) == 0, capsys.readouterr().err
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_start_and_end_fractions_change_when_the_net_acts(tiny_sd_folder, nets, pictures, tmp_path):
+    whole = generate(tiny_sd_folder, tmp_path / "whole.png", "--control", f"{pictures['left']}:{nets['a']}")
+    early = generate(tiny_sd_folder, tmp_path / "early.png", "--control", f"{pictures['left']}:{nets['a']}:1:0:0.3")
+    assert np.abs(whole - early).mean() > 1
+
+
+def test_two_controlnets_at_once_with_their_own_weights(tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    one = generate(tiny_sd_folder, tmp_path / "one.png", "--control", f"{pictures['left']}:{nets['a']}",
+                   capsys=capsys)
+    both = generate(tiny_sd_folder, tmp_path / "both.png", "--control", f"{pictures['left']}:{nets['a']}",
+                    "--control", f"{pictures['right']}:{nets['b']}:0.7")
+    second_off = generate(tiny_sd_folder, tmp_path / "off.png", "--control", f"{pictures['left']}:{nets['a']}",
+                          "--control", f"{pictures['right']}:{nets['b']}:0")
+    assert np.abs(both - one).mean() > 3
+    assert np.array_equal(second_off, one)
+    assert [c["weight"] for c in read_metadata(tmp_path / "both.png")["controls"]] == [1.0, 0.7]
+
+
+def test_a_single_safetensors_controlnet_loads_like_its_folder(tiny_sd_folder, nets, pictures, tmp_path):
+    import shutil
+
+    single = tmp_path / "net-a.safetensors"
+    shutil.copy(nets["a"] / "diffusion_pytorch_model.safetensors", single)
+    folder = generate(tiny_sd_folder, tmp_path / "folder.png", "--control", f"{pictures['left']}:{nets['a']}")
+    file = generate(tiny_sd_folder, tmp_path / "file.png", "--control", f"{pictures['left']}:{single}")
+    assert np.array_equal(folder, file)
+
+
+def test_canny_preprocessing_draws_edges_and_steers_differently(tiny_sd_folder, nets, pictures, tmp_path):
+    from studio_diffusers.preprocess import canny
+
+    edges = np.asarray(canny(Image.open(pictures["big"])))[..., 0] > 0
+    assert edges[32, 4:6].any() and edges[32, 27:29].any()  # the circle's left and right rims
+    assert not edges[32, 10:22].any() and not edges[:, 40:].any()  # nothing inside it or beside it
+    raw = generate(tiny_sd_folder, tmp_path / "raw.png", "--control", f"{pictures['left']}:{nets['a']}")
+    drawn = generate(tiny_sd_folder, tmp_path / "canny.png", "--control", f"{pictures['left']}:{nets['a']}",
+                     "--control-preprocess", "canny")
+    assert np.abs(raw - drawn).mean() > 1
+    assert read_metadata(tmp_path / "canny.png")["controls"][0]["preprocess"] == "canny"
+
+
+def test_a_control_image_of_another_size_is_resized_with_a_notice(tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    generate(tiny_sd_folder, tmp_path / "big.png", "--control", f"{pictures['big']}:{nets['a']}", capsys=capsys)
+    assert "The control image 'big.png' is 64×64; resized to 32×32." in capsys.readouterr().err
+
+
+def test_a_controlnet_for_another_family_is_one_line_before_any_step(tiny_sd_folder, pictures, tmp_path, capsys):
+    from diffusers import ControlNetModel
+
+    other = tmp_path / "sdxl-sized-net"
+    ControlNetModel(block_out_channels=(8, 16), layers_per_block=1, cross_attention_dim=32, attention_head_dim=2,
+                    norm_num_groups=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                    conditioning_embedding_out_channels=(8, 16)).save_pretrained(other)
+    rc = main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a", "--width", "32", "--height", "32",
+               "--steps", "2", "--control", f"{pictures['left']}:{other}", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "is for another model family: its cross-attention width is 32, this SD model's is 16" in err
+    assert "Traceback" not in err and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("{img}:{tmp}/missing-net", "does not exist"),
+    ("{img}:{tmp}/net.ckpt", "pickle file"),
+    ("{img}:{net}:1:0.5", "a start without an end"),
+    ("{img}:{net}:1:0.7:0.2", "Use a start below the end"),
+    ("{img}:{net}:9", "out of range"),
+])
+def test_bad_controls_are_one_line_errors(spec, message, tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    (tmp_path / "net.ckpt").write_bytes(b"not a pickle we open")
+    text = spec.format(img=pictures["left"], tmp=tmp_path, net=nets["a"])
+    rc = main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a", "--width", "32", "--height", "32",
+               "--steps", "2", "--control", text, "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err and "Traceback" not in err
+
+
+def test_control_refs_parse_and_round_trip_through_json():
+    assert ControlRef.parse("e.png:net") == ControlRef("net", "e.png")
+    assert ControlRef.parse("e.png:net:0.5") == ControlRef("net", "e.png", 0.5)
+    assert ControlRef.parse("e.png:/m/net:1:0.1:0.9", "canny") == ControlRef("/m/net", "e.png", 1, 0.1, 0.9, "canny")
+    request = GenerationRequest(model="m", controls=(ControlRef("net", "e.png", 0.5, 0.2, 0.8, "canny"),))
+    assert request_from_json(request.to_json()) == request
+
+
+def test_the_onnx_backend_refuses_controls_clearly(tiny_sd_folder, nets, pictures, tmp_path, capsys):
+    rc = main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a", "--width", "32", "--height", "32",
+               "--steps", "2", "--backend", "onnx", "--control", f"{pictures['left']}:{nets['a']}",
+               "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "ControlNet is not supported on the ONNX Runtime backend yet" in err
+
+
+def test_controlnet_on_the_demo_model(tmp_path, capsys):
+    """The demo's UNet is a standard UNet2DConditionModel, but its VAE scales by 4, not 8: a ControlNet
+    for it is ``ControlNetModel.from_unet`` with a 3-stage control-image encoder (downsampling by 4)."""
+    from studio.core.library import DEMO_NAMES  # noqa: F401  (the demo ships with the studio)
+    from studio.core.paths import RESOURCES
+
+    demo = RESOURCES / "models" / "demo"
+    net = build_tiny_controlnet(demo / "unet", tmp_path / "demo-net", (8, 16, 32), seed=3)
+    left = shape_picture(tmp_path / "left.png", (4, 16, 28, 48), size=64)
+    plain = generate("demo", tmp_path / "plain.png", size=64, capsys=capsys)
+    steered = generate("demo", tmp_path / "steered.png", "--control", f"{left}:{net}", size=64)
+    zero = generate("demo", tmp_path / "zero.png", "--control", f"{left}:{net}:0", size=64)
+    assert np.abs(steered - plain).mean() > 3
+    assert np.array_equal(zero, plain)
