@@ -14,6 +14,7 @@ from studio.cli.main import main
 from studio.core.requests import GenerationRequest
 from studio.jobs import JobState
 from studio.session import StudioSession
+from tests.ui.conftest import make_window, ui_plugins  # noqa: F401 (the window fixtures)
 
 UP, DOWN = 1.1, 1 / 1.1
 CAPTION = "a large red circle on the left on a white background"  # 11 demo tokens, one a word
@@ -161,3 +162,14 @@ def test_the_onnx_backend_refuses_weighting_before_exporting(session, tiny_sd_fo
     job = session.runner.run_now(request)
     assert job.state is JobState.FAILED
     assert "not available on the ONNX backend" in job.error and "--no-prompt-weighting" in job.error
+
+
+def test_the_prompt_panel_turns_weighting_off_per_request(make_window):  # noqa: F811 (imported fixture)
+    panel = make_window().prompt_panel
+    assert panel.prompt_weighting.isChecked()
+    panel.view_model.set("model", "/m/x")
+    assert panel.request().prompt_weighting is True
+    panel.prompt_weighting.setChecked(False)
+    assert panel.request().prompt_weighting is False
+    panel.view_model.set_request(GenerationRequest(model="/m/x", prompt="a (red:1.4) circle"))  # "Use these settings"
+    assert panel.prompt_weighting.isChecked() and panel.request().prompt_weighting is True

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -122,6 +123,9 @@ class PromptPanel(QWidget):
         self.negative.setTabChangesFocus(True)
         for edit, lines in ((self.prompt, 4), (self.negative, 2)):
             edit.setFixedHeight(edit.fontMetrics().lineSpacing() * lines + 12)
+        self.prompt_weighting = QCheckBox("Read weights: (word:1.3) [word] BREAK")
+        self.prompt_weighting.setToolTip("AUTOMATIC1111's prompt syntax, and prompts over 77 tokens read whole. "
+                                         "Off: the text goes to the model as written.")
 
         self.mode = QComboBox()
         self.mode.addItems(MODES)
@@ -246,6 +250,7 @@ class PromptPanel(QWidget):
         form.addRow("Strength", self.strength)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
+        form.addRow("", self.prompt_weighting)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
@@ -285,6 +290,7 @@ class PromptPanel(QWidget):
              signal=self.model.currentTextChanged)
         bind(vm, "prompt", self.prompt, "plainText")
         bind(vm, "negative_prompt", self.negative, "plainText")
+        bind(vm, "prompt_weighting", self.prompt_weighting, "checked")
         bind(vm, "seed", self.seed, to_widget=seed_to_widget, from_widget=seed_from_widget)
         for name, box in (("steps", self.steps), ("guidance", self.guidance), ("width", self.width_box),
                           ("height", self.height_box), ("batch", self.batch), ("strength", self.strength)):
