@@ -24,6 +24,7 @@ from studio.plugins.devices import cpu_generator
 #: VAE tiling is turned on for an output whose long side is above this, or above twice the model's native
 #: side when that is larger (SD 1.x: above 1024 px, SDXL: above 2048 px).
 VAE_TILING_ABOVE = 1024
+VAE_TILE_SIDE = 512
 TILE_STRIDE = 0.75  # a window moves this fraction of its side: a quarter overlaps its neighbour
 
 
@@ -46,15 +47,24 @@ def wants_latent_tiles(pipe: Any, width: int, height: int) -> bool:
 
 @contextmanager
 def vae_tiling(pipe: Any, on: bool) -> Iterator[None]:
-    """VAE tiling on (or left as it is) while the block runs, then as it was."""
-    was = bool(getattr(pipe.vae, "use_tiling", False))
+    """VAE tiling on (or left as it is) while the block runs, then as it was. The VAE's tiles are at least
+    ``VAE_TILE_SIDE`` px (diffusers takes the model's native side: 64 px tiles for the demo, whose seams
+    would show), overlapping by a quarter."""
+    vae = pipe.vae
+    was = bool(getattr(vae, "use_tiling", False))
+    sizes = (getattr(vae, "tile_sample_min_size", None), getattr(vae, "tile_latent_min_size", None))
     if on and not was:
-        pipe.vae.enable_tiling()
+        vae.enable_tiling()
+        if isinstance(sizes[0], int) and sizes[0] < VAE_TILE_SIDE:
+            vae.tile_sample_min_size = VAE_TILE_SIDE
+            vae.tile_latent_min_size = VAE_TILE_SIDE // int(pipe.vae_scale_factor)
     try:
         yield
     finally:
         if on and not was:
-            pipe.vae.disable_tiling()
+            vae.disable_tiling()
+            if isinstance(sizes[0], int):
+                vae.tile_sample_min_size, vae.tile_latent_min_size = sizes
 
 
 def windows(length: int, tile: int) -> list[int]:
@@ -95,7 +105,8 @@ def tiled_img2img(pipe: Any, image: Image.Image, prompt_args: dict[str, Any], *,
     device, dtype = unet.device, unet.dtype
     factor = vae.config.scaling_factor
     generator = cpu_generator(seed)  # drawn from in diffusers' img2img order: encoding, noise, steps
-    with vae_tiling(pipe, True):
+    vae_tiles = wants_vae_tiling(pipe, *image.size)
+    with vae_tiling(pipe, vae_tiles):
         pixels = pipe.image_processor.preprocess(image).to(device=device, dtype=vae.dtype)
         latents = vae.encode(pixels).latent_dist.sample(generator).to(dtype) * factor
     scheduler.set_timesteps(steps, device=device)
@@ -128,6 +139,6 @@ def tiled_img2img(pipe: Any, image: Image.Image, prompt_args: dict[str, Any], *,
                 raise JobCancelled()
         latents = scheduler.step((total / weight_sum).to(dtype), t, latents, generator=generator).prev_sample
         report(step + 1, len(timesteps))
-    with vae_tiling(pipe, True):
+    with vae_tiling(pipe, vae_tiles):
         decoded = vae.decode(latents.to(vae.dtype) / factor).sample
     return pipe.image_processor.postprocess(decoded, output_type="pil")[0]
