@@ -175,6 +175,8 @@ class StudioSession:
         returns are written and indexed here (:mod:`studio.outputs`)."""
         if request.kind == "export":  # a light job: no model, no plugin; the export package does it all
             return self._export(request, report, cancelled)
+        if request.kind == "upscale":
+            return self._upscale(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
         if request.kind == "batch":  # every prompt × seed of a list, one picture at a time
@@ -268,6 +270,15 @@ class StudioSession:
         signature = files_signature(entry.path)
         self._entries[name] = (signature, entry)
         return entry, signature
+
+    def _upscale(self, request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
+        """A light job without a diffusion model: the ``upscale`` function beside the loader of the first
+        plugin offering the capability; the picture comes back in the result for the caller to write."""
+        record = next((r for r in self.registry.usable() if "upscale" in r.manifest.capabilities), None)  # type: ignore[union-attr]
+        if record is None:
+            raise PluginError("No enabled plugin can upscale pictures.")
+        upscale = self.registry.load_attribute(record, "loader", "upscale")
+        return upscale(request, report, cancelled, self.settings.model_options())
 
     @staticmethod
     def _export(request: Request, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:

@@ -35,9 +35,9 @@ def build_parser() -> CliParser:
         help='open the window, wait for the first paint, print {"startup_ms": N} and exit',
     )
     commands = parser.add_subparsers(dest="command", parser_class=CliParser, metavar="COMMAND")
-    from studio.cli import batch_cmd, export_cmd, generate_cmd, jobs_cmd, models_cmd, plugins_cmd, text_cmd
+    from studio.cli import batch_cmd, export_cmd, generate_cmd, jobs_cmd, models_cmd, plugins_cmd, text_cmd, upscale_cmd
 
-    for module in (plugins_cmd, models_cmd, generate_cmd, batch_cmd, text_cmd, export_cmd, jobs_cmd):
+    for module in (plugins_cmd, models_cmd, generate_cmd, batch_cmd, upscale_cmd, text_cmd, export_cmd, jobs_cmd):
         module.add_parser(commands)
     try:
         from studio.cli import train_cmd

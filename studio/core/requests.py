@@ -32,7 +32,7 @@ MAX_CONTROL_WEIGHT = 5.0
 CONTROL_PREPROCESSORS = ("", "canny")
 #: Fields that name files or folders: they may not hold a NUL character.
 PATH_FIELDS = frozenset({"model", "init_image", "mask", "images", "out_dir", "visible_image", "c2pa_cert",
-                         "c2pa_key", "data", "run_dir", "refiner"})
+                         "c2pa_key", "data", "run_dir", "refiner", "image", "upscaler"})
 MAX_TEXT_CHARS = 10_000_000  # a prompt, a document to check, a path: more is a mistake, not a request
 
 
@@ -282,6 +282,11 @@ class GenerationRequest(Request):
     refiner_at: float = ranged(0.8, 0.01, 0.99, "fraction of the steps the base runs before the refiner")
     prompt_weighting: bool = field(default=True, metadata={
         "help": "read A1111 weights (word:1.3), (word), [word], BREAK and prompts over 77 tokens"})
+    hires_scale: float = ranged(1.0, 0.0, 8.0, "hires fix: upscale the picture this much, then img2img at that "
+                                               "size (0 or 1: off)")
+    hires_strength: float = ranged(0.5, 0.01, 1.0, "hires fix: how much the second pass changes the upscaled picture")
+    upscaler: str = field(default="lanczos", metadata={
+        "help": "hires fix upscaler: lanczos, or an ESRGAN .safetensors/.pth file"})
 
     @property
     def capability(self) -> str:
@@ -314,6 +319,8 @@ class GenerationRequest(Request):
         if self.refiner and (self.init_image or self.controls):
             raise BadInput("The refiner hand-off is for plain text-to-image.",
                            "Drop the refiner, or the init image and controls.")
+        if self.hires_scale > 1:
+            check_hires(self)
 
     @classmethod
     def defaults_for(cls, recommended: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -537,8 +544,38 @@ class BatchRequest(Request):
 
 MAX_BATCH_ITEMS = 1_000_000
 
+
+def check_hires(request: GenerationRequest) -> None:
+    """A hires fix the studio can run: not with a mask, its large size within ``MAX_SIDE``."""
+    if request.mask:
+        raise BadInput("The hires fix does not inpaint.", "Drop the mask or set --hires-scale 1.")
+    for name, side in (("width", request.width), ("height", request.height)):
+        if round(side * request.hires_scale / 8) * 8 > MAX_SIDE:
+            raise BadInput(f"The hires {name} {side} × {request.hires_scale:g} is above {MAX_SIDE} px.",
+                           "Lower --hires-scale, or upscale the picture afterwards with 'studio upscale'.")
+
+
+@dataclass(frozen=True)
+class UpscaleRequest(Request):
+    """Upscale one picture with Lanczos or an upscaler model file (``studio upscale``), in tiles."""
+
+    kind: ClassVar[str] = "upscale"
+    image: str = ""
+    scale: float = ranged(2.0, 1.0, 16.0, "output side / input side")
+    upscaler: str = "lanczos"
+    tile: int = ranged(256, 0, 4096, "input pixels per tile side for a model upscaler (0: the default)")
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.image:
+            raise BadInput("No image to upscale.")
+        check_text("upscaler", self.upscaler, path=True)
+        if 0 < self.tile < 32:
+            raise BadInput(f"A tile of {self.tile} px is too small.", "Use at least 32 px, or 0 for the default.")
+
 REQUEST_TYPES: dict[str, type[Request]] = {
-    cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest, BatchRequest)
+    cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest, BatchRequest,
+                           UpscaleRequest)
 }
 
 

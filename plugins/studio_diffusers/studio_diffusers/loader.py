@@ -32,11 +32,13 @@ from studio.plugins import (
     OutOfMemory,
 )
 from studio.plugins.devices import cpu_generator, default_dtype, resolve_device
+from studio_diffusers.hires import apply_hires, plan_hires
 from studio_diffusers.inpaint import LatentBlend, composite, prepare_mask
 from studio_diffusers.loras import LoraStack
 from studio_diffusers.previews import LazyPreview, StepPreviews, file_identity
 from studio_diffusers.prompt_weights import prompt_arguments
 from studio_diffusers.schedulers import make_scheduler
+from studio_diffusers.tiles import vae_tiling, wants_vae_tiling
 
 #: txt2img pipeline class -> its (img2img, inpaint) siblings, imported by name when first needed.
 DERIVED_PIPELINES = {
@@ -183,6 +185,7 @@ class StableDiffusionModel:
         size = (request.width, request.height)
         init = _open_image(request.init_image, "init image").resize(size) if request.init_image else None
         mask = prepare_mask(_open_image(request.mask, "mask"), size) if request.mask else None
+        hires = plan_hires(request, self.options)  # hires.py: a bad upscaler is refused before the first pass
         self.loras.apply(request.loras)
         control = self._controlnets().prepare(request, size) if request.controls else None  # control.py
         pipe = control.pipeline if control else self._pipeline(request)
@@ -225,16 +228,21 @@ class StableDiffusionModel:
                 report(0, total, notice=text)
         if request.refiner:  # base → refiner hand-off (refiner.py)
             pipe = self._refiners().hand_off(pipe, request, prompt_arguments)
-        images, notice = self._call_with_oom_retry(pipe, kwargs, report)
+        with vae_tiling(self.pipe, wants_vae_tiling(self.pipe, *size)):  # tiles.py: above 1024 px (or 2× native)
+            images, notice = self._call_with_oom_retry(pipe, kwargs, report)
         notice = " ".join([*(control.notices if control else []), *([notice] if notice else [])])
         if cancelled():
             report(total, total)  # raises JobCancelled
         if mask is not None:
             images = [composite(init, image, mask) for image in images]
+        if hires is not None:  # upscale, then img2img at the large size
+            images = apply_hires(self, request, images, hires, report, cancelled)
         about = {"model_name": self.name, "model_hash": self.model_hash, "backend": "torch",
                  "scheduler_config": _public_config(pipe.scheduler.config)}
         if control:
             about["controls"] = control.record
+        if hires is not None:
+            about.update(hires.about())
         outputs = tuple(ImageOutput(image, request.replace(seed=seed + i), about) for i, image in enumerate(images))
         return JobResult(images=outputs, data={"seed": seed, "notice": notice})
 
@@ -312,3 +320,10 @@ def _open_image(path: str, what: str) -> Image.Image:
             return image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise BadInput(f"The {what} '{path}' is not an image the studio can read ({exc}).") from None
+
+
+def upscale(request: Any, report: Any, cancelled: Any, options: dict[str, Any]) -> JobResult:
+    """The ``upscale`` capability (``studio upscale``): a light job without a diffusion model."""
+    from studio_diffusers.upscalers import run_upscale
+
+    return run_upscale(request, report, cancelled, options)

@@ -140,6 +140,9 @@ class OnnxStableDiffusion:
     # --------------------------------------------------------------------------------------- run
 
     def check_size(self, request: GenerationRequest) -> None:
+        if getattr(request, "hires_scale", 1) > 1:
+            raise BadInput("The hires fix runs on the torch backend only.",
+                           "Use --backend torch, or set --hires-scale 1 and upscale with 'studio upscale'.")
         multiple = int(self.config["unet"].get("side_multiple", 8))
         if request.width % multiple or request.height % multiple:
             raise BadInput(
