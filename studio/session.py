@@ -108,6 +108,14 @@ def check_input_files(request: Request) -> None:
         check_image_file(request.mask, "mask")
     for lora in request.loras:
         check_lora_file(lora.path)
+    for control in request.controls:
+        check_image_file(control.image, "control image")
+        if not Path(control.model).exists():
+            raise BadInput(f"The ControlNet '{control.model}' does not exist.",
+                           "Pass a ControlNet folder or .safetensors file.")
+    if request.refiner and not Path(request.refiner).is_dir():
+        raise BadInput(f"The refiner '{request.refiner}' is not a model folder.",
+                       "Pass the folder of an SDXL refiner (diffusers format).")
 
 
 def check_lora_file(path: str) -> None:

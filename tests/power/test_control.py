@@ -153,7 +153,8 @@ def test_a_controlnet_for_another_family_is_one_line_before_any_step(tiny_sd_fol
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("{img}:{tmp}/missing-net", "does not exist"),
+    ("{img}:{tmp}/missing-net", "The ControlNet '{tmp}/missing-net' does not exist"),
+    ("{tmp}/missing.png:{net}", "missing.png"),
     ("{img}:{tmp}/net.ckpt", "pickle file"),
     ("{img}:{net}:1:0.5", "a start without an end"),
     ("{img}:{net}:1:0.7:0.2", "Use a start below the end"),
@@ -166,7 +167,8 @@ def test_bad_controls_are_one_line_errors(spec, message, tiny_sd_folder, nets, p
                "--steps", "2", "--control", text, "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert rc == 2, err
-    assert message in err and "Traceback" not in err
+    assert message.format(tmp=tmp_path) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # the error and its hint
 
 
 def test_control_refs_parse_and_round_trip_through_json():
