@@ -5,12 +5,12 @@ as one job, into ``DIR/pNNN-sSEED.png``; a re-run skips the finished files. Unde
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
 
-from studio.cli.generate_cmd import _SPECIAL, _defaults_for, add_request_flags, given_fields
+from studio.cli.generate_cmd import _SPECIAL, _controls, _defaults_for, add_request_flags, given_fields
 from studio.cli.jobs import run_request
 from studio.core.errors import BadInput
 from studio.core.paths import existing_file, path_kind
@@ -34,31 +34,40 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     batch.add_argument("--init-image", default=None)
     batch.add_argument("--mask", default=None)
     batch.add_argument("--lora", action="append", default=[], metavar="FILE[:WEIGHT]")
+    batch.add_argument("--control", action="append", default=[], metavar="FILE:MODEL[:WEIGHT[:START:END]]",
+                       help="a control image and its ControlNet (folder or .safetensors); repeatable")
+    batch.add_argument("--control-preprocess", action="append", default=[], metavar="NAME",
+                       help="canny or none: one for every --control, or one per --control in order")
     batch.set_defaults(func=batch_cmd)
 
 
 def batch_request(args: argparse.Namespace) -> BatchRequest:
     """The batch the command line asks for, validated (its first picture's request too)."""
     from studio.batch_render import parse_seeds, read_prompts
+    from studio.session import check_input_files
 
     for path, what in ((args.init_image, "init image"), (args.mask, "mask")):
         if path is not None:
             existing_file(path, what)
     first, last = parse_seeds(args.seeds)
     values = {**_defaults_for(args.model), **given_fields(args, GenerationRequest, _SPECIAL | _FROM_BATCH)}
+    if values.get("refiner") and Path(values["refiner"]).exists():  # a folder, not a library name
+        values["refiner"] = str(Path(values["refiner"]).resolve())
     template = GenerationRequest(
         model=args.model,
         init_image=str(Path(args.init_image).resolve()) if args.init_image else None,
         mask=str(Path(args.mask).resolve()) if args.mask else None,
         loras=tuple(LoraRef.parse(item) for item in args.lora),
+        controls=_controls(args.control, args.control_preprocess),
         **values,
     )
-    generation = {key: value for key, value in dataclasses.asdict(template).items()
-                  if key not in _PER_BATCH | _FROM_BATCH | {"prompt"}}
+    generation = {key: value for key, value in json.loads(template.to_json()).items()  # as the queue stores it
+                  if key not in _PER_BATCH | _FROM_BATCH | {"prompt", "kind", "schema"}}
     request = BatchRequest(model=template.model, backend=template.backend, device=template.device,
                            prompts=read_prompts(args.prompts), first_seed=first, last_seed=last,
                            out_dir=str(_out_folder(args.out)), generation=generation)
     request.validate()
+    check_input_files(request.item(0, first))  # init image, mask, LoRA and control files: before queueing
     return request
 
 

@@ -153,3 +153,23 @@ def test_cancelling_the_batch_job_stops_it_between_pictures_and_a_rerun_resumes(
         session.close()
     assert job.state is JobState.DONE and job.result.data["skipped"] == 1 and job.result.data["written"] == 3
     assert len(files(out)) == 4
+
+
+def test_generate_flags_reach_every_picture_and_missing_input_files_are_refused_before_queueing(
+        prompts, tmp_path, capsys):
+    from studio.cli.batch_cmd import add_parser, batch_request
+    from studio.cli.main import CliParser
+
+    parser = CliParser(prog="studio")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["batch", str(prompts), "--model", "demo", "--seeds", "3-4", "--out", str(tmp_path / "o"),
+                              "--negative-prompt", "blurry", "--guidance", "3.5", "--scheduler", "Euler"])
+    request = batch_request(args)
+    assert request_from_json(request.to_json()) == request
+    picture = request.item(1, 4)
+    assert (picture.prompt, picture.seed, picture.batch) == ("blue square on the left", 4, 1)
+    assert (picture.negative_prompt, picture.guidance, picture.scheduler) == ("blurry", 3.5, "Euler")
+    assert main(["batch", str(prompts), "--model", "demo", "--seeds", "1", "--out", str(tmp_path / "o"),
+                 "--lora", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err
+    assert JobQueue().jobs() == []  # refused before a job was queued
