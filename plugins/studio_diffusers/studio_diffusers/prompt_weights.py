@@ -208,7 +208,9 @@ class WeightedEncoder:
 
         parts = []
         for segment in segments:
-            kept = [fragment for fragment in segment if fragment.text.strip()] or [Fragment("")]
+            # a fragment without tokens (spaces, characters the tokenizer drops) has nothing to weigh
+            tokenizer = self.providers[0].tokenizer
+            kept = [f for f in segment if f.text.strip() and token_count(tokenizer, f.text)] or [Fragment("")]
             texts, weights = [f.text for f in kept], [f.weight for f in kept]
             per_encoder = [provider.get_embeddings_for_weighted_prompt_fragments(
                 text_batch=[texts], fragment_weights_batch=[weights], device=self.device)
