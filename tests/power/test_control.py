@@ -202,3 +202,27 @@ def test_controlnet_on_the_demo_model(tmp_path, capsys):
     zero = generate("demo", tmp_path / "zero.png", "--control", f"{left}:{net}:0", size=64)
     assert np.abs(steered - plain).mean() > 3
     assert np.array_equal(zero, plain)
+
+
+def test_controlnet_on_a_tiny_sdxl_model_and_an_sd_net_refused_there(tmp_path, nets, pictures, capsys):
+    from tests.diffusers.test_lora_sdxl import build_tiny_sdxl
+
+    sdxl = build_tiny_sdxl(tmp_path / "tiny-sdxl")
+    net = build_tiny_controlnet(sdxl / "unet", tmp_path / "sdxl-net", (8, 16), seed=4)
+    plain = generate(sdxl, tmp_path / "plain.png", capsys=capsys)
+    left = generate(sdxl, tmp_path / "left.png", "--control", f"{pictures['left']}:{net}")
+    right = generate(sdxl, tmp_path / "right.png", "--control", f"{pictures['right']}:{net}")
+    assert np.abs(left - plain).mean() > 3 and np.abs(left - right).mean() > 1
+    rc = main(["generate", "--model", str(sdxl), "--prompt", "a", "--width", "32", "--height", "32", "--steps", "2",
+               "--control", f"{pictures['left']}:{nets['a']}", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is for another model family: its cross-attention width is 16, this SDXL model's is 32" in err
+
+
+def test_controlnet_steers_image_to_image_too(tiny_sd_folder, nets, pictures, tmp_path):
+    init = ["--init-image", str(pictures["right"]), "--strength", "0.7"]
+    plain = generate(tiny_sd_folder, tmp_path / "plain.png", *init)
+    steered = generate(tiny_sd_folder, tmp_path / "steered.png", *init, "--control", f"{pictures['left']}:{nets['a']}")
+    zero = generate(tiny_sd_folder, tmp_path / "zero.png", *init, "--control", f"{pictures['left']}:{nets['a']}:0")
+    assert np.abs(steered - plain).mean() > 3
+    assert np.array_equal(zero, plain)
