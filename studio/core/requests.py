@@ -519,6 +519,12 @@ class BatchRequest(Request):
     def seeds(self) -> range:
         return range(self.first_seed, self.last_seed + 1)
 
+    @property
+    def prompt(self) -> str:
+        """What the queue shows for the job: the first prompt, how many follow, and the seeds."""
+        more = f" (+{len(self.prompts) - 1} more)" if len(self.prompts) > 1 else ""
+        return f"{self.prompts[0]}{more}, seeds {self.first_seed}-{self.last_seed}" if self.prompts else ""
+
     def item(self, index: int, seed: int) -> GenerationRequest:
         """The request of prompt ``index`` (0-based) with ``seed``: one picture."""
         data = {**self.generation, "kind": "generate", "model": self.model, "backend": self.backend,

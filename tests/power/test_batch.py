@@ -47,6 +47,9 @@ def test_every_prompt_and_seed_once_as_one_job_and_a_rerun_skips_finished_files(
     [job] = queue.jobs()
     assert job.request.kind == "batch" and job.state is JobState.DONE
     assert job.result.data["written"] == 4
+    capsys.readouterr()
+    assert main(["jobs", "list"]) == 0
+    assert "red circle (+1 more), seeds 1-2" in capsys.readouterr().out  # what the queue shows for it
 
     # The picture is the one `studio generate` makes with that prompt and seed, byte for byte.
     single = tmp_path / "single.png"
