@@ -95,6 +95,16 @@ def process_share(items: list[BatchItem], device: str = "auto") -> tuple[list[Ba
         return list(share), state.process_index, state.num_processes
 
 
+def end_processes() -> None:
+    """Close the process group a launched batch opened (NCCL warns at exit otherwise); nothing when alone."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return
+    from accelerate import PartialState
+
+    if PartialState._shared_state:  # initialised by process_share
+        PartialState().destroy_process_group()
+
+
 def is_done(target: Path, request: GenerationRequest) -> bool:
     """Whether ``target`` already holds this picture (a file there is complete: it was renamed into place).
     A file made from another request, or not ours, is a :class:`BadInput`: never kept as done, never replaced."""

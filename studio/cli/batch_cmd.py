@@ -87,7 +87,12 @@ def _out_folder(out: str) -> Path:
 
 
 def batch_cmd(args: argparse.Namespace) -> int:
-    job = run_request(batch_request(args))
+    from studio.batch_render import end_processes
+
+    try:
+        job = run_request(batch_request(args))
+    finally:
+        end_processes()
     result = job.result
     for artifact in result.artifacts if result else ():
         if artifact.kind == "out":
