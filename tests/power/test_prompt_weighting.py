@@ -156,6 +156,24 @@ def test_sdxl_weights_both_text_encoders_and_pads_the_negative_to_a_long_prompt(
     assert not np.array_equal(plain, weighted)
 
 
+def test_hostile_prompts_are_parsed_in_linear_time_and_refused_in_one_line(tiny_sdxl_pipe):
+    import time
+
+    from studio.core.errors import BadInput
+
+    _, pipe = tiny_sdxl_pipe
+    started = time.perf_counter()
+    assert len(parse_prompt("(a" * 20_000)[0]) > 1000  # 20,000 unclosed brackets: each weighs to the end
+    assert len(parse_prompt("\\(" * 100_000)[0]) == 1  # 100,000 escaped brackets: one literal fragment
+    assert time.perf_counter() - started < 3
+    with pytest.raises(BadInput, match="too large to use"):  # 1.1 ** 20000 is not a finite weight
+        prompt_arguments(pipe, GenerationRequest(model="x", prompt="(a" * 20_000))
+    with pytest.raises(BadInput, match="negative prompt is too long to weight"):
+        prompt_arguments(pipe, GenerationRequest(model="x", prompt="a", negative_prompt="red " * 5000))
+    short = GenerationRequest(model="x", prompt="red " * 5000, prompt_weighting=False)
+    assert prompt_arguments(pipe, short)["prompt"] == [short.prompt]  # off: the pipeline cuts it, as before
+
+
 def test_the_onnx_backend_refuses_weighting_before_exporting(session, tiny_sd_folder):
     request = GenerationRequest(model=str(tiny_sd_folder), backend="onnx", prompt="a (red:1.4) circle", seed=1,
                                 steps=2, width=32, height=32)

@@ -14,6 +14,7 @@ so existing pictures do not change. The request keeps the prompt as typed (the i
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ from studio.plugins import BadInput, GenerationRequest
 
 ROUND_WEIGHT = 1.1
 SQUARE_WEIGHT = 1 / 1.1
+#: The longest weighted prompt: chunks of 75 tokens (about 2,400 tokens; each chunk lengthens every
+#: cross-attention of every step).
+MAX_CHUNKS = 32
 
 #: One lexical piece of A1111 prompt syntax, in A1111's order of precedence.
 _PIECE = re.compile(r"""
@@ -51,51 +55,73 @@ Segment = list[Fragment]  # the text between two BREAKs
 
 def parse_prompt(text: str) -> list[Segment]:
     """``text`` as BREAK-separated segments of weighted fragments (A1111's ``parse_prompt_attention``
-    rules: an unclosed bracket weighs to the end, an unmatched closing one is literal text)."""
-    pieces: list[list[Any]] = []  # [text, weight] or [None, None] for a BREAK
+    rules: a bracket weighs the text from where it opens to where it closes, an unclosed one to the
+    end, an unmatched closing one is literal text). Linear in the prompt's length."""
+    pieces: list[str | None] = []  # text, or None for a BREAK
+    spans: list[tuple[int, int, float]] = []  # (first piece, end piece, factor) of each bracket
     round_open: list[int] = []
     square_open: list[int] = []
-
-    def weigh(start: int, factor: float) -> None:
-        for piece in pieces[start:]:
-            if piece[0] is not None:
-                piece[1] *= factor
-
     for match in _PIECE.finditer(text):
         piece, weight = match.group(0), match.group("weight")
         if piece.startswith("\\"):
-            pieces.append([piece[1:] or "\\", 1.0])
+            pieces.append(piece[1:] or "\\")
         elif piece == "(":
             round_open.append(len(pieces))
         elif piece == "[":
             square_open.append(len(pieces))
         elif weight is not None and round_open and _is_number(weight):
-            weigh(round_open.pop(), float(weight))
+            spans.append((round_open.pop(), len(pieces), float(weight)))
         elif piece == ")" and round_open:
-            weigh(round_open.pop(), ROUND_WEIGHT)
+            spans.append((round_open.pop(), len(pieces), ROUND_WEIGHT))
         elif piece == "]" and square_open:
-            weigh(square_open.pop(), SQUARE_WEIGHT)
+            spans.append((square_open.pop(), len(pieces), SQUARE_WEIGHT))
         else:
             for index, part in enumerate(_BREAK.split(piece)):
                 if index:
-                    pieces.append([None, None])
-                pieces.append([part, 1.0])
-    for start in round_open:
-        weigh(start, ROUND_WEIGHT)
-    for start in square_open:
-        weigh(start, SQUARE_WEIGHT)
+                    pieces.append(None)
+                pieces.append(part)
+    spans += [(start, len(pieces), ROUND_WEIGHT) for start in round_open]
+    spans += [(start, len(pieces), SQUARE_WEIGHT) for start in square_open]
 
     segments: list[Segment] = [[]]
-    for piece_text, weight in pieces:
-        if piece_text is None:
-            segments.append([])
-        elif piece_text:
-            current = segments[-1]
-            if current and current[-1].weight == weight:
-                current[-1] = Fragment(current[-1].text + piece_text, weight)
-            else:
-                current.append(Fragment(piece_text, weight))
+    run: list[str] = []  # texts of equal weight, joined once
+    run_weight = 1.0
+    for piece_text, weight in zip(pieces, _span_products(len(pieces), spans), strict=True):
+        if piece_text is None or (piece_text and weight != run_weight):
+            if run:
+                segments[-1].append(Fragment("".join(run), run_weight))
+            run, run_weight = [], weight
+            if piece_text is None:
+                segments.append([])
+                continue
+        if piece_text:
+            run.append(piece_text)
+    if run:
+        segments[-1].append(Fragment("".join(run), run_weight))
     return segments
+
+
+def _span_products(count: int, spans: list[tuple[int, int, float]]) -> list[float]:
+    """Each piece's weight: the product of the factors of the spans covering it (one sweep; a piece
+    no span covers weighs exactly 1, a zero factor makes 0)."""
+    opening: dict[int, list[float]] = {}
+    closing: dict[int, list[float]] = {}
+    for first, end, factor in spans:
+        if first < end:
+            opening.setdefault(first, []).append(factor)
+            closing.setdefault(end, []).append(factor)
+    weights, product, active, zeros = [], 1.0, 0, 0
+    for index in range(count):
+        for factor in closing.get(index, ()):
+            active, zeros = active - 1, zeros - (factor == 0)
+            product = product / factor if factor else product
+        if active == 0:
+            product = 1.0  # no rounding left over from closed spans
+        for factor in opening.get(index, ()):
+            active, zeros = active + 1, zeros + (factor == 0)
+            product = product * factor if factor else product
+        weights.append(0.0 if zeros else product)
+    return weights
 
 
 def _is_number(text: str) -> bool:
@@ -142,10 +168,28 @@ def prompt_arguments(pipe: Any, request: GenerationRequest) -> dict[str, Any]:
         return literal
     positive, negative = parse_prompt(request.prompt), parse_prompt(request.negative_prompt)
     tokenizer = pipe.tokenizer if pipe.tokenizer is not None else pipe.tokenizer_2
-    plain = [plain_text(positive), plain_text(negative)]
-    if not is_weighted(positive) and not is_weighted(negative) and all(fits_one_chunk(tokenizer, t) for t in plain):
+    chunks = [check_length(tokenizer, what, segments)
+              for what, segments in (("prompt", positive), ("negative prompt", negative))]
+    if not is_weighted(positive) and not is_weighted(negative) and chunks == [1, 1]:
+        plain = [plain_text(positive), plain_text(negative)]
         return {"prompt": [plain[0]] * batch, "negative_prompt": [plain[1]] * batch if plain[1] else None}
     return WeightedEncoder(pipe).arguments(positive, negative, batch)
+
+
+def check_length(tokenizer: Any, what: str, segments: list[Segment]) -> int:
+    """How many 75-token chunks the parsed prompt takes; a :class:`BadInput` past :data:`MAX_CHUNKS`
+    or for a weight that is not a finite number (``((((…))))`` nested thousands deep)."""
+    if any(not math.isfinite(fragment.weight) for segment in segments for fragment in segment):
+        raise BadInput(f"A weight in the {what} is too large to use (brackets nested too deep?).")
+    per_chunk = tokenizer.model_max_length - 2
+    chunks = 0
+    for segment in segments:
+        chunks += max(1, math.ceil(token_count(tokenizer, "".join(f.text for f in segment)) / per_chunk))
+        if chunks > MAX_CHUNKS:
+            raise BadInput(f"The {what} is too long to weight: over {MAX_CHUNKS} chunks of {per_chunk} tokens.",
+                           "Shorten it, or turn prompt weighting off (--no-prompt-weighting) to cut it at "
+                           f"{tokenizer.model_max_length} tokens.")
+    return chunks
 
 
 def refuse_on_onnx(request: GenerationRequest, tokenizer: Any | None = None) -> None:
