@@ -7,6 +7,7 @@ Pillow is imported inside functions so ``import studio.core`` stays light.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ def a1111_infotext(request: GenerationRequest, seed: int, model_name: str = "", 
         fields.append(f"Model: {model_name}")
     if request.init_image:
         fields.append(f"Denoising strength: {request.strength:g}")
+    for index, control in enumerate(request.controls):  # as A1111's ControlNet extension writes them
+        fields.append(f'ControlNet {index}: "Module: {control.preprocess or "none"}, '
+                      f"Model: {Path(control.model).stem}, Weight: {control.weight:g}, "
+                      f'Guidance Start: {control.start:g}, Guidance End: {control.end:g}"')
+    if request.refiner:
+        fields += [f"Refiner: {Path(request.refiner).name}", f"Refiner switch at: {request.refiner_at:g}"]
+    if request.hires_scale > 1:  # as A1111 writes its hires fix
+        upscaler = "Lanczos" if request.upscaler.strip().lower() in ("", "lanczos") else Path(request.upscaler).stem
+        fields += [*([] if request.init_image else [f"Denoising strength: {request.hires_strength:g}"]),
+                   f"Hires upscale: {request.hires_scale:g}", f"Hires upscaler: {upscaler}"]
     lines.append(", ".join(fields))
     return "\n".join(lines)
 
@@ -199,6 +210,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return {"source": None}
 
 
+#: One ``Key: value`` of an infotext's settings line, the value plain or "quoted" (A1111's own pattern).
+_SETTING = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+
 def parse_infotext(text: str) -> dict[str, Any]:
     """Parse A1111 infotext into prompt, negative prompt and a settings mapping."""
     lines = text.strip().split("\n")
@@ -212,10 +227,9 @@ def parse_infotext(text: str) -> dict[str, Any]:
             line = line.removeprefix("Negative prompt:").strip()
         target.append(line)
     settings: dict[str, str] = {}
-    for part in settings_line.split(", "):
-        key, sep, value = part.partition(": ")
-        if sep:
-            settings[key.strip()] = value.strip()
+    for key, value in _SETTING.findall(settings_line):  # a "quoted value" may hold ", " (ControlNet units)
+        value = value.strip()
+        settings[key.strip()] = value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
     return {"prompt": "\n".join(prompt), "negative_prompt": "\n".join(negative), "settings": settings}
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from studio.cli.main import main
-from studio.core.imagemeta import read_metadata
+from studio.core.imagemeta import parse_infotext, read_metadata
 from studio.core.requests import ControlRef, GenerationRequest, request_from_json
 
 
@@ -86,6 +86,13 @@ def test_the_metadata_records_model_weight_start_end_and_image_hash_and_regenera
     assert (record["start"], record["end"]) == (0.0, 0.6)
     assert record["image_sha256"] == hashlib.sha256(pictures["left"].read_bytes()).hexdigest()
     assert meta["request"]["controls"][0]["image"] == str(pictures["left"])
+    settings = parse_infotext(meta["parameters"])["settings"]  # A1111's ControlNet extension's line
+    assert settings["ControlNet 0"] == "Module: none, Model: net-a, Weight: 0.8, Guidance Start: 0, Guidance End: 0.6"
+    assert settings["Model"] == tiny_sd_folder.name and settings["Steps"] == "3"
+    from sd_parsers import ParserManager
+
+    sampler = ParserManager().parse(str(out)).samplers[0]  # other tools still read the picture's parameters
+    assert [p.value for p in sampler.prompts] == ["a red circle"] and sampler.parameters["seed"] == "7"
     again = tmp_path / "again.png"
     assert main(["regenerate", str(out), "--out", str(again)]) == 0, capsys.readouterr().err
     assert again.read_bytes() == out.read_bytes()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from studio.cli.main import main
-from studio.core.imagemeta import read_metadata
+from studio.core.imagemeta import parse_infotext, read_metadata
 from studio.core.requests import GenerationRequest
 from tests.diffusers.test_lora_sdxl import build_tiny_sdxl
 
@@ -69,6 +69,8 @@ def test_the_refiner_takes_over_at_the_chosen_fraction_and_regenerate_reproduces
     assert np.abs(early - alone).mean() > 1 and np.abs(early - late).mean() > 1
     recorded = read_metadata(tmp_path / "late.png")["request"]
     assert (recorded["refiner"], recorded["refiner_at"]) == (str(refiner), 0.8)
+    settings = parse_infotext(read_metadata(tmp_path / "late.png")["parameters"])["settings"]
+    assert (settings["Refiner"], settings["Refiner switch at"]) == ("refiner", "0.8")
     again = tmp_path / "again.png"
     assert main(["regenerate", str(tmp_path / "late.png"), "--out", str(again)]) == 0, capsys.readouterr().err
     assert again.read_bytes() == (tmp_path / "late.png").read_bytes()
