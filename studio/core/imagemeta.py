@@ -240,11 +240,8 @@ def request_from_image(path: str | Path) -> GenerationRequest:
         raise BadInput(f"'{path}' holds no studio generation record to regenerate from.")
     if not isinstance(meta.get("request"), dict):
         raise BadInput(f"The studio record in '{path}' holds no request to regenerate from.")
-    record = meta["request"]
-    if record.get("kind") == "generate" and "prompt_weighting" not in record:
-        record = {**record, "prompt_weighting": False}  # made before weighting existed: brackets were literal
     try:
-        request = request_from_dict(record)
+        request = request_from_dict(meta["request"])
     except BadInput as exc:
         raise BadInput(f"The studio record in '{path}' cannot be used: {exc.message}", exc.hint) from None
     if not isinstance(request, GenerationRequest):

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from studio.core.errors import BadInput
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: GenerationRequest.prompt_weighting (a schema-1 record read its brackets literally)
 
 BACKENDS = ("torch", "onnx")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -600,6 +600,8 @@ def request_from_dict(data: dict[str, Any]) -> Request:
             f"This request was written by a newer studio (schema {schema}).",
             "Update the studio to read it.",
         )
+    if cls is GenerationRequest and schema < 2:
+        data.setdefault("prompt_weighting", False)  # made before weighting: it regenerates as it was made
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(str(key) for key in set(data) - names)
     if unknown:

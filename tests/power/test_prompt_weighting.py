@@ -114,14 +114,20 @@ def test_a_record_from_before_weighting_regenerates_with_the_literal_text(tmp_pa
     from PIL.PngImagePlugin import PngInfo
 
     from studio.core.imagemeta import request_from_image
+    from studio.core.requests import request_from_dict
+    from studio.ui.recall import recall
 
-    record = GenerationRequest(model="demo", prompt="a (red:1.4) circle", seed=1).to_dict()
-    del record["prompt_weighting"]
+    record = {**GenerationRequest(model="demo", prompt="a (red:1.4) circle", seed=1).to_dict(), "schema": 1}
+    del record["prompt_weighting"]  # what a studio before schema 2 wrote
     info = PngInfo()
     info.add_text("studio", json.dumps({"request": record}))
     Image.new("RGB", (8, 8)).save(tmp_path / "old.png", pnginfo=info)
-    assert request_from_image(tmp_path / "old.png").prompt_weighting is False
-    assert GenerationRequest().prompt_weighting is True
+    assert request_from_image(tmp_path / "old.png").prompt_weighting is False  # studio regenerate
+    assert recall(str(tmp_path / "old.png"))[1]["prompt_weighting"] is False  # the window's recall
+    assert request_from_dict(record).prompt_weighting is False  # the gallery and the queue
+    new = GenerationRequest(model="demo", prompt="a (red:1.4) circle").to_dict()
+    assert new["schema"] == 2 and request_from_dict(new).prompt_weighting is True
+    assert request_from_dict({"kind": "generate", "model": "demo"}).prompt_weighting is True
 
 
 @pytest.fixture(scope="module")
