@@ -44,6 +44,7 @@ def test_hires_scale_2_on_demo_keeps_shape_colour_and_place(tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     info = capsys.readouterr().out
     assert '"hires_scale": 2' in info and '"hires_upscaler": "Lanczos"' in info
+    assert "Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: Lanczos" in info  # A1111's infotext
 
 
 def test_one_window_tiled_loop_is_diffusers_img2img(demo_model, tmp_path):

@@ -26,6 +26,7 @@ from studio.plugins.devices import cpu_generator
 VAE_TILING_ABOVE = 1024
 VAE_TILE_SIDE = 512
 TILE_STRIDE = 0.75  # a window moves this fraction of its side: a quarter overlaps its neighbour
+WINDOW_BATCH = 8  # windows denoised in one UNet call
 
 
 def native_side(pipe: Any) -> int:
@@ -121,20 +122,23 @@ def tiled_img2img(pipe: Any, image: Image.Image, prompt_args: dict[str, Any], *,
     tile = int(native_side(pipe) // pipe.vae_scale_factor)
     height, width = latents.shape[-2:]
     spots = [(y, x) for y in windows(height, tile) for x in windows(width, tile)]
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    weight = window_weight(tile_h, tile_w).to(device)
     for step, t in enumerate(timesteps):
         scaled = scheduler.scale_model_input(latents, t)
         total = torch.zeros_like(latents, dtype=torch.float32)
         weight_sum = torch.zeros((1, 1, height, width), dtype=torch.float32, device=device)
-        for y, x in spots:
-            y1, x1 = min(y + tile, height), min(x + tile, width)
-            part = scaled[:, :, y:y1, x:x1]
-            prediction = unet(torch.cat([part, part]) if cfg else part, t, encoder_hidden_states=states).sample
+        for first in range(0, len(spots), WINDOW_BATCH):  # windows of one size: several per UNet call
+            group = spots[first:first + WINDOW_BATCH]
+            parts = [scaled[:, :, y:y + tile_h, x:x + tile_w] for y, x in group]
+            inputs = torch.cat(parts + parts if cfg else parts)
+            prediction = unet(inputs, t, encoder_hidden_states=states.repeat_interleave(len(group), 0)).sample
             if cfg:
                 uncond, cond = prediction.chunk(2)
                 prediction = uncond + guidance * (cond - uncond)
-            weight = window_weight(y1 - y, x1 - x).to(device)
-            total[:, :, y:y1, x:x1] += prediction.float() * weight
-            weight_sum[:, :, y:y1, x:x1] += weight
+            for (y, x), one in zip(group, prediction.float().split(latents.shape[0]), strict=True):
+                total[:, :, y:y + tile_h, x:x + tile_w] += one * weight
+                weight_sum[:, :, y:y + tile_h, x:x + tile_w] += weight
             if cancelled():
                 raise JobCancelled()
         latents = scheduler.step((total / weight_sum).to(dtype), t, latents, generator=generator).prev_sample

@@ -132,16 +132,18 @@ def tile_starts(length: int, tile: int) -> list[int]:
 @torch.inference_mode()
 def run_tiled(model: torch.nn.Module, scale: int, image: Image.Image, tile: int,
               progress: Callable[[int, int], None] | None = None) -> Image.Image:
-    """The model's output for ``image``, computed tile by tile: each tile is run with ``TILE_OVERLAP``
-    more pixels around it (so its borders see their neighbours) and only its own part is kept; the
-    output is filled in place as bytes, so memory is one tile's activations plus the output picture."""
+    """The model's output for ``image``, computed tile by tile: the model sees at most ``tile`` × ``tile``
+    input pixels at once, a core and ``TILE_OVERLAP`` pixels of its neighbours around it (so its borders
+    are drawn as in one piece), and only the core is kept; the output is filled in place as bytes, so
+    memory is one tile's activations plus the output picture."""
     pixels = np.asarray(image, dtype=np.uint8)
     height, width = pixels.shape[:2]
     out = np.empty((height * scale, width * scale, 3), dtype=np.uint8)
     param = next(model.parameters())
-    spots = [(y, x) for y in tile_starts(height, tile) for x in tile_starts(width, tile)]
+    core_h, core_w = (side if side <= tile else max(16, tile - 2 * TILE_OVERLAP) for side in (height, width))
+    spots = [(y, x) for y in tile_starts(height, core_h) for x in tile_starts(width, core_w)]
     for done, (y, x) in enumerate(spots):
-        y1, x1 = min(y + tile, height), min(x + tile, width)
+        y1, x1 = min(y + core_h, height), min(x + core_w, width)
         py0, px0 = max(0, y - TILE_OVERLAP), max(0, x - TILE_OVERLAP)
         py1, px1 = min(height, y1 + TILE_OVERLAP), min(width, x1 + TILE_OVERLAP)
         patch = torch.from_numpy(pixels[py0:py1, px0:px1].copy()).permute(2, 0, 1)[None]
