@@ -35,7 +35,7 @@ bench: $(STAMP)
 # A one-folder Linux bundle (PyInstaller) in dist/studio/, then its smoke test in a clean environment.
 # Rebuilt only when the code, resources or packaging change; build/pyinstaller caches the analysis.
 BUNDLE := dist/studio/studio
-BUNDLE_INPUTS := $(shell git ls-files studio plugins resources packaging 2>/dev/null)
+BUNDLE_INPUTS := $(wildcard $(shell git ls-files studio plugins resources packaging 2>/dev/null))
 $(BUNDLE): $(STAMP) $(BUNDLE_INPUTS)
 	PY=$(PY) packaging/build_bundle.sh
 

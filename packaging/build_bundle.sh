@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 APP_ID=io.github.creativestudio.Studio
 "$PY" -m pip install -q --disable-pip-version-check -c packaging/constraints.txt -r packaging/requirements-bundle.txt
-"$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/studio.spec
+# Freeze a snapshot of the sources, so that files saved while PyInstaller works (minutes) cannot mix
+# two versions of the code in one bundle.
+SRC=build/bundle-src
+rm -rf "$SRC" && mkdir -p "$SRC"
+tar --exclude=__pycache__ --exclude='*.egg-info' -cf - studio plugins resources packaging | tar -xf - -C "$SRC"
+"$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller "$SRC/packaging/studio.spec"
 SHARE=dist/studio/share
 install -D -m 644 "resources/linux/$APP_ID.desktop" "$SHARE/applications/$APP_ID.desktop"
 install -D -m 644 "resources/linux/$APP_ID.metainfo.xml" "$SHARE/metainfo/$APP_ID.metainfo.xml"

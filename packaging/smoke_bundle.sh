@@ -15,6 +15,9 @@ ms() { date +%s%3N; }
 start=$(ms); "${clean_env[@]}" "$BUNDLE/studio" --version; version_ms=$(($(ms) - start))
 start=$(ms); smoke=$("${clean_env[@]}" "$BUNDLE/studio" --smoke-test | tail -n 1); smoke_ms=$(($(ms) - start))
 echo "$smoke" | grep -q '"startup_ms"' || { echo "smoke test printed no startup_ms: $smoke" >&2; exit 1; }
+# the window's device probe runs `sys.executable -m studio.backends.probe`: the bundle is sys.executable
+"${clean_env[@]}" "$BUNDLE/studio" -m studio.backends.probe | grep -q '"device": "' \
+  || { echo "the device probe does not run in the bundle" >&2; exit 1; }
 "${clean_env[@]}" "$BUNDLE/studio" plugins list --json > plugins.json
 for family in diffusers transformers; do
   grep -q "\"id\": \"$family\"" plugins.json || { echo "built-in family $family not found" >&2; cat plugins.json >&2; exit 1; }
