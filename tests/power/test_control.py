@@ -233,3 +233,43 @@ def test_controlnet_steers_image_to_image_too(tiny_sd_folder, nets, pictures, tm
     zero = generate(tiny_sd_folder, tmp_path / "zero.png", *init, "--control", f"{pictures['left']}:{nets['a']}:0")
     assert np.abs(steered - plain).mean() > 3
     assert np.array_equal(zero, plain)
+
+
+def build_tiny_adapter(unet_folder: Path, out: Path, downscale: int, seed: int = 0) -> Path:
+    """A T2I-Adapter with random weights whose features meet the UNet's down blocks."""
+    import torch
+    from diffusers import T2IAdapter, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    channels = list(UNet2DConditionModel.load_config(unet_folder)["block_out_channels"])
+    T2IAdapter(in_channels=3, channels=channels, num_res_blocks=1, downscale_factor=downscale,
+               adapter_type="full_adapter").save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def test_a_t2i_adapter_on_the_demo_model_steers_and_weight_zero_is_as_without(tmp_path, capsys):
+    """The tiny SD folder's first down block has no cross-attention (a plain block takes its residual
+    after downsampling, where no adapter feature fits): it is refused there; the demo's UNet fits."""
+    from studio.core.paths import RESOURCES
+
+    adapter = build_tiny_adapter(RESOURCES / "models" / "demo" / "unet", tmp_path / "adapter", 4, seed=5)
+    left = shape_picture(tmp_path / "left.png", (4, 16, 28, 48), size=64)
+    right = shape_picture(tmp_path / "right.png", (36, 16, 60, 48), size=64)
+    plain = generate("demo", tmp_path / "plain.png", size=64, capsys=capsys)
+    steered = generate("demo", tmp_path / "steered.png", "--control", f"{left}:{adapter}", size=64)
+    moved = generate("demo", tmp_path / "moved.png", "--control", f"{right}:{adapter}", size=64)
+    zero = generate("demo", tmp_path / "zero.png", "--control", f"{left}:{adapter}:0", size=64)
+    assert np.abs(steered - plain).mean() > 1 and np.abs(steered - moved).mean() > 1
+    assert np.abs(zero - plain).max() <= 1  # the adapter pipeline decodes by its own (older) path
+    assert read_metadata(tmp_path / "steered.png")["controls"][0]["model"] == str(adapter)
+    rc = main(["generate", "--model", "demo", "--prompt", "a", "--steps", "2", "--control", f"{left}:{adapter}:1:0.2:1",
+               "--out", str(tmp_path / "x.png")])
+    assert rc == 2 and "T2I-Adapters act from the first step" in capsys.readouterr().err
+
+
+def test_a_t2i_adapter_that_does_not_fit_is_one_line(tiny_sd_folder, pictures, tmp_path, capsys):
+    adapter = build_tiny_adapter(tiny_sd_folder / "unet", tmp_path / "adapter", 2)
+    rc = main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a", "--width", "32", "--height", "32",
+               "--steps", "2", "--control", f"{pictures['left']}:{adapter}", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "This model's UNet takes no T2I-Adapter" in err and "Traceback" not in err

@@ -1,10 +1,12 @@
-"""ControlNet for SD 1.x/2.x and SDXL pipelines: several at once, each with a control image, a
-weight and the fraction of the steps it acts between.
+"""ControlNet and T2I-Adapter for SD 1.x/2.x and SDXL pipelines: several at once, each with a
+control image, a weight and the fraction of the steps it acts between.
 
 A ControlNet is a diffusers folder (``config.json`` + safetensors weights) or one ``.safetensors``
 file (diffusers or original keys; its config is derived from the loaded model's UNet, offline).
-Each is checked against the model before any step runs: a ControlNet made for another family
-(another cross-attention width, other UNet channels, another latent scale) is a one-line error.
+A T2I-Adapter is a diffusers folder whose config names ``T2IAdapter`` (text-to-image only; it acts
+from the first step to END). Each is checked against the model before any step runs: one made for
+another family (another cross-attention width, other UNet channels, another latent scale) is a
+one-line error.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ CONTROL_PIPELINES = {
     "StableDiffusionXLPipeline": ("StableDiffusionXLControlNetPipeline",
                                   "StableDiffusionXLControlNetImg2ImgPipeline"),
 }
+#: base txt2img pipeline class -> its T2I-Adapter pipeline class.
+ADAPTER_PIPELINES = {"StableDiffusionPipeline": "StableDiffusionAdapterPipeline",
+                     "StableDiffusionXLPipeline": "StableDiffusionXLAdapterPipeline"}
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
 
@@ -54,16 +59,11 @@ class ControlNets:
         """Load and check the request's ControlNets, read (and preprocess) its control images."""
         img2img = bool(request.init_image)
         keys = [self._load(control.model) for control in request.controls]
+        adapters = [is_adapter(self.loaded[key]) for key in keys]
+        if any(adapters):
+            return self._prepare_adapters(request, size, keys, all(adapters), img2img)
         pipeline = self._pipeline((*keys, "img2img" if img2img else "txt2img"), keys, img2img)
-        images, record, notices = [], [], []
-        for control in request.controls:
-            image, notice = control_image(control.image, control.preprocess, size)
-            images.append(image)
-            notices += [notice] if notice else []
-            record.append({"model": control.model, "model_name": Path(control.model).name,
-                           "weight": control.weight, "start": control.start, "end": control.end,
-                           "preprocess": control.preprocess, "image": control.image,
-                           "image_sha256": file_sha256(control.image)})
+        images, record, notices = _images_and_record(request, size)
         single = len(images) == 1
         kwargs: dict[str, Any] = {
             "control_image" if img2img else "image": images[0] if single else images,
@@ -73,12 +73,49 @@ class ControlNets:
         }
         return ControlPlan(pipeline, kwargs, record, notices)
 
+    def _prepare_adapters(self, request: GenerationRequest, size: tuple[int, int], keys: list[str], only: bool,
+                          img2img: bool) -> ControlPlan:
+        """T2I-Adapters: text-to-image, all from the first step to one shared end."""
+        if not only:
+            raise BadInput("ControlNets and T2I-Adapters cannot steer one picture together.",
+                           "Use ControlNets only, or T2I-Adapters only.")
+        if img2img:
+            raise BadInput("T2I-Adapters steer text-to-image only.", "Drop the init image, or use a ControlNet.")
+        xl = type(self.pipe).__name__ == "StableDiffusionXLPipeline"
+        ends = {control.end for control in request.controls}
+        if any(control.start for control in request.controls) or len(ends) > 1 or (not xl and ends != {1.0}):
+            raise BadInput("T2I-Adapters act from the first step: START must be 0 and all ENDs the same "
+                           "(1 on SD 1.x/2.x, where diffusers' adapter pipeline has no end).",
+                           "Write FILE:ADAPTER:WEIGHT:0:END with one END for every adapter.")
+        cache_key = (*keys, "adapter")
+        if cache_key not in self._pipelines:
+            import diffusers
+
+            base = type(self.pipe).__name__
+            if base not in ADAPTER_PIPELINES:
+                raise BadInput(f"T2I-Adapters work with SD 1.x/2.x and SDXL models, not a {base}.")
+            nets = [self.loaded[key] for key in keys]
+            adapter = nets[0] if len(nets) == 1 else diffusers.MultiAdapter(nets)
+            pipeline = getattr(diffusers, ADAPTER_PIPELINES[base]).from_pipe(self.pipe, adapter=adapter)
+            pipeline.set_progress_bar_config(disable=True)
+            self._pipelines = {cache_key: StepCallbackShim(pipeline)}
+        images, record, notices = _images_and_record(request, size)
+        kwargs = {"image": images[0] if len(images) == 1 else images,
+                  "adapter_conditioning_scale": _one_or_all([c.weight for c in request.controls])}
+        if xl:
+            kwargs["adapter_conditioning_factor"] = request.controls[0].end
+        return ControlPlan(self._pipelines[cache_key], kwargs, record, notices)
+
     def _load(self, path: str) -> str:
         key = file_key(path) or str(Path(path).resolve())
         if key not in self.loaded:
-            controlnet = load_controlnet(path, self.pipe.unet, self.pipe.unet.dtype)
-            check_fits(controlnet, Path(path).name, self.pipe)
-            self.loaded[key] = controlnet.to(self.device)
+            if _names_adapter(Path(path)):
+                model = load_adapter(path, self.pipe.unet.dtype)
+                check_adapter_fits(model, Path(path).name, self.pipe)
+            else:
+                model = load_controlnet(path, self.pipe.unet, self.pipe.unet.dtype)
+                check_fits(model, Path(path).name, self.pipe)
+            self.loaded[key] = model.to(self.device)
         return key
 
     def _pipeline(self, cache_key: tuple[str, ...], keys: list[str], img2img: bool):
@@ -97,6 +134,91 @@ class ControlNets:
             pipeline.set_progress_bar_config(disable=True)
             self._pipelines = {cache_key: pipeline}  # keep one: a new set of nets makes a new pipeline
         return self._pipelines[cache_key]
+
+
+class StepCallbackShim:
+    """A T2I-Adapter pipeline called like the others: diffusers' adapter pipelines take the older
+    ``callback(step, timestep, latents)``, so ``callback_on_step_end`` is passed through that (the
+    studio's step reports, previews and cancel); every other attribute is the pipeline's."""
+
+    def __init__(self, pipe) -> None:
+        object.__setattr__(self, "pipe", pipe)
+
+    def __getattr__(self, name: str):
+        return getattr(self.pipe, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.pipe, name, value)
+
+    def __call__(self, **kwargs: Any):
+        on_step_end = kwargs.pop("callback_on_step_end", None)
+        kwargs.pop("callback_on_step_end_tensor_inputs", None)
+        if on_step_end is not None:
+            def callback(step: int, timestep, latents) -> None:
+                on_step_end(self.pipe, step, timestep, {"latents": latents})
+
+            kwargs["callback"] = callback
+        return self.pipe(**kwargs)
+
+
+def _images_and_record(request: GenerationRequest, size: tuple[int, int]):
+    """The control images (resized and preprocessed), what the picture's record keeps, notices."""
+    images, record, notices = [], [], []
+    for control in request.controls:
+        image, notice = control_image(control.image, control.preprocess, size)
+        images.append(image)
+        notices += [notice] if notice else []
+        record.append({"model": control.model, "model_name": Path(control.model).name,
+                       "weight": control.weight, "start": control.start, "end": control.end,
+                       "preprocess": control.preprocess, "image": control.image,
+                       "image_sha256": file_sha256(control.image)})
+    return images, record, notices
+
+
+def _names_adapter(path: Path) -> bool:
+    """True for a diffusers folder whose config is a ``T2IAdapter``'s."""
+    import json
+
+    config = path / "config.json"
+    try:
+        return path.is_dir() and json.loads(config.read_text(encoding="utf-8")).get("_class_name") == "T2IAdapter"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def is_adapter(model) -> bool:
+    return type(model).__name__ == "T2IAdapter"
+
+
+def load_adapter(path: str, dtype: torch.dtype):
+    from diffusers import T2IAdapter
+
+    try:
+        return T2IAdapter.from_pretrained(path, dtype=dtype, local_files_only=True, use_safetensors=True)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"'{Path(path).name}' could not be loaded as a T2I-Adapter: {first[:300]}") from None
+
+
+def check_adapter_fits(adapter, name: str, pipe) -> None:
+    """An adapter's features must meet the UNet's down blocks: same channels, first at the latent
+    scale, and every block but the last one with cross-attention (a plain down block takes its
+    feature after downsampling, where an adapter's does not fit)."""
+    ours, theirs = pipe.unet.config, adapter.config
+    xl = ours.get("addition_embed_type") == "text_time"
+    family = "SDXL" if xl else "SD"
+    if (theirs.adapter_type == "full_adapter_xl") != xl:
+        raise BadInput(f"The T2I-Adapter '{name}' is for another model family ({theirs.adapter_type}), "
+                       f"this is an {family} model.", "Pick an adapter made for this model's base.")
+    checks = [] if xl else [("latent scale", theirs.downscale_factor, pipe.vae_scale_factor),
+                             ("UNet channels", list(theirs.channels), list(ours.block_out_channels))]
+    for what, their_value, our_value in checks:
+        if their_value != our_value:
+            raise BadInput(f"The T2I-Adapter '{name}' is for another model family: its {what} is {their_value}, "
+                           f"this {family} model's is {our_value}.", "Pick an adapter made for this model's base.")
+    if not xl and any(not block.startswith("CrossAttn") for block in ours.down_block_types[:-1]):
+        raise BadInput(f"This model's UNet takes no T2I-Adapter ('{name}'): a plain down block comes before "
+                       "the last.", "Use a ControlNet with this model.")
 
 
 def _one_or_all(values: list[float]) -> float | list[float]:
