@@ -9,7 +9,8 @@
 (b) one-shot: ``studio generate --model demo`` and a bare diffusers script doing the same (the demo
     folder, ``StableDiffusionPipeline``, DPM++ 2M built from the folder's scheduler config, the same
     steps, guidance, size and seed on a CPU generator, the image saved as PNG), each a fresh process;
-    the figure is the ratio of the medians (goal ≤ 1.05).
+    the figure is the ratio of the medians (goal ≤ 1.05), of the wall clock and of the CPU time
+    (user + system; steadier than the wall clock on a shared machine).
 
 The variants run interleaved, ``--runs`` rounds, and medians are reported: the machine may be
 shared. Usage: ``OMP_NUM_THREADS=1 .venv/bin/python bench/first_image.py [--runs 5] [--click-after 0 8 -1]``
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -138,16 +140,19 @@ def run_window(click_after: float) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- (b) one-shot
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run of ``argv``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise RuntimeError(f"{argv[:4]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def run_studio_generate(work: Path, index: int) -> float:
+def run_studio_generate(work: Path, index: int) -> tuple[float, float]:
     home = work / f"home-{index}"
     env = {**os.environ, "STUDIO_HOME": str(home)}
     return timed([sys.executable, "-m", "studio.cli.main", "generate", "--model", "demo", "--prompt", PROMPT,
@@ -155,7 +160,7 @@ def run_studio_generate(work: Path, index: int) -> float:
                   "--height", str(SIZE), "--scheduler", "DPM++ 2M", "--out", str(work / f"studio-{index}.png")], env)
 
 
-def run_bare_script(work: Path, index: int) -> float:
+def run_bare_script(work: Path, index: int) -> tuple[float, float]:
     script = work / "bare_diffusers.py"
     script.write_text(BARE_SCRIPT, encoding="utf-8")
     return timed([sys.executable, str(script), str(work / f"bare-{index}.png")], dict(os.environ))
@@ -184,8 +189,8 @@ def main() -> None:
         return
 
     windows: dict[float, list[dict[str, Any]]] = {c: [] for c in args.click_after}
-    studio_s: list[float] = []
-    bare_s: list[float] = []
+    studio_s: list[tuple[float, float]] = []
+    bare_s: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory(prefix="first-image-") as tmp:
         work = Path(tmp)
         for index in range(args.runs):
@@ -215,10 +220,15 @@ def main() -> None:
             } for c, rs in windows.items()}
         report["window"]["goal_click_to_image_s"] = CLICK_GOAL_S
     if not args.skip_oneshot:
-        report["oneshot"] = {"studio_generate_s": median(studio_s), "bare_diffusers_s": median(bare_s),
-                             "ratio": round(median(studio_s) / median(bare_s), 3), "goal_ratio": RATIO_GOAL,
-                             "all_studio_s": [round(s, 2) for s in studio_s],
-                             "all_bare_s": [round(s, 2) for s in bare_s]}
+        wall = {name: [w for w, _cpu in runs] for name, runs in (("studio", studio_s), ("bare", bare_s))}
+        cpu = {name: [c for _w, c in runs] for name, runs in (("studio", studio_s), ("bare", bare_s))}
+        report["oneshot"] = {
+            "studio_generate_s": median(wall["studio"]), "bare_diffusers_s": median(wall["bare"]),
+            "ratio": round(median(wall["studio"]) / median(wall["bare"]), 3), "goal_ratio": RATIO_GOAL,
+            "studio_cpu_s": median(cpu["studio"]), "bare_cpu_s": median(cpu["bare"]),
+            "cpu_ratio": round(median(cpu["studio"]) / median(cpu["bare"]), 3),
+            "all_studio_wall_cpu_s": [(round(w, 2), round(c, 2)) for w, c in studio_s],
+            "all_bare_wall_cpu_s": [(round(w, 2), round(c, 2)) for w, c in bare_s]}
     print(json.dumps(report, indent=1))
 
 
