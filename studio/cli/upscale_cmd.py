@@ -40,22 +40,39 @@ def upscale(args: argparse.Namespace) -> int:
                              device=args.device)
     request.validate()
     out = check_output_path(args.out, overwrite=args.overwrite)
-    for path in out_paths(run_request(request, finalize=_writing_png(out, args.overwrite))):
+    for path in out_paths(run_request(request, finalize=_writing_png(out, args.overwrite, request))):
         print(path)
     return 0
 
 
-def _writing_png(out: Path, overwrite: bool):
-    """A finaliser: the upscaled picture written to ``out`` as PNG before the job is recorded done."""
+def _writing_png(out: Path, overwrite: bool, request: UpscaleRequest):
+    """A finaliser: the upscaled picture written to ``out`` as PNG before the job is recorded done, with
+    the source's text chunks (its generation parameters); A1111's infotext gets the upscale as its
+    Extras tab writes it (``Postprocess upscale by``, ``Postprocess upscaler``)."""
     from studio.cli.jobs import write_output
 
     def finalize(result: JobResult) -> JobResult:
         picture = result.images[0].image
+        info = _carried_text(request, str(result.data.get("upscaler", "")))
 
         def fill(handle: BinaryIO) -> None:
-            picture.save(handle, format="PNG")
+            picture.save(handle, format="PNG", pnginfo=info)
 
         written = write_output(out, fill, overwrite=overwrite)
         return replace(result, artifacts=(*result.artifacts, Artifact(str(written), "out", result.data)))
 
     return finalize
+
+
+def _carried_text(request: UpscaleRequest, upscaler: str):
+    """The source PNG's text chunks for the upscaled file (none for another format)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from studio.core.imagemeta import A1111_CHUNK, png_text_chunks
+
+    info = PngInfo()
+    for key, value in (png_text_chunks(request.image) or {}).items():
+        if key == A1111_CHUNK:
+            value = f"{value}, Postprocess upscale by: {request.scale:g}, Postprocess upscaler: {upscaler}"
+        info.add_text(key, value)
+    return info

@@ -147,6 +147,24 @@ def test_studio_upscale_writes_the_larger_picture(esrgan, tmp_path, capsys):
     assert Image.open(lanczos).size == (96, 96)
 
 
+def test_upscaled_png_keeps_the_source_parameters(tmp_path, capsys):
+    from PIL.PngImagePlugin import PngInfo
+
+    from studio.core.imagemeta import png_text_chunks
+
+    info = PngInfo()
+    info.add_text("parameters", "a red circle\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 3, Size: 64x64")
+    source = tmp_path / "made.png"
+    Image.open(picture(tmp_path / "in.png", 64)).save(source, pnginfo=info)
+    out = tmp_path / "big.png"
+    assert main(["upscale", str(source), "--scale", "2", "--out", str(out)]) == 0
+    assert png_text_chunks(out)["parameters"].endswith(
+        "Size: 64x64, Postprocess upscale by: 2, Postprocess upscaler: Lanczos")
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert '"prompt": "a red circle"' in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--scale", "0.5"], "Scale must be between 1 and 16"),
     (["--scale", "nan"], "finite"),

@@ -52,6 +52,7 @@ def apply_hires(model: Any, request: GenerationRequest, images: list[Image.Image
     pipe = model._pipeline(single.replace(**{k: v for k, v in plain.items() if hasattr(single, k)}))
     steps = max(request.steps, math.ceil(1 / request.hires_strength))
     total = int(steps * request.hires_strength)
+    plan.upscaler.to(model.device)
     out = []
     for index, image in enumerate(images):
         pipe.scheduler = model._scheduler(request.scheduler)

@@ -35,6 +35,12 @@ class Upscaler:
     model: torch.nn.Module | None = None
     scale: int = 1
 
+    def to(self, device: Any) -> Upscaler:
+        """The model moved to ``device`` (a torch device or its name); Lanczos stays on the CPU."""
+        if self.model is not None:
+            self.model.to(device)
+        return self
+
     def upscale(self, image: Image.Image, size: tuple[int, int], tile: int = DEFAULT_TILE,
                 progress: Callable[[int, int], None] | None = None) -> Image.Image:
         """``image`` brought to ``size``: the model in tiles (then Lanczos to the exact size), or Lanczos."""
@@ -170,7 +176,9 @@ def run_upscale(request: Any, report: Callable[..., None], cancelled: Callable[[
             image = source.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise BadInput(f"'{request.image}' is not an image the studio can read ({exc}).") from None
-    upscaler = load_upscaler(request.upscaler, options.get("allowed_pickles", []))
+    from studio.plugins.devices import resolve_device
+
+    upscaler = load_upscaler(request.upscaler, options.get("allowed_pickles", [])).to(resolve_device(request.device))
     size = target_size(image.size, request.scale)
 
     def progress(step: int, total: int) -> None:
