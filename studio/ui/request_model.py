@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from studio.core.requests import GenerationRequest, LoraRef, Request, TextRequest, field_range
+from studio.core.requests import ControlRef, GenerationRequest, LoraRef, Request, TextRequest, field_range
 
 R = TypeVar("R", bound=Request)
 
@@ -104,6 +104,9 @@ class PromptViewModel(RequestViewModel[GenerationRequest]):
     def coerce(self, name: str, value: Any) -> Any:
         if name == "loras":
             return tuple(v if isinstance(v, LoraRef) else LoraRef(str(v[0]), float(v[1])) for v in value or ())
+        if name == "controls":  # recalled from a picture's record: mappings
+            return tuple(v if isinstance(v, ControlRef) else ControlRef(**v) if isinstance(v, dict) else ControlRef(*v)
+                         for v in value or ())
         if name == "seed":
             return None if value is None or int(value) < 0 else int(value)
         return super().coerce(name, value)

@@ -273,3 +273,14 @@ def test_a_t2i_adapter_that_does_not_fit_is_one_line(tiny_sd_folder, pictures, t
                "--steps", "2", "--control", f"{pictures['left']}:{adapter}", "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert rc == 2 and "This model's UNet takes no T2I-Adapter" in err and "Traceback" not in err
+
+
+def test_the_prompt_panel_state_takes_controls_recalled_from_a_record(qapp):
+    from studio.ui.request_model import PromptViewModel
+
+    state = PromptViewModel()
+    record = {"model": "/m/net", "image": "/i/e.png", "weight": 0.5, "start": 0.0, "end": 0.7, "preprocess": "canny"}
+    state.update({"controls": [record], "refiner_at": 0.75})
+    request = state.request(model="m")
+    request.validate()
+    assert request.controls == (ControlRef(**record),) and request.refiner_at == 0.75
