@@ -95,6 +95,8 @@ def generate(args: argparse.Namespace) -> int:
     values = {**_defaults_for(args.model), **given_fields(args, GenerationRequest, _SPECIAL)}
     if values.get("refiner") and Path(values["refiner"]).exists():  # a folder, not a library name
         values["refiner"] = str(Path(values["refiner"]).resolve())
+    if values.get("upscaler") and Path(values["upscaler"]).is_file():  # an upscaler file, not "lanczos"
+        values["upscaler"] = str(Path(values["upscaler"]).resolve())
     request = GenerationRequest(
         model=args.model,
         prompt=args.prompt,

@@ -31,9 +31,9 @@ def demo_model():
         session.close()
 
 
-def test_hires_scale_2_on_demo_keeps_shape_colour_and_place(tmp_path, capsys):
+def test_hires_scale_2_on_demo_keeps_shape_colour_and_place_and_regenerates(tmp_path, capsys):
     out = tmp_path / "hires.png"
-    assert main(["generate", "--model", "demo", "--prompt", PROMPT, "--seed", "3", "--steps", "20",
+    assert main(["generate", "--model", "demo", "--prompt", PROMPT, "--seed", "3", "--steps", "12",
                  "--hires-scale", "2", "--hires-strength", "0.5", "--out", str(out)]) == 0
     picture = Image.open(out)
     assert picture.size == (128, 128)
@@ -45,6 +45,9 @@ def test_hires_scale_2_on_demo_keeps_shape_colour_and_place(tmp_path, capsys):
     info = capsys.readouterr().out
     assert '"hires_scale": 2' in info and '"hires_upscaler": "Lanczos"' in info
     assert "Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: Lanczos" in info  # A1111's infotext
+    again = tmp_path / "again.png"
+    assert main(["regenerate", str(out), "--out", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
 
 
 def test_one_window_tiled_loop_is_diffusers_img2img(demo_model, tmp_path):
