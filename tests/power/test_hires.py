@@ -153,3 +153,20 @@ def test_hires_on_a_tiny_sdxl_model_runs_its_own_img2img_in_one_piece(tmp_path, 
     assert main(["generate", "--model", str(sdxl), "--prompt", "a red circle", "--width", "16", "--height", "16",
                  "--steps", "4", "--seed", "2", "--hires-scale", "3", "--out", str(out)]) == 0, capsys.readouterr().err
     assert Image.open(out).size == (48, 48)
+
+
+def test_a_cancelled_tiled_pass_stops_within_a_step(demo_model):
+    from studio_diffusers.prompt_weights import prompt_arguments
+    from studio_diffusers.tiles import tiled_img2img
+
+    from studio.core.errors import JobCancelled
+
+    request = GenerationRequest(model="demo", prompt="a red circle", init_image="x")
+    pipe = demo_model._pipeline(request)
+    pipe.scheduler = demo_model._scheduler("Euler a")
+    steps: list[int] = []
+    with pytest.raises(JobCancelled):
+        tiled_img2img(pipe, Image.new("RGB", (256, 256), "white"), prompt_arguments(pipe, request), steps=10,
+                      strength=0.5, guidance=4.0, seed=0, report=lambda step, total: steps.append(step),
+                      cancelled=lambda: len(steps) >= 1)
+    assert steps == [1]

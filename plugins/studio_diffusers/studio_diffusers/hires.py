@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from studio.plugins import GenerationRequest
+from studio.plugins import GenerationRequest, JobCancelled
 from studio.plugins.devices import cpu_generator
 from studio_diffusers.tiles import tiled_img2img, vae_tiling, wants_latent_tiles, wants_vae_tiling
 from studio_diffusers.upscalers import Upscaler, load_upscaler, target_size
@@ -79,6 +79,8 @@ def apply_hires(model: Any, request: GenerationRequest, images: list[Image.Image
             result = pipe(**prompt_args, image=large, strength=request.hires_strength, num_inference_steps=steps,
                           guidance_scale=request.guidance, generator=cpu_generator(seed),
                           callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+        if cancelled():  # the pipeline stopped early: its picture is unfinished
+            raise JobCancelled()
         out.append(result.images[0])
     return out
 
