@@ -284,3 +284,28 @@ def test_the_prompt_panel_state_takes_controls_recalled_from_a_record(qapp):
     request = state.request(model="m")
     request.validate()
     assert request.controls == (ControlRef(**record),) and request.refiner_at == 0.75
+
+
+def test_a_controlnet_folder_saved_again_is_loaded_again(tiny_sd_folder, nets, pictures, tmp_path):
+    import shutil
+
+    from studio.jobs import JobState
+    from studio.session import StudioSession
+
+    net = tmp_path / "net"
+    shutil.copytree(nets["a"], net)
+    request = GenerationRequest(model=str(tiny_sd_folder), prompt="a red circle", width=32, height=32, steps=3,
+                                seed=7, controls=(ControlRef(str(net), str(pictures["left"])),))
+    session = StudioSession()
+    try:
+        pictures_made = []
+        for source in (nets["a"], nets["b"], nets["b"]):
+            shutil.copy(source / "diffusion_pytorch_model.safetensors", net / "new.tmp")  # saved beside, renamed
+            (net / "new.tmp").replace(net / "diffusion_pytorch_model.safetensors")
+            job = session.runner.run_now(request)
+            assert job.state is JobState.DONE, job.error
+            pictures_made.append(np.asarray(Image.open(job.result.artifacts[0].path)).astype(int))
+    finally:
+        session.close()
+    assert np.abs(pictures_made[0] - pictures_made[1]).mean() > 1  # net b's weights, not net a's kept in memory
+    assert np.array_equal(pictures_made[1], pictures_made[2])

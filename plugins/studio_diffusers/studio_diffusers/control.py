@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from studio.plugins import BadInput, GenerationRequest, ModelError, file_key
+from studio.plugins import BadInput, GenerationRequest, ModelError, file_key, files_signature
 from studio_diffusers.preprocess import preprocess
 
 #: base txt2img pipeline class -> its ControlNet (txt2img, img2img) pipeline classes.
@@ -59,6 +59,7 @@ class ControlNets:
         """Load and check the request's ControlNets, read (and preprocess) its control images."""
         img2img = bool(request.init_image)
         keys = [self._load(control.model) for control in request.controls]
+        self.loaded = {key: self.loaded[key] for key in keys}  # nets no longer asked for are let go
         adapters = [is_adapter(self.loaded[key]) for key in keys]
         if any(adapters):
             return self._prepare_adapters(request, size, keys, all(adapters), img2img)
@@ -107,7 +108,8 @@ class ControlNets:
         return ControlPlan(self._pipelines[cache_key], kwargs, record, notices)
 
     def _load(self, path: str) -> str:
-        key = file_key(path) or str(Path(path).resolve())
+        """Load (once per version of its files) and check the ControlNet or adapter at ``path``."""
+        key = file_key(path) or f"{Path(path).resolve()}|{files_signature(path)}"
         if key not in self.loaded:
             if _names_adapter(Path(path)):
                 model = load_adapter(path, self.pipe.unet.dtype)

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from studio.plugins import BadInput, GenerationRequest, ModelError, file_key
+from studio.plugins import BadInput, GenerationRequest, ModelError, files_signature
 from studio_diffusers.schedulers import make_scheduler
 
 #: What the refiner takes from the base's call (the rest, such as the size, it reads from the latents).
@@ -43,7 +43,7 @@ class Refiners:
         if not folder.is_dir():
             raise BadInput(f"The refiner '{path}' is not a model folder.",
                            "Pass the folder of an SDXL refiner (diffusers format).")
-        key = file_key(str(folder / "unet" / "config.json")) or str(folder.resolve())
+        key = f"{folder.resolve()}|{files_signature(folder)}"  # a refiner saved again is loaded again
         if key == self.key:
             return
         from diffusers import StableDiffusionXLImg2ImgPipeline
