@@ -170,3 +170,17 @@ def test_a_cancelled_tiled_pass_stops_within_a_step(demo_model):
                       strength=0.5, guidance=4.0, seed=0, report=lambda step, total: steps.append(step),
                       cancelled=lambda: len(steps) >= 1)
     assert steps == [1]
+
+
+def test_a_cancel_during_the_second_pass_gives_no_picture(demo_model):
+    from studio.core.errors import JobCancelled
+
+    asked = {"cancel": False}
+
+    def report(step, total, preview=None, message="", **_):
+        asked["cancel"] = asked["cancel"] or message.startswith("Upscaling")
+
+    request = GenerationRequest(model="demo", prompt=PROMPT, seed=1, steps=4, width=64, height=64, hires_scale=2.0)
+    with pytest.raises(JobCancelled):
+        demo_model.run(request, report, lambda: asked["cancel"])
+    assert asked["cancel"]
