@@ -172,9 +172,10 @@ def test_upscaled_png_keeps_the_source_parameters(tmp_path, capsys):
     (["--scale", "2", "--upscaler", "NOTES"], "not an upscaler file"),
     (["--scale", "2", "--upscaler", "PICKLE"], "pickle file"),
     (["--scale", "2", "--upscaler", "MISSING"], "does not exist"),
+    (["--scale", "16", "--upscaler", "lanczos"], "16384 px a side"),
 ])
 def test_studio_upscale_bad_input_is_one_line_exit_2(args, message, tmp_path, capsys):
-    source = picture(tmp_path / "in.png", 32)
+    source = picture(tmp_path / "in.png", 1040)
     (tmp_path / "notes.txt").write_text("not weights")
     torch.save(tiny_esrgan_state(), tmp_path / "model.pth")
     names = {"NOTES": tmp_path / "notes.txt", "PICKLE": tmp_path / "model.pth", "MISSING": tmp_path / "nope.pth"}

@@ -24,6 +24,7 @@ from studio.plugins import BadInput, ImageOutput, JobCancelled, JobResult, Model
 LANCZOS = "lanczos"
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 DEFAULT_TILE = 256  # input pixels per tile side
+MAX_OUTPUT_SIDE = 16384  # 16384² RGB is 805 MB as bytes
 TILE_OVERLAP = 16  # input pixels each tile reaches into its neighbours (cropped away after the model)
 
 
@@ -180,6 +181,9 @@ def run_upscale(request: Any, report: Callable[..., None], cancelled: Callable[[
 
     upscaler = load_upscaler(request.upscaler, options.get("allowed_pickles", [])).to(resolve_device(request.device))
     size = target_size(image.size, request.scale)
+    if max(size) > MAX_OUTPUT_SIDE:
+        raise BadInput(f"{image.width}×{image.height} × {request.scale:g} would be {size[0]}×{size[1]} pixels, more "
+                       f"than the {MAX_OUTPUT_SIDE} px a side the studio writes.", "Lower --scale.")
 
     def progress(step: int, total: int) -> None:
         if cancelled():
