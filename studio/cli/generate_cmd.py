@@ -150,7 +150,26 @@ def regenerate(args: argparse.Namespace) -> int:
 
     existing_file(args.image, "image")
     request = request_from_image(args.image)
+    _check_control_images(args.image)
     out = check_output_path(args.out, overwrite=args.overwrite, count=request.batch)
     for path in out_paths(run_request(request, finalize=writing_outputs(out, overwrite=args.overwrite))):
         print(path)
     return 0
+
+
+def _check_control_images(image: str) -> None:
+    """Refuse to regenerate from control images that changed since the picture was made (their
+    SHA-256 in its record): the result would not be the same picture."""
+    import hashlib
+
+    from studio.core.errors import BadInput
+    from studio.core.imagemeta import read_metadata
+
+    controls = read_metadata(image).get("controls")
+    for control in controls if isinstance(controls, list) else []:
+        path, recorded = (control.get("image"), control.get("image_sha256")) if isinstance(control, dict) else (0, 0)
+        if not isinstance(path, str) or not isinstance(recorded, str) or not Path(path).is_file():
+            continue  # a missing control image is reported with the other input files
+        if hashlib.sha256(Path(path).read_bytes()).hexdigest() != recorded:
+            raise BadInput(f"The control image '{path}' changed since this picture was made.",
+                           "Put the original control image back to regenerate the same picture.")

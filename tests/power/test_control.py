@@ -98,6 +98,14 @@ def test_the_metadata_records_model_weight_start_end_and_image_hash_and_regenera
     again = tmp_path / "again.png"
     assert main(["regenerate", str(out), "--out", str(again)]) == 0, capsys.readouterr().err
     assert again.read_bytes() == out.read_bytes()
+    edited = tmp_path / "edges.png"  # the control image edited after the picture was made: refused, one line
+    shape_picture(edited, (2, 8, 14, 24))
+    assert main(["generate", "--model", str(tiny_sd_folder), "--prompt", "a", "--width", "32", "--height", "32",
+                 "--steps", "2", "--control", f"{edited}:{nets['a']}", "--out", str(tmp_path / "e.png")]) == 0
+    shape_picture(edited, (18, 8, 30, 24))
+    capsys.readouterr()
+    assert main(["regenerate", str(tmp_path / "e.png"), "--out", str(tmp_path / "e2.png")]) == 2
+    assert f"The control image '{edited}' changed since this picture was made." in capsys.readouterr().err
 
 
 def test_two_controlnets_at_once_with_their_own_weights(tiny_sd_folder, nets, pictures, tmp_path, capsys):
