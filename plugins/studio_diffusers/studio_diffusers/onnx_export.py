@@ -21,10 +21,11 @@ import torch
 
 from studio.plugins import ModelError
 from studio.plugins.onnx import OPSET
+from studio_diffusers.onnx_attention import translation_table
 
 log = logging.getLogger("studio.onnx")
 
-EXPORT_VERSION = 1  # bump when what is exported (inputs, outputs, files) changes
+EXPORT_VERSION = 2  # bump when what is exported (inputs, outputs, files) changes (2: fused attention)
 GRAPHS = ("text_encoder", "text_encoder_2", "unet", "vae_encoder", "vae_decoder")  # text_encoder_2: SDXL only
 CONFIG = "pipeline.json"
 
@@ -220,6 +221,7 @@ def _export(module, args, shapes, inputs, outputs, path: Path, name: str, graph:
             torch.onnx.export(
                 module, args, str(path), dynamo=True, opset_version=OPSET, dynamic_shapes=shapes,
                 input_names=inputs, output_names=outputs, external_data=True, optimize=True,
+                custom_translation_table=translation_table(),  # attention as ORT's fused op
             )
     except Exception as exc:
         log.debug("ONNX export of %s failed; exporter output: %s", graph, chatter.getvalue())
