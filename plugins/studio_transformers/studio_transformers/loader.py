@@ -18,6 +18,7 @@ With ``request.watermark`` the generation is watermarked by transformers' ``Wate
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -31,6 +32,10 @@ from studio.plugins.devices import default_dtype, resolve_device
 
 DEFAULT_WINDOW = 2048
 REWRITE_SYSTEM = "You rewrite text as the user asks. Reply with the rewritten text only."
+
+# The imports above (torch, transformers) live as long as the process: kept out of the cyclic
+# collector's sight, a full collection takes milliseconds instead of a fifth of a second.
+gc.freeze()
 
 
 def load(context: LoadContext) -> CausalLM:
