@@ -76,7 +76,7 @@ def test_the_refiner_takes_over_at_the_chosen_fraction_and_regenerate_reproduces
     assert again.read_bytes() == (tmp_path / "late.png").read_bytes()
 
 
-def test_step_reports_run_on_across_the_hand_off(sdxl_pair):
+def test_step_reports_run_on_across_the_hand_off_with_a_weighted_prompt(sdxl_pair):
     from studio.core.events import Progress
     from studio.jobs import JobState
     from studio.session import StudioSession
@@ -94,8 +94,10 @@ def test_step_reports_run_on_across_the_hand_off(sdxl_pair):
     base, refiner = sdxl_pair
     session = StudioSession(listener=Listener())
     try:
-        job = session.runner.run_now(GenerationRequest(model=str(base), prompt="a red circle", width=32, height=32,
-                                                       steps=5, seed=3, refiner=str(refiner), refiner_at=0.6))
+        # a weighted prompt: the refiner (one text encoder) gets its own weighted embeddings
+        job = session.runner.run_now(GenerationRequest(model=str(base), prompt="a (red:1.4) circle", width=32,
+                                                       height=32, steps=5, seed=3, refiner=str(refiner),
+                                                       refiner_at=0.6))
     finally:
         session.close()
     assert job.state is JobState.DONE, job.error
