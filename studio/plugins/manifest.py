@@ -12,7 +12,8 @@ from studio.core.errors import PluginError
 
 MANIFEST_NAME = "studio-plugin.toml"
 CAPABILITIES = frozenset(
-    {"txt2img", "img2img", "inpaint", "outpaint", "text", "rewrite", "train", "score", "embed", "upscale"}
+    {"txt2img", "img2img", "inpaint", "outpaint", "text", "rewrite", "train", "score", "embed", "upscale",
+     "interpolate"}
 )
 BACKENDS = frozenset({"torch", "onnx"})
 _ID = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")

@@ -28,7 +28,7 @@ from studio.plugins.manifest import MANIFEST_NAME, Manifest, read_manifest
 log = logging.getLogger("studio.plugins")
 
 ENTRY_POINT_GROUP = "studio.plugins"
-FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm"})
+FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm", "studio_vae"})
 
 
 class PluginNotTrusted(PluginError):
