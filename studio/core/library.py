@@ -19,7 +19,7 @@ from studio.core.errors import ModelError
 from studio.core.paths import DEMO_MODELS
 from studio.core.requests import GenerationRequest
 
-DEMO_NAMES = {"demo": "demo", "demo-text": "demo-text", "demo-vae": "demo-vae"}
+DEMO_NAMES = {"demo": "demo", "demo-text": "demo-text", "demo-vae": "demo-vae", "demo-lstm": "demo-lstm"}
 MAX_DEPTH = 4
 
 
