@@ -185,6 +185,8 @@ class StudioSession:
             return self._export(request, report, cancelled)
         if request.kind == "upscale":
             return self._upscale(request, report, cancelled)
+        if request.kind == "interpolate":  # frames come back in the result for the caller to write
+            return self.load_model(request, report).run(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
         if request.kind == "batch":  # every prompt × seed of a list, one picture at a time

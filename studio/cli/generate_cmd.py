@@ -20,7 +20,8 @@ _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None
 def add_parser(commands: argparse._SubParsersAction) -> None:
     gen = commands.add_parser("generate", help="text-to-image, image-to-image or inpainting")
     gen.add_argument("--model", required=True, help="model folder, checkpoint file or library name (demo)")
-    gen.add_argument("--prompt", required=True)
+    gen.add_argument("--prompt", default="",
+                     help="what to draw (optional for families that take none, e.g. demo-vae)")
     add_request_flags(gen, GenerationRequest, skip=_SPECIAL)
     gen.add_argument("--init-image", default=None)
     gen.add_argument("--mask", default=None)

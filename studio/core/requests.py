@@ -579,9 +579,25 @@ class UpscaleRequest(Request):
         if 0 < self.tile < 32:
             raise BadInput(f"A tile of {self.tile} px is too small.", "Use at least 32 px, or 0 for the default.")
 
+
+@dataclass(frozen=True)
+class InterpolateRequest(Request):
+    """Frames between two pictures through a model's latent space (``studio interpolate``): the
+    first frame is the model's picture of ``images[0]``, the last of ``images[1]``."""
+
+    kind: ClassVar[str] = "interpolate"
+    images: tuple[str, ...] = ()
+    frames: int = ranged(8, 2, 256, "frames from the first picture to the second, both included")
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.images) != 2:
+            raise BadInput(f"Interpolation needs two pictures, not {len(self.images)}.")
+
+
 REQUEST_TYPES: dict[str, type[Request]] = {
     cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest, BatchRequest,
-                           UpscaleRequest)
+                           UpscaleRequest, InterpolateRequest)
 }
 
 
@@ -619,7 +635,7 @@ def request_from_dict(data: dict[str, Any]) -> Request:
             data["controls"] = tuple(
                 ControlRef(**item) if isinstance(item, dict) else ControlRef(*item) for item in data["controls"]
             )
-        if cls is ExportRequest and "images" in data:
+        if cls in (ExportRequest, InterpolateRequest) and "images" in data:
             if not isinstance(data["images"], list | tuple):
                 raise TypeError(f"images must be a list, not {data['images']!r}")
             data["images"] = tuple(data["images"])

@@ -1,0 +1,206 @@
+"""Recipe ``vae``: train the VAE on a folder of pictures (or the shapes data set) with the studio's
+training engine, fit the sampling prior, and save the model folder.
+
+Runs on the worker (torch imported here). The engine reports loss, lr and it/s to the training
+monitor; this recipe adds the reconstruction and KL terms to the same metrics events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.plugins import Artifact, BadInput, JobCancelled, JobResult, Report
+from studio.plugins.training import DatasetError, TrainConfig, Trainer, TrainingTask, checkpoint_interval, shapes
+from studio_vae.network import SIDE, ConvVae, VaeConfig, loss_terms, save_model
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+PRIOR_PICTURES = 2000  # training pictures whose latent means fit the sampling prior
+
+
+def to_tensor(image: Any) -> torch.Tensor:
+    """A PIL picture → (3, 64, 64) float in [0, 1] (resized when it is another size)."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    if image.size != (SIDE, SIDE):
+        image = image.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
+
+
+def to_image(pixels: torch.Tensor) -> Any:
+    """(3, H, W) in [0, 1] → a PIL picture."""
+    from PIL import Image
+
+    array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def folder_pictures(root: Path) -> torch.Tensor:
+    """Every picture in ``root`` as one uint8 tensor (N, 3, 64, 64); unreadable files are refused."""
+    from PIL import Image
+
+    if not root.is_dir():
+        raise DatasetError(f"The data folder {root} does not exist.", "Choose a folder of pictures.")
+    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise DatasetError(f"The data folder {root} holds no pictures.", "Add .png, .jpg or .webp files.")
+    tensors = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                tensors.append((to_tensor(image) * 255).round().to(torch.uint8))
+        except Exception as exc:
+            raise DatasetError(f"{path.name} in {root} is not a readable picture ({exc}).",
+                               "Remove or replace that file, then start training again.") from exc
+    return torch.stack(tensors)
+
+
+def shapes_pictures(count: int, seed: int) -> torch.Tensor:
+    """``count`` pictures of the shapes data set (its training split) as uint8 (N, 3, 64, 64)."""
+    data = shapes.ShapesDataset(count, seed=seed, split="train")
+    return torch.stack([(to_tensor(data[i]["image"]) * 255).round().to(torch.uint8) for i in range(count)])
+
+
+class _Pictures(torch.utils.data.Dataset):
+    def __init__(self, pictures: torch.Tensor) -> None:
+        self.pictures = pictures
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.pictures[index].float() / 255
+
+
+class VaeTask(TrainingTask):
+    """The engine's view of the VAE: one model, the pictures, the ELBO loss and a sample grid."""
+
+    name = "vae"
+
+    def __init__(self, config: VaeConfig, pictures: torch.Tensor, beta: float, seed: int) -> None:
+        self.config, self.pictures, self.beta, self.seed = config, pictures, beta, seed
+        self.terms: dict[str, float] = {}
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        return {"vae": ConvVae(self.config)}
+
+    def dataset(self) -> torch.utils.data.Dataset:
+        return _Pictures(self.pictures)
+
+    def loss(self, models: dict[str, torch.nn.Module], batch: torch.Tensor, step: int) -> torch.Tensor:
+        total, recon, kl = loss_terms(models["vae"], batch, self.beta)
+        self.terms = {"recon": float(recon.detach()), "kl": float(kl.detach())}
+        return total
+
+    def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any:
+        """Top row: training pictures; middle: their reconstructions; bottom: samples from N(0, I)."""
+        model = models["vae"]
+        originals = self.pictures[:8].float() / 255
+        recon = model.decode(model.encode(originals)[0])
+        noise = torch.randn(8, self.config.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        grid = torch.cat([originals, recon, model.decode(noise)])
+        return grid_image(grid, columns=8)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config.to_json(), "beta": self.beta, "pictures": len(self.pictures)}
+
+
+def grid_image(pixels: torch.Tensor, columns: int) -> Any:
+    """(N, 3, 64, 64) pictures in rows of ``columns`` as one PIL picture."""
+    from PIL import Image
+
+    rows = (len(pixels) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * SIDE, rows * SIDE), (255, 255, 255))
+    for index, picture in enumerate(pixels):
+        sheet.paste(to_image(picture), ((index % columns) * SIDE, (index // columns) * SIDE))
+    return sheet
+
+
+def _with_terms(report: Report, task: VaeTask) -> Report:
+    """``report`` that adds the last step's reconstruction and KL terms to every metrics event."""
+
+    def publish(*args: Any, metrics: dict | None = None, **kwargs: Any) -> None:
+        if metrics is not None:
+            metrics = {**metrics, **task.terms}
+        report(*args, metrics=metrics, **kwargs)
+
+    return publish
+
+
+def _channels(text: str) -> tuple[int, int, int, int]:
+    try:
+        channels = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        channels = ()
+    if len(channels) != 4 or min(channels) < 1:
+        raise BadInput(f"--channels must be four positive widths, e.g. 32,64,64,128, not '{text}'.")
+    return channels  # type: ignore[return-value]
+
+
+def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
+    """Train (or resume), fit the sampling prior, save the model folder; returns it as an artifact."""
+    if not args.run_dir:
+        raise BadInput("The vae recipe needs a run folder.", "Pass --run-dir DIR.")
+    if args.latent_dim < 1 or args.steps < 1:
+        raise BadInput("--latent-dim and --steps must be at least 1.")
+    config = VaeConfig(channels=_channels(args.channels), latent_dim=int(args.latent_dim))
+    threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(max(1, int(args.threads)))
+    try:
+        t0 = time.time()
+        work = Path(args.run_dir)
+        out = Path(args.out) if args.out else work / "model"
+        report(0, args.steps, message="Reading the pictures…")
+        source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
+        pictures = folder_pictures(Path(args.data)) if args.data else shapes_pictures(int(args.shapes), int(args.seed))
+        report(0, args.steps, notice=f"Training the VAE on {len(pictures)} pictures from the {source}.")
+        task = VaeTask(config, pictures, float(args.beta), int(args.seed))
+        train_config = TrainConfig(
+            run_dir=str(work), max_steps=int(args.steps), batch_size=int(args.batch_size), seed=int(args.seed),
+            lr=float(args.lr), lr_schedule="cosine", warmup_steps=min(100, int(args.steps) // 10),
+            min_lr_ratio=0.05, grad_clip=5.0, checkpoint_every=checkpoint_interval(int(args.steps)),
+            keep_checkpoints=2, sample_every=int(args.sample_every), log_every=10, resume=not args.no_resume,
+        )
+        trainer = Trainer(task, train_config, report=_with_terms(report, task), cancelled=cancelled)
+        result = trainer.run()
+        if result.status != "done":
+            raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; run it again to resume.")
+        report(result.step, result.total, message="Fitting the sampling prior…")
+        model = trainer.unwrapped()["vae"].cpu().eval()
+        with torch.no_grad():
+            chosen = pictures[:PRIOR_PICTURES].float() / 255
+            model.fit_prior(torch.cat([model.encode(part)[0] for part in chosen.split(256)]))
+        summary = {"recipe": "vae", "data": source, "steps": result.step, "loss": result.loss, **task.terms,
+                   "beta": float(args.beta), "seed": int(args.seed),
+                   "parameters": sum(p.numel() for p in model.parameters()),
+                   "train_seconds_this_run": round(time.time() - t0, 1)}
+        _save_atomically(model, out, summary)
+    finally:
+        torch.set_num_threads(threads)
+    report(result.step, result.total, notice=f"Saved the VAE in {out}.")
+    artifacts = [Artifact(str(out), "model", {"recipe": "vae"})]
+    if result.checkpoint is not None:
+        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
+    return JobResult(artifacts=tuple(artifacts), data={**summary, "out": str(out), "run_dir": str(work)})
+
+
+def _save_atomically(model: ConvVae, out: Path, summary: dict[str, Any]) -> None:
+    """The model folder written beside ``out`` and renamed over it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tmp, {"training": summary})
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
