@@ -64,8 +64,7 @@ class VaeModel:
         outputs = []
         for index in range(request.batch):
             seed = request.seed + index
-            noise = torch.randn(1, self.network.config.latent_dim, generator=cpu_generator(seed))
-            latent = self.network.prior_latents(noise.to(self.device))
+            latent = self.network.sample_latent(cpu_generator(seed)).to(self.device)
             image = to_image(self.network.decode(latent)[0])
             outputs.append(ImageOutput(image, request.replace(seed=seed), self.metadata()))
             report(index + 1, request.batch, preview=image)

@@ -3,10 +3,12 @@ files it is kept in (``model.safetensors`` + ``studio-vae.json``).
 
 Pictures are 64×64 RGB in [0, 1]. The encoder halves the side four times (64 → 4) and maps the
 last feature map to the mean and log-variance of a ``latent_dim`` Gaussian; the decoder mirrors it.
-Beside the networks the weights file holds the *sampling prior*: the mean and Cholesky factor of a
-Gaussian fitted to the training pictures' latent means after training (``prior.mean``,
-``prior.scale_tril``). Sampling from it rather than from N(0, I) keeps samples where the decoder
-was trained (the aggregate posterior of a VAE never fills the unit Gaussian).
+Beside the networks the weights file holds the *sampling prior*: the aggregate posterior of
+``prior_components`` training pictures, i.e. the encoder's Gaussian of each (``prior.means``,
+``prior.stds``), fitted after training. A sample picks one component with its seed and draws from
+it. Sampling from the aggregate posterior rather than from N(0, I) keeps samples where the decoder
+was trained: a VAE's posteriors never fill the unit Gaussian, and its holes decode to blends of
+several shapes and colours (``prior_components = 0`` samples N(0, I)).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class VaeConfig:
     channels: tuple[int, int, int, int] = (32, 64, 64, 128)
     latent_dim: int = 32
     side: int = SIDE
+    prior_components: int = 1024
 
     def to_json(self) -> dict:
         return {"family": FAMILY, **asdict(self), "channels": list(self.channels)}
@@ -43,7 +46,8 @@ class VaeConfig:
         side = int(data.get("side", SIDE))
         if side != SIDE:
             raise ValueError(f"only {SIDE}x{SIDE} VAEs are supported, not {side}")
-        return cls(channels=channels, latent_dim=int(data.get("latent_dim", cls.latent_dim)), side=side)  # type: ignore[arg-type]
+        return cls(channels=channels, latent_dim=int(data.get("latent_dim", cls.latent_dim)), side=side,  # type: ignore[arg-type]
+                   prior_components=int(data.get("prior_components", 0)))
 
 
 def _down(c_in: int, c_out: int) -> nn.Sequential:
@@ -66,8 +70,8 @@ class ConvVae(nn.Module):
         self.to_stats = nn.Linear(cells, 2 * config.latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, cells), nn.LeakyReLU(0.2))
         self.decoder = nn.Sequential(_up(c3, c2), _up(c2, c1), _up(c1, c0), nn.ConvTranspose2d(c0, 3, 4, 2, 1))
-        self.register_buffer("prior_mean", torch.zeros(config.latent_dim))
-        self.register_buffer("prior_scale_tril", torch.eye(config.latent_dim))
+        self.prior_means = torch.zeros(0, config.latent_dim)  # not in the state dict: fitted after training
+        self.prior_stds = torch.ones(0, config.latent_dim)
 
     def encode(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Pixels (N, 3, 64, 64) in [0, 1] → latent mean and log-variance (N, latent_dim) each."""
@@ -83,19 +87,20 @@ class ConvVae(nn.Module):
         """Latents (N, latent_dim) → pixels (N, 3, 64, 64) in [0, 1]."""
         return torch.sigmoid(self.decode_logits(latent))
 
-    def prior_latents(self, noise: torch.Tensor) -> torch.Tensor:
-        """Standard normal ``noise`` (N, latent_dim) → latents from the sampling prior."""
-        return self.prior_mean + noise @ self.prior_scale_tril.T
+    def sample_latent(self, generator: torch.Generator) -> torch.Tensor:
+        """One latent (1, latent_dim) from the sampling prior, drawn with ``generator`` (CPU)."""
+        noise = torch.randn(1, self.config.latent_dim, generator=generator)
+        if not len(self.prior_means):
+            return noise
+        index = int(torch.randint(len(self.prior_means), (1,), generator=generator))
+        return self.prior_means[index] + self.prior_stds[index] * noise
 
     @torch.no_grad()
-    def fit_prior(self, means: torch.Tensor) -> None:
-        """Fit the sampling prior to latent means (N, latent_dim) of training pictures."""
-        centre = means.mean(dim=0)
-        centred = means - centre
-        covariance = centred.T @ centred / max(1, len(means) - 1)
-        covariance += 1e-4 * torch.eye(len(centre))
-        self.prior_mean.copy_(centre)
-        self.prior_scale_tril.copy_(torch.linalg.cholesky(covariance))
+    def fit_prior(self, pixels: torch.Tensor) -> None:
+        """The sampling prior: the encoder's Gaussians of ``pixels`` (N, 3, 64, 64) in [0, 1]."""
+        stats = [self.encode(part) for part in pixels.split(256)]
+        self.prior_means = torch.cat([mean for mean, _ in stats]).cpu()
+        self.prior_stds = torch.cat([torch.exp(0.5 * logvar) for _, logvar in stats]).cpu()
 
 
 def loss_terms(model: ConvVae, pixels: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -115,8 +120,9 @@ def save_model(model: ConvVae, folder: str | Path, extra: dict | None = None) ->
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tensors.update({"prior.means": model.prior_means.contiguous(), "prior.stds": model.prior_stds.contiguous()})
     save_file(tensors, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
-    config = {**model.config.to_json(), **(extra or {})}
+    config = {**model.config.to_json(), "prior_components": len(model.prior_means), **(extra or {})}
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return folder
 
@@ -128,5 +134,9 @@ def load_model(folder: str | Path) -> ConvVae:
     folder = Path(folder)
     config = VaeConfig.from_json(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
     model = ConvVae(config)
-    model.load_state_dict(load_file(str(folder / WEIGHTS_NAME)))
+    tensors = load_file(str(folder / WEIGHTS_NAME))
+    means, stds = tensors.pop("prior.means", None), tensors.pop("prior.stds", None)
+    model.load_state_dict(tensors)
+    if means is not None and stds is not None and means.shape == stds.shape and means.shape[1:] == (config.latent_dim,):
+        model.prior_means, model.prior_stds = means.float(), stds.float()
     return model.eval()

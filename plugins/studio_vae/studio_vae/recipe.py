@@ -21,7 +21,6 @@ from studio.plugins.training import DatasetError, TrainConfig, Trainer, Training
 from studio_vae.network import SIDE, ConvVae, VaeConfig, loss_terms, save_model
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
-PRIOR_PICTURES = 2000  # training pictures whose latent means fit the sampling prior
 
 
 def to_tensor(image: Any) -> torch.Tensor:
@@ -150,7 +149,8 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         raise BadInput("The vae recipe needs a run folder.", "Pass --run-dir DIR.")
     if args.latent_dim < 1 or args.steps < 1:
         raise BadInput("--latent-dim and --steps must be at least 1.")
-    config = VaeConfig(channels=_channels(args.channels), latent_dim=int(args.latent_dim))
+    config = VaeConfig(channels=_channels(args.channels), latent_dim=int(args.latent_dim),
+                       prior_components=int(args.prior_components))
     threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(max(1, int(args.threads)))
@@ -175,9 +175,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
             raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; run it again to resume.")
         report(result.step, result.total, message="Fitting the sampling prior…")
         model = trainer.unwrapped()["vae"].cpu().eval()
-        with torch.no_grad():
-            chosen = pictures[:PRIOR_PICTURES].float() / 255
-            model.fit_prior(torch.cat([model.encode(part)[0] for part in chosen.split(256)]))
+        model.fit_prior(pictures[: int(args.prior_components)].float() / 255)
         summary = {"recipe": "vae", "data": source, "steps": result.step, "loss": result.loss, **task.terms,
                    "beta": float(args.beta), "seed": int(args.seed),
                    "parameters": sum(p.numel() for p in model.parameters()),

@@ -46,7 +46,9 @@ def add_vae_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent-dim", type=int, default=32, help="size of the latent vector")
     p.add_argument("--channels", default="32,64,64,128", help="encoder widths, four levels (64 → 4 px)")
-    p.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1: a plain VAE)")
+    p.add_argument("--prior-components", type=int, default=1024,
+                   help="training pictures whose encodings the samples are drawn from (0: N(0, I))")
+    p.add_argument("--beta", type=float, default=0.5, help="weight of the KL term (1: a plain VAE; less: sharper)")
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids (0: none)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
