@@ -34,6 +34,9 @@ REPORT_MODULES_ENV = "STUDIO_SMOKE_REPORT_MODULES"
 # slot, model ``data()`` call and paint handler on the GUI thread must win the GIL back first, which
 # takes up to one switch interval each (5 ms by default): 1 ms keeps a frame's worth of them short.
 GIL_SWITCH_INTERVAL_S = 0.001
+# The warm-up starts a moment after the first paint: a window closed at once (a smoke run, a test)
+# never starts importing torch on its way out.
+WARMUP_DELAY_MS = 300
 _QT_NOISE = ("propagateSizeHints",)  # harmless notices of the offscreen/minimal platforms
 log = logging.getLogger("studio.ui")
 
@@ -127,6 +130,7 @@ class _Startup:
         self.window = MainWindow(None, self.bridge, settings=self.settings)
         self.session: StudioSession | None = None
         self.warmup: ModelWarmup | None = None
+        self.closed = False
         self.exit_code = 0
 
     def after_first_paint(self) -> None:
@@ -149,17 +153,18 @@ class _Startup:
             QApplication.quit()
         else:
             self.window.start_background_work()
-            self.start_warmup()
+            QTimer.singleShot(WARMUP_DELAY_MS, self.start_warmup)
 
     def start_warmup(self) -> None:
         """Import the default model's family and load the model on a worker, for a quick first image."""
-        if self.session is None:
+        if self.session is None or self.closed:
             return
         model = self.window.prompt_panel.model_reference() or self.settings.default_model
         self.warmup = ModelWarmup(self.session, model)
         self.warmup.start()
 
     def close(self) -> None:
+        self.closed = True
         if self.warmup is not None:
             self.warmup.cancel()
         if self.session is not None:

@@ -132,7 +132,8 @@ def test_the_studio_warms_its_default_model_after_the_first_paint(qapp, monkeypa
     model, loads = warm_model(tmp_path)
     monkeypatch.setenv("STUDIO_PLUGINS_PATH", str(warm_plugins))
     settings = Settings.load()
-    settings.default_model = str(model)
+    settings.model_folders = [str(model.parent)]  # listed by the scan, and chosen as the default
+    settings.default_model = model.name
     settings.trusted_plugins = [PLUGIN_ID]
     settings.save()
     seen: dict[str, object] = {}
