@@ -43,6 +43,7 @@ from studio.core.requests import MAX_SEED, MAX_SIDE, SCHEDULER_NAMES, Generation
 from studio.core.settings import Settings
 from studio.jobs.queue import Job
 from studio.ui.canvas_model import MODES, CanvasViewModel
+from studio.ui.panels.power_tools import CANVAS_IMAGE, PowerTools, with_canvas_image
 from studio.ui.request_model import PromptViewModel, bind, seed_from_widget, seed_to_widget, set_range
 from studio.ui.viewmodels import LibraryViewModel
 
@@ -262,9 +263,11 @@ class PromptPanel(QWidget):
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Batch", self.batch)
         form.addRow("LoRAs", lora_box)
+        self.power_tools = PowerTools(vm)  # hires fix, ControlNet, refiner: collapsed until wanted
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
         inner_layout.addLayout(form)
+        inner_layout.addWidget(self.power_tools)
         inner_layout.addStretch(1)
         # the fields scroll up and down, never sideways (the dock is kept at least as wide as they need)
         self.scroll = QScrollArea()
@@ -334,6 +337,9 @@ class PromptPanel(QWidget):
                 )
             width, height = round8(canvas.size().width()), round8(canvas.size().height())
             init, mask = canvas.write_request_files(with_mask=mode in ("inpaint", "outpaint"))
+        controls = state.controls
+        if any(control.image == CANVAS_IMAGE for control in controls):
+            controls = with_canvas_image(controls, init or self._canvas_control_image())
         return self.view_model.request(
             model=state.model.strip(),
             prompt=state.prompt.strip(),
@@ -342,9 +348,18 @@ class PromptPanel(QWidget):
             height=height,
             init_image=init,
             mask=mask,
+            controls=controls,
+            refiner=state.refiner.strip(),
             backend=self.settings.backend,
             device=self.settings.device,
         )
+
+    def _canvas_control_image(self) -> str:
+        """The canvas picture as a file, for a control that uses it."""
+        if self.canvas is None or not self.canvas.has_image():
+            raise BadInput("A control uses the canvas image, but the canvas is empty.",
+                           "Generate, drop or paste an image first, or give the control an image file.")
+        return self.canvas.write_request_files(with_mask=False)[0]
 
     def model_reference(self) -> str:
         """The chosen model's path, or the typed text (a library name or a path)."""
