@@ -121,3 +121,37 @@ def test_the_dock_still_fits_at_1024_by_700_with_every_section_open(make_window,
         panel.scroll.ensureWidgetVisible(widget)
         QApplication.processEvents()
         assert _inside_horizontally(widget, panel.scroll), widget
+
+
+def test_use_these_settings_of_a_gallery_picture_fills_the_power_tools(make_window, qtbot, tmp_path: Path) -> None:
+    window = make_window()
+    panel, gallery = window.prompt_panel, window.gallery_panel
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(tmp_path / "made.png")
+    item_id = window.session.gallery.add(tmp_path / "made.png", RECALLED, 7).id  # stored in SQLite, read back
+    window.gallery_model.refresh()
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 1, timeout=15_000)
+    gallery.select_item(item_id)
+    qtbot.mouseClick(gallery.use_button, Qt.MouseButton.LeftButton)
+    tools = panel.power_tools
+    assert [row.control() for row in tools.controls.rows] == list(RECALLED.controls)
+    assert (tools.hires.scale_value(), tools.hires.upscaler.currentData()) == (2.0, "/u/4x-ultra.safetensors")
+    assert tools.refiner.path.text() == "/m/sdxl-refiner"
+    request = panel.request()
+    assert (request.controls, request.hires_scale, request.refiner_at) == (RECALLED.controls, 2.0, 0.75)
+
+
+def test_generate_queues_the_power_tools_and_the_job_gives_them_back(make_window, qtbot, ui_model) -> None:
+    window = make_window()
+    panel = window.prompt_panel
+    panel.view_model.update({"model": str(ui_model), "prompt": "a kite", "steps": 2, "width": 64, "height": 64})
+    panel.power_tools.hires.set_upscaler_file("/u/esrgan.pth")
+    panel.power_tools.hires.scale.setCurrentIndex(2)
+    panel.power_tools.hires.scale.activated.emit(2)
+    job = panel.submit()
+    assert job is not None, panel.feedback.text()
+    assert (job.request.hires_scale, job.request.upscaler) == (2.0, "/u/esrgan.pth")
+    panel.apply_request(GenerationRequest())
+    assert panel.power_tools.hires.scale.currentText() == "Off"
+    window.use_job_settings(window.session.queue.get(job.id))
+    assert panel.power_tools.hires.scale.currentText() == "2×"
+    assert panel.power_tools.hires.upscaler.currentText() == "esrgan.pth"
