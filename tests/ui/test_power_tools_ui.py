@@ -11,8 +11,10 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from studio.core.errors import BadInput
+from studio.core.imagemeta import save_png
 from studio.core.requests import ControlRef, GenerationRequest
 from studio.ui.panels.power_tools import CANVAS_IMAGE
+from studio.ui.recall import recall
 from tests.ui.test_layout import _check_prompt_dock, _inside_horizontally, _resized
 
 RECALLED = GenerationRequest(
@@ -155,3 +157,14 @@ def test_generate_queues_the_power_tools_and_the_job_gives_them_back(make_window
     window.use_job_settings(window.session.queue.get(job.id))
     assert panel.power_tools.hires.scale.currentText() == "2×"
     assert panel.power_tools.hires.upscaler.currentText() == "esrgan.pth"
+
+
+def test_a_dropped_studio_picture_recalls_the_power_tools(make_window, tmp_path: Path) -> None:
+    panel = make_window().prompt_panel
+    picture = save_png(Image.new("RGB", (16, 16)), tmp_path / "made.png", RECALLED, 9, {})
+    source, fields = recall(str(picture))  # what a drop on the prompt dock reads (off the GUI thread)
+    panel.apply_fields(fields, source or "")
+    tools = panel.power_tools
+    assert [row.control() for row in tools.controls.rows] == list(RECALLED.controls)
+    assert (tools.hires.scale_value(), tools.hires.strength.value()) == (2.0, 0.35)
+    assert (tools.refiner.path.text(), tools.refiner.at.value()) == ("/m/sdxl-refiner", 0.75)
