@@ -111,3 +111,16 @@ def test_a_one_speech_corpus_is_refused_before_training(tmp_path, studio_home, c
     assert code == 2
     assert "short.md" in err and "Traceback" not in err
     assert not (run_dir / "lm").exists()  # refused before a single step
+
+
+def test_a_short_lora_run_checkpoints_too(tiny_sd_folder, tmp_path, studio_home, capsys):
+    from tests.fixtures.stars import write_star_folder
+
+    stars = write_star_folder(tmp_path / "stars", 4)
+    out = tmp_path / "stars.safetensors"
+    code = main(["train", "lora", "--model", str(tiny_sd_folder), "--data", str(stars), "--out", str(out),
+                 "--steps", "5", "--no-prior", "--sample-every", "0", "--batch-size", "2"])
+    assert code == 0, capsys.readouterr().err
+    run_dir = studio_home / "runs" / "lora-stars"
+    checkpoints = [e["step"] for e in read_metrics(run_dir, event="checkpoint")]
+    assert checkpoints == [1, 2, 3, 4, 5]  # was none before the end with the fixed 100

@@ -103,7 +103,9 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                    help="prompt for the sample pictures (repeat for more; default: the first caption)")
     p.add_argument("--sample-every", type=int, default=LORA_DEFAULTS["sample_every"],
                    help="steps between samples (0: none)")
-    p.add_argument("--checkpoint-every", type=int, default=LORA_DEFAULTS["checkpoint_every"])
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help=f"steps between checkpoints (default: {LORA_DEFAULTS['checkpoint_every']}, or steps/5 "
+                        "for shorter runs)")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="fp16/bf16 on a GPU")
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower steps")
     p.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR loss weighting (0: plain MSE)")

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from studio.plugins import BadInput, ImageOutput, JobResult, ModelEntry, ModelError, TrainRequest, atomic_write_bytes
-from studio.plugins.training import TrainConfig, Trainer, TrainingTask, read_metrics
+from studio.plugins.training import TrainConfig, Trainer, TrainingTask, checkpoint_interval, read_metrics
 from studio_diffusers.lora_data import CaptionedImages, scan_folder, square
 
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
@@ -255,7 +255,8 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
         seed=request.seed, lr=request.learning_rate, weight_decay=1e-2,
         lr_schedule=str(options.get("lr_schedule") or "constant"), warmup_steps=int(options.get("warmup_steps") or 0),
-        grad_clip=1.0, checkpoint_every=int(options.get("checkpoint_every") or 100), keep_checkpoints=2,
+        grad_clip=1.0, keep_checkpoints=2,
+        checkpoint_every=int(options.get("checkpoint_every") or checkpoint_interval(request.steps, 100)),
         sample_every=int(options.get("sample_every") or 0), log_every=int(options.get("log_every") or 10),
         mixed_precision=mixed, resume=request.resume, tensorboard=bool(options.get("tensorboard")),
         gradient_accumulation=int(options.get("gradient_accumulation") or 1),
