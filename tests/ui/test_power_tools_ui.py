@@ -101,12 +101,16 @@ def test_recalled_settings_show_in_the_widgets(make_window) -> None:
     assert tools.controls.rows[0].preprocess.currentText() == "Canny edges"
     assert tools.refiner.path.text() == "/m/sdxl-refiner" and tools.refiner.at.value() == 0.75
     assert all(section.is_expanded() for section in tools.sections.values())  # a tool in use is shown
+    tools.expand_all(False)  # collapsed, a section still says that its tool is on
+    headers = [section.header.text() for section in tools.sections.values()]
+    assert headers == ["High resolution · 2×", "ControlNet · 2", "Refiner (SDXL) · at 0.75"]
     assert panel.view_model.state.replace(prompt="a harbour") == RECALLED
 
     panel.apply_request(RECALLED.replace(hires_scale=3.25, controls=(), refiner="", upscaler="lanczos"))
     assert tools.hires.scale.currentText() == "Custom" and tools.hires.custom_scale.value() == 3.25
     assert tools.controls.rows == [] and tools.refiner.path.text() == ""
     assert tools.hires.upscaler.currentText() == "Lanczos"
+    assert [section.header.text() for section in tools.sections.values()][1:] == ["ControlNet", "Refiner (SDXL)"]
 
 
 def test_the_dock_still_fits_at_1024_by_700_with_every_section_open(make_window, qtbot) -> None:

@@ -36,6 +36,7 @@ CANVAS_IMAGE = "<canvas>"
 LANCZOS = "lanczos"
 HIRES_PRESETS = (("Off", 1.0), ("1.5×", 1.5), ("2×", 2.0))
 CUSTOM = "Custom"
+TITLES = {"hires": "High resolution", "controls": "ControlNet", "refiner": "Refiner (SDXL)"}
 PREPROCESS_NAMES = {"": "None", "canny": "Canny edges"}
 UPSCALER_FILTER = "Upscaler models (*.safetensors *.pth)"
 CONTROLNET_FILTER = "ControlNet files (*.safetensors)"
@@ -381,31 +382,41 @@ class PowerTools(QWidget):
         self.hires = HiresBox(vm)
         self.controls = ControlsBox(vm)
         self.refiner = RefinerBox(vm)
-        self.sections = {
-            "hires": Section("High resolution", self.hires),
-            "controls": Section("ControlNet", self.controls),
-            "refiner": Section("Refiner (SDXL)", self.refiner),
-        }
+        self.vm = vm
+        self.sections = {key: Section(TITLES[key], body) for key, body in
+                         (("hires", self.hires), ("controls", self.controls), ("refiner", self.refiner))}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         for section in self.sections.values():
             layout.addWidget(section)
         vm.changed.connect(self._open_what_is_set)
+        vm.changed.connect(self._show_summaries)
+        self._show_summaries()
+
+    def summaries(self) -> dict[str, str]:
+        """What each tool does now, in a few words ("" when it is off): a collapsed section still says it."""
+        state = self.vm.state
+        return {
+            "hires": f"{state.hires_scale:g}×" if state.hires_scale > 1 else "",
+            "controls": str(len(state.controls)) if state.controls else "",
+            "refiner": f"at {state.refiner_at:g}" if state.refiner else "",
+        }
+
+    def _show_summaries(self, _name: str = "") -> None:
+        for key, summary in self.summaries().items():
+            self.sections[key].header.setText(f"{TITLES[key]} · {summary}" if summary else TITLES[key])
 
     def expand_all(self, expanded: bool = True) -> None:
         for section in self.sections.values():
             section.set_expanded(expanded)
 
     def _open_what_is_set(self, name: str) -> None:
-        """A recalled request that uses a tool shows its section (settings are never hidden in use)."""
+        """A recalled request that uses a tool opens its section."""
         key = {"hires_scale": "hires", "controls": "controls", "refiner": "refiner"}.get(name)
         if key is None:
             return
-        vm = self.controls.vm
-        used = {"hires": vm.state.hires_scale > 1, "controls": bool(vm.state.controls),
-                "refiner": bool(vm.state.refiner)}[key]
-        if used:
+        if self.summaries()[key]:
             self.sections[key].set_expanded(True)
 
 
