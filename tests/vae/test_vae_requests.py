@@ -45,3 +45,17 @@ def test_an_unknown_recipe_and_bad_channels_are_refused(tmp_path: Path) -> None:
     request = TrainRequest(recipe="vae", run_dir=str(tmp_path), steps=1, options={"channels": "8,8"})
     with pytest.raises(BadInput, match="four positive widths"):
         train(request, lambda *a, **k: None, lambda: False)
+
+
+def test_the_sampling_prior_is_saved_with_the_weights_and_drawn_by_seed(tmp_path: Path) -> None:
+    import torch
+    from studio_vae.network import ConvVae, VaeConfig, load_model, save_model
+
+    model = ConvVae(VaeConfig(channels=(4, 4, 4, 4), latent_dim=3)).eval()
+    model.fit_prior(torch.rand(5, 3, 64, 64))
+    loaded = load_model(save_model(model, tmp_path / "vae"))
+    assert torch.equal(loaded.prior_means, model.prior_means) and loaded.prior_means.shape == (5, 3)
+    draw = [loaded.sample_latent(torch.Generator().manual_seed(seed)) for seed in (1, 1, 2)]
+    assert torch.equal(draw[0], draw[1]) and not torch.equal(draw[0], draw[2])
+    nearest = (loaded.prior_means - draw[0]).norm(dim=1).min()  # a component's mean plus its spread
+    assert nearest <= 6 * loaded.prior_stds.max()

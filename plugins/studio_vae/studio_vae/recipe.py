@@ -101,7 +101,7 @@ class VaeTask(TrainingTask):
     def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any:
         """Top row: training pictures; middle: their reconstructions; bottom: samples from N(0, I)."""
         model = models["vae"]
-        originals = self.pictures[:8].float() / 255
+        originals = self.pictures[:: max(1, len(self.pictures) // 8)][:8].float() / 255
         recon = model.decode(model.encode(originals)[0])
         noise = torch.randn(8, self.config.latent_dim, generator=torch.Generator().manual_seed(self.seed))
         grid = torch.cat([originals, recon, model.decode(noise)])
