@@ -97,7 +97,7 @@ def test_sampling_streams_chunks_that_make_the_text_and_stop_ends_it_early(train
     request = TextRequest(model="m", prompt="Now is the", max_new_tokens=120, seed=3)
     result = model.run(request, report, lambda: False)
     assert len(result.text) == 120 and "".join(chunks) == result.text and len(chunks) > 5
-    assert result.data["stopped"] is False
+    assert result.data["stopped"] is False and result.data["new_tokens"] == 120
 
     def stop_after_three(step, total, preview=None, message=None, *, text=None, metrics=None, notice=None):
         if text:

@@ -68,6 +68,7 @@ class CharModel:
                 pending = ""
         if pending:
             report(len(made), total, text=pending)
-        data = {"seed": request.seed, "new_characters": len(made), "stopped": stopped or bool(cancelled()),
-                "mode": request.mode, "notices": notices}
+        # one token is one character here; "new_tokens" is what the editor's status line reads
+        data = {"seed": request.seed, "new_tokens": len(made), "new_characters": len(made),
+                "stopped": stopped or bool(cancelled()), "mode": request.mode, "notices": notices}
         return JobResult(text="".join(made), data=data)
