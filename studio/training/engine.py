@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import pickle
@@ -49,7 +50,10 @@ from accelerate.utils import ProjectConfiguration, is_tensorboard_available, set
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from studio.core.errors import JobCancelled
+from studio.core.storage import atomic_write_text, kill_point
 from studio.training.errors import CheckpointError, DatasetError, TrainingError, UnreadableCheckpoint
+
+log = logging.getLogger("studio.training")
 
 Report = Callable[..., None]
 """``report(step, total, preview=None, message=None, *, metrics=None, notice=None)``: progress for
@@ -303,11 +307,16 @@ class Trainer:
                 continue
             if rec.get("step", 0) <= step:
                 keep.append(line)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(k + "\n" for k in keep), label="train-metrics")
 
     # ------------------------------------------------------------ checkpoints
+    def _remove_unfinished_checkpoints(self) -> None:
+        """A checkpoint a killed run was writing (``checkpoints/.tmp-*``): never complete, never read."""
+        root = self.run_dir / "checkpoints"
+        for unfinished in root.glob(".tmp-*") if root.is_dir() else ():
+            shutil.rmtree(unfinished, ignore_errors=True)
+            log.info("Removed an unfinished checkpoint left by a stopped run: %s", unfinished)
+
     def save_checkpoint(self) -> Path:
         acc = self.accelerator
         root = self.run_dir / "checkpoints"
@@ -335,6 +344,7 @@ class Trainer:
                    else "the start."),
             ) from exc
         if acc.is_main_process:
+            kill_point("train-checkpoint")  # tests: killed with the checkpoint written, not yet in place
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
             for old in list_checkpoints(self.run_dir)[: -max(1, self.config.keep_checkpoints)]:
@@ -390,6 +400,8 @@ class Trainer:
             raise TrainingError("Steps and batch size must be positive.",
                                 f"Got steps={cfg.max_steps}, batch size={cfg.batch_size}.")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if acc.is_main_process:
+            self._remove_unfinished_checkpoints()
         set_seed(cfg.seed)
 
         models = task.build_models()
