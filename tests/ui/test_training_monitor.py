@@ -240,3 +240,17 @@ def test_run_folder_reading_is_plain_json(tmp_path: Path) -> None:
     assert data.samples[0][0] == 2 and data.total == 4
     assert run_info(run).status == "interrupted" and run_info(run, "running").status == "running"
     assert ema([1.0, 1.0, 4.0])[0] == 1.0 and format_duration(3725) == "1:02:05"
+
+
+def test_the_fine_tune_dialog_leaves_the_checkpoint_interval_to_the_recipe_by_default(
+    lora_window: MainWindow, tiny_sd_folder: Path, stars: Path
+) -> None:
+    """A short run started from the window keeps several checkpoints (the recipe adapts the interval)."""
+    dialog = lora_window.open_fine_tune()
+    assert dialog is not None
+    assert dialog.checkpoint_every.text() == "automatic"
+    assert "--checkpoint-every" not in dialog.flags()
+    dialog.checkpoint_every.setValue(7)
+    flags = dialog.flags()
+    assert flags[flags.index("--checkpoint-every") + 1] == "7"
+    dialog.reject()

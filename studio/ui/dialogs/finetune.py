@@ -252,7 +252,9 @@ class FineTuneDialog(QDialog):
         self.sample_prompts.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
         self.sample_every = self._spin(0, 1_000_000, int(self.defaults.get("sample_every") or 0))
         self.sample_every.setSpecialValueText("never")
-        self.checkpoint_every = self._spin(1, 1_000_000, int(self.defaults.get("checkpoint_every") or 100))
+        self.checkpoint_every = self._spin(0, 1_000_000, int(self.defaults.get("checkpoint_every") or 0))
+        self.checkpoint_every.setSpecialValueText("automatic")  # the recipe's: a fifth of the steps, at most 100
+        self.checkpoint_every.setToolTip("Steps between checkpoints; automatic keeps at least five in a short run")
         self.extra_flags = QLineEdit()
         self.extra_flags.setPlaceholderText("more flags of 'studio train lora', e.g. --lr-schedule cosine")
         self.extra_flags.setToolTip("Any other flag of 'studio train lora --help' (gradient accumulation, "
@@ -430,8 +432,9 @@ class FineTuneDialog(QDialog):
                 "--steps", str(self.steps.value()), "--rank", str(self.rank.value()),
                 "--lr", self.lr_edit.text().strip(), "--batch-size", str(self.batch.value()),
                 "--seed", str(self.seed.value()), "--sample-every", str(self.sample_every.value()),
-                "--checkpoint-every", str(self.checkpoint_every.value()),
                 "--instance-prompt", self.instance_prompt.text().strip()]
+        if self.checkpoint_every.value():
+            argv += ["--checkpoint-every", str(self.checkpoint_every.value())]
         if self.resolution.value():
             argv += ["--resolution", str(self.resolution.value())]
         encoder = self.text_encoder.currentData()
