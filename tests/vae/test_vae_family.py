@@ -100,3 +100,18 @@ def test_demo_interpolates_red_circle_left_to_blue_square_right(tmp_path: Path) 
 def test_demo_samples_are_valid_shapes_pictures() -> None:
     """The shipped demo over 30 seeds (docs/plugins.md gives the figure over 100)."""
     assert sample_validity(str(DEMO), range(30)) >= 0.7
+
+
+def test_broken_weights_and_a_non_picture_are_refused_in_one_line(trained: Path, tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "studio-vae.json").write_text((trained / "model" / "studio-vae.json").read_text())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    capsys.readouterr()
+    assert main(["generate", "--model", str(broken), "--out", str(tmp_path / "x.png")]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    code = main(["interpolate", "--model", str(trained / "model"), str(text), str(text), "--out", str(tmp_path / "f")])
+    assert code == 2
+    assert capsys.readouterr().err.count("\n") == 1

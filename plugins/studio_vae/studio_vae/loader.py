@@ -25,7 +25,7 @@ def load(context: LoadContext) -> VaeModel:
     folder = Path(context.model.path)
     try:
         network = load_model(folder)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except Exception as exc:  # a missing, truncated or foreign file: the model's problem, said as such
         raise ModelError(f"The VAE in {folder} cannot be read ({exc}).",
                          "Train it again with 'studio train vae --out FOLDER'.") from exc
     return VaeModel(context.model.name, folder, network, resolve_device(context.device))
