@@ -37,7 +37,6 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unknown-command", ["paint-my-house"], "invalid choice"),
     ("unknown-top-flag", ["--bogus"], "unrecognized arguments"),
     ("generate-no-model", ["generate", "--prompt", "p", "--out", "@out"], "--model"),
-    ("generate-no-prompt", ["generate", "--model", "demo", "--out", "@out"], "--prompt"),
     ("generate-no-out", ["generate", "--model", "demo", "--prompt", "p"], "--out"),
     ("generate-unknown-flag", gen("--colour", "red"), "unrecognized arguments"),
     # -- generation numbers: ints are ints, floats finite, all in range

@@ -119,7 +119,9 @@ def test_a_family_from_a_folder_on_the_plugins_path_works_end_to_end(tmp_path, s
         gallery.close()
     assert len(items) == 2
     for job in jobs:
-        [artifact] = job.result.artifacts
+        [artifact] = [a for a in job.result.artifacts if a.kind == "image"]  # the gallery file
+        [out] = [a for a in job.result.artifacts if a.kind == "out"]  # and the --out copy, same bytes
+        assert (work / out.path).read_bytes() == Path(artifact.path).read_bytes()  # --out as the user gave it
         item = items[artifact.path]
         assert Path(artifact.path).is_relative_to(studio_home / "gallery")
         assert Path(artifact.path).read_bytes() in ((work / "x.png").read_bytes(), (work / "y.png").read_bytes())
