@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Cancelled) -> JobRe
         report(0, args.steps, notice=f"Text: {len(train_ids)} training characters, {len(held_ids)} held out; "
                                      f"{len(vocab)} distinct characters.")
         cfg = TrainConfig(
-            run_dir=str(work / "lstm"), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+            run_dir=str(work), max_steps=args.steps, batch_size=args.batch_size, seed=args.seed,
             lr=args.lr, lr_schedule="cosine", warmup_steps=min(100, args.steps // 10), min_lr_ratio=0.05,
             grad_clip=1.0, checkpoint_every=args.checkpoint_every or checkpoint_interval(args.steps),
             keep_checkpoints=2, log_every=args.log_every, resume=not args.no_resume,
@@ -137,7 +137,6 @@ def run(args: argparse.Namespace, report: Report, cancelled: Cancelled) -> JobRe
         model = trainer.unwrapped()["lstm"].float().cpu().eval()
         ppl = perplexity(model, held_ids)
         uni = unigram_perplexity(train_ids, held_ids, len(vocab))
-        report(result.step, result.total, metrics={"held_out_perplexity": ppl, "unigram_perplexity": uni})
         sample = SAMPLE_PROMPT + "".join(sample_chars(model, vocab, SAMPLE_PROMPT, 200, seed=5))
         settings = {"embed": args.embed, "hidden": args.hidden, "layers": args.layers}
         summary = {
