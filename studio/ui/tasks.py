@@ -19,6 +19,16 @@ class _Carrier(QObject):
 
 
 _pending: set[_Carrier] = set()
+MIN_POOL_THREADS = 4  # a slow task (a tokenizer's first import) must not hold back quick ones (a preview)
+
+
+def _pool() -> QThreadPool:
+    """Qt's global pool, with at least :data:`MIN_POOL_THREADS` threads (Qt's default is the core count:
+    2 here, where two slow start-up tasks left the export dialog's preview empty for 6–9 s)."""
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_POOL_THREADS:
+        pool.setMaxThreadCount(MIN_POOL_THREADS)
+    return pool
 
 
 def run_in_background(
@@ -55,7 +65,7 @@ def run_in_background(
             result, error = None, exc
         carrier.done.emit(result, error)
 
-    QThreadPool.globalInstance().start(QRunnable.create(job))
+    _pool().start(QRunnable.create(job))
 
 
 def wait_for_background(timeout_ms: int = 10_000) -> bool:
