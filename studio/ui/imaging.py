@@ -60,12 +60,40 @@ class Imaging(QObject):
         w.gallery_panel.open_item.connect(self.open_item)
         w.gallery_model.failed.connect(lambda text: w.notify(f"The gallery could not be read: {text}"))
         w.bridge.finished.connect(self._job_finished)
+        self._control_image = ""  # the file shown as the canvas's control layer
+        w.prompt_panel.view_model.changed.connect(self._prompt_changed)
         w.setAcceptDrops(True)
         w.installEventFilter(self)
         # a picture dropped on the prompt fields recalls its settings instead of pasting its path
         self._text_targets = {w.prompt_panel.prompt.viewport(), w.prompt_panel.negative.viewport()}
         for target in self._text_targets:
             target.installEventFilter(self)
+
+    # -- the control layer -----------------------------------------------------------------
+    def _prompt_changed(self, name: str) -> None:
+        if name == "controls":
+            self.show_control_layer()
+
+    def show_control_layer(self) -> None:
+        """The first control's image file as the canvas's control layer (the canvas image itself is
+        already on the canvas: no layer then)."""
+        from studio.ui.panels.power_tools import CANVAS_IMAGE
+
+        controls = self.window.prompt_panel.view_model.state.controls
+        path = next((c.image for c in controls if c.image and c.image != CANVAS_IMAGE), "")
+        if path == self._control_image:
+            return
+        self._control_image = path
+        canvas = self.window.canvas
+        if not path:
+            canvas.set_control_layer(None)
+            return
+
+        def loaded(image: QImage) -> None:
+            if path == self._control_image:  # not replaced meanwhile
+                canvas.set_control_layer(image)
+
+        run_in_background(lambda: QImage(path), loaded, owner=canvas)
 
     # -- job events ------------------------------------------------------------------------
     def _job_finished(self, job: Job) -> None:

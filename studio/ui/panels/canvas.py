@@ -64,6 +64,18 @@ def dropped_files(mime: QMimeData) -> list[str]:
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
 
+CONTROL_TINT = QColor(0, 200, 255)
+
+
+def control_tint(image: QImage) -> QImage:
+    """A control image as a see-through layer: its brightness becomes the opacity of a cyan tint, so an
+    edge, pose or depth map's lines show on any picture (black is transparent, white fully cyan)."""
+    layer = QImage(image.size(), QImage.Format.Format_ARGB32)
+    layer.fill(CONTROL_TINT)
+    layer.setAlphaChannel(image.convertToFormat(QImage.Format.Format_Grayscale8))
+    return layer
+
+
 class CanvasView(QWidget):
     """Paints the canvas model with zoom and pan; paints the mask with the brush or eraser."""
 
@@ -87,6 +99,9 @@ class CanvasView(QWidget):
         self._cursor: QPointF | None = None
         self._frame = QSize()
         self._overlay: QImage | None = None  # the mask drawn for display, rebuilt when it changes
+        self.control_layer = QImage()  # a ControlNet's control image, drawn over the picture when shown
+        self.control_opacity = 0.8
+        self.show_control = True
         model.image_changed.connect(self._image_changed)
         model.mask_changed.connect(self._mask_changed)
         # the image handed over by the model, kept as a QImage reference (no copy)
@@ -199,6 +214,10 @@ class CanvasView(QWidget):
                 painter.drawText(box, align | Qt.AlignmentFlag.AlignTop, text)
         else:
             painter.drawImage(target, image)
+        if self.show_control and not self.control_layer.isNull() and not m.previewing:
+            painter.setOpacity(self.control_opacity)  # the control layer, stretched to the picture
+            painter.drawImage(target, self.control_layer)
+            painter.setOpacity(1.0)
         if not m.previewing and not m.mask.isNull():
             painter.setOpacity(0.8)
             painter.drawImage(target, self.overlay())
@@ -471,11 +490,27 @@ class Canvas(QWidget):
         bar.addSeparator()
         self.outpaint_button = self._build_outpaint_menu()
         bar.addWidget(self.outpaint_button)
+        self.control_action = bar.addAction("Control layer")
+        self.control_action.setCheckable(True)
+        self.control_action.setChecked(True)
+        self.control_action.setEnabled(False)
+        self.control_action.setToolTip("Show the ControlNet's control image over the picture (Prompt › ControlNet)")
+        self.control_action.toggled.connect(self._show_control_layer)
         self.clear_action = bar.addAction("Clear canvas", self.model.clear)
         self.clear_action.setToolTip("Remove the image from the canvas (the next generation starts from text)")
         self.drag_handle = DragHandle(self.model)
         bar.addWidget(self.drag_handle)
         return mask_bar, view_bar
+
+    def set_control_layer(self, image: QImage | None) -> None:
+        """The control image the prompt's first ControlNet uses (None: no layer)."""
+        self.view.control_layer = control_tint(image) if image is not None and not image.isNull() else QImage()
+        self.control_action.setEnabled(not self.view.control_layer.isNull())
+        self.view.update()
+
+    def _show_control_layer(self, shown: bool) -> None:
+        self.view.show_control = shown
+        self.view.update()
 
     def _undo_text(self, text: str) -> None:
         with contextlib.suppress(RuntimeError):  # the stack clears itself while the window is destroyed
