@@ -122,7 +122,7 @@ class DocumentTab(QWidget):
         self.draft = draft
         self.edit = TextEdit()
         self.edit.setObjectName("editorText")
-        self.edit.setPlaceholderText("Write here; Continue (Ctrl+Return) drafts on with the model.")
+        self.edit.setPlaceholderText("Write here; Ctrl+Return continues.")  # one line (Qt draws only one)
         self.preview = QTextBrowser()
         self.preview.setObjectName("editorPreview")
         self.preview.setOpenExternalLinks(False)
