@@ -362,7 +362,11 @@ class ExportDialog(QDialog):
         except StudioError as exc:
             self.status.setText(exc.user_text())
         qimage = _to_qimage(image)
-        self.preview.setPixmap(QPixmap.fromImage(qimage))
+        pixmap = QPixmap.fromImage(qimage)
+        if max(pixmap.width(), pixmap.height()) < PREVIEW_SIDE // 2:  # a 64 px picture: shown enlarged, crisp
+            pixmap = pixmap.scaled(PREVIEW_SIDE // 2, PREVIEW_SIDE // 2, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.FastTransformation)
+        self.preview.setPixmap(pixmap)
         self.preview_image = image
         self.preview_changed.emit(qimage)
 
