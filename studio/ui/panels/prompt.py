@@ -567,6 +567,17 @@ class PromptPanel(QWidget):
                 return
         self.model.setEditText(reference)
 
+    def _index_of(self, reference: str) -> int:
+        """The combo row of a model given by its name or its path (-1: none)."""
+        wanted = Path(reference).expanduser()
+        for index in range(self.model.count()):
+            path = str(self.model.itemData(index) or "")
+            if self.model.itemText(index) == reference or path == reference:
+                return index
+            if path and wanted.is_absolute() and Path(path).resolve() == wanted.resolve():
+                return index
+        return -1
+
     def _models_changed(self) -> None:
         typed = self.view_model.state.model
         self.model.blockSignals(True)
@@ -580,8 +591,8 @@ class PromptPanel(QWidget):
         self.model.blockSignals(False)
         if typed:
             self._choose_model(typed)
-        elif self.settings.default_model and self.model.findText(self.settings.default_model) >= 0:
-            self.model.setCurrentIndex(self.model.findText(self.settings.default_model))
+        elif self.settings.default_model and self._index_of(self.settings.default_model) >= 0:
+            self.model.setCurrentIndex(self._index_of(self.settings.default_model))  # by name or by path
             self.apply_model_defaults()
         elif entries:
             self.model.setCurrentIndex(0)
