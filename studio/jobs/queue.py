@@ -156,6 +156,9 @@ def owner_alive(pid: int | None, started: int | None) -> bool:
     return now is None or now == started
 
 
+OPEN_ATTEMPTS = 20  # about 20 s of retries when another process holds the new queue's lock
+
+
 class JobQueue:
     """Thread-safe access to the queue database; every write is its own transaction."""
 
@@ -167,13 +170,24 @@ class JobQueue:
         except sqlite3.Error as exc:
             raise BadInput(f"The job queue '{self.path}' cannot be opened ({exc}).",
                            "Check that its folder exists and is writable.") from None
-        try:
-            self._open()
-            self.recovered = self.recover()
-            self.pruned = self.prune(AUTO_PRUNE_DAYS) if auto_prune else 0
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise _queue_error(self.path, exc) from None
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open()
+                self.recovered = self.recover()
+                self.pruned = self.prune(AUTO_PRUNE_DAYS) if auto_prune else 0
+                break
+            except sqlite3.OperationalError as exc:
+                # Two processes opening a new queue at once (two batch ranks, a window and a CLI):
+                # creating the schema or recovering can meet the other's write lock in ways SQLite's
+                # busy timeout does not wait for (a read turning into a write in WAL mode). Retry.
+                if ("locked" in str(exc) or "busy" in str(exc)) and attempt + 1 < OPEN_ATTEMPTS:
+                    time.sleep(0.1 + 0.1 * attempt)
+                    continue
+                self._db.close()
+                raise _queue_error(self.path, exc) from None
+            except sqlite3.Error as exc:
+                self._db.close()
+                raise _queue_error(self.path, exc) from None
 
     def _open(self) -> None:
         self._db.row_factory = sqlite3.Row
@@ -183,7 +197,11 @@ class JobQueue:
         have = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
         for name, decl in _ADDED_COLUMNS.items():
             if name not in have:
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+                try:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process opening it added it first
+                        raise
 
     def close(self) -> None:
         with self._lock:
