@@ -118,7 +118,8 @@ class _ReportingStreamer(BaseStreamer):
 
     Text is sent as soon as it decodes cleanly: not while it ends in an incomplete UTF-8 sequence, and
     not when the decoding of the tokens so far no longer starts with what was already sent (rare
-    tokenizer clean-ups; the text then waits for the next line or the end). The token cache restarts
+    tokenizer clean-ups; the text then waits for the next line or the end); a token whose text is held
+    back is still reported, without text, so progress and Stop follow every token. The token cache restarts
     after every line break so decoding stays cheap on long generations.
     """
 
@@ -152,6 +153,8 @@ class _ReportingStreamer(BaseStreamer):
     def _send(self, final: bool) -> None:
         text = self.decode(self.ids)
         if not text.startswith(self.sent) or (text.endswith("\ufffd") and not final):
+            # Withheld text still counts: the token count moves on, and Stop is heard at this token.
+            self.report(max(1, self.tokens), self.total)
             return
         chunk = text[len(self.sent):]
         if text.endswith("\n"):
