@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from studio.core.errors import BadInput, JobCancelled
 from studio.core.requests import TrainRequest
+from studio.core.results import Artifact
 from studio.training import shapes
 from studio.training.data import ImageCaptionFolder, export_shapes_folder
 from studio.training.engine import (
@@ -28,6 +32,7 @@ from studio.training.engine import (
     read_metrics,
 )
 from studio.training.errors import CheckpointError, DatasetError, TrainingError
+from studio.training.threads import torch_threads
 
 __all__ = [
     "CheckpointError",
@@ -42,9 +47,13 @@ __all__ = [
     "export_shapes_folder",
     "latest_checkpoint",
     "list_checkpoints",
+    "model_folders",
     "read_metrics",
     "recipe_settings",
     "shapes",
+    "torch_threads",
+    "trained_artifacts",
+    "unless_done",
 ]
 
 #: ``TrainRequest`` field → the ``argparse`` destination of the flag a recipe declares for it.
@@ -68,3 +77,31 @@ def recipe_settings(request: TrainRequest,
             known[dest] = value
     known["no_resume"] = not request.resume
     return settings
+
+
+# -- what every recipe's ``run`` does around its training -------------------------------------
+def model_folders(args: argparse.Namespace, recipe: str) -> tuple[Path, Path]:
+    """``(run folder, output folder)`` of a recipe's options: ``--run-dir`` is required (a clear
+    :class:`BadInput` without it); ``--out`` defaults to ``RUN_DIR/model``, never a path relative to
+    the current folder (from the repository root that was a shipped demo model)."""
+    if not getattr(args, "run_dir", None):
+        raise BadInput(f"The {recipe} recipe needs a run folder.", "Pass --run-dir DIR.")
+    work = Path(args.run_dir)
+    out = getattr(args, "out", None)
+    return work, Path(out) if out else work / "model"
+
+
+def unless_done(result: TrainResult, what: str = "Training") -> None:
+    """Raise :class:`JobCancelled` when the user stopped the run (its checkpoint stays for a resume)."""
+    if result.status != "done":
+        raise JobCancelled(f"{what} stopped at step {result.step} of {result.total}; "
+                           "run it again with the same run folder to resume.")
+
+
+def trained_artifacts(out: Path, recipe: str, result: TrainResult,
+                      **details: Any) -> tuple[Artifact, ...]:
+    """The saved model (and the run's last checkpoint, when one was written) as job artifacts."""
+    artifacts = [Artifact(str(out), "model", {"recipe": recipe, **details})]
+    if result.checkpoint is not None:
+        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
+    return tuple(artifacts)

@@ -30,8 +30,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import Artifact, BadInput, JobCancelled, JobResult
-from studio.plugins.training import TrainConfig, Trainer, TrainingTask, checkpoint_interval, read_metrics, shapes
+from studio.plugins import Artifact, JobCancelled, JobResult
+from studio.plugins.training import (
+    TrainConfig,
+    Trainer,
+    TrainingTask,
+    checkpoint_interval,
+    model_folders,
+    read_metrics,
+    shapes,
+    torch_threads,
+    trained_artifacts,
+)
 
 MAX_TOKENS = 77
 LATENT_CHANNELS = 8
@@ -471,23 +481,9 @@ def run(args: argparse.Namespace, report: Callable[..., None] = _quiet,
     run resumes there)."""
     from diffusers import AutoencoderKL
 
-    if not args.run_dir:
-        raise BadInput("The demo-image recipe needs a run folder.", "Pass --run-dir DIR.")
-    threads = torch.get_num_threads()
-    if getattr(args, "threads", 0):
-        # On a shared CPU one thread per process beats several: oversubscribed OpenMP threads
-        # spin at barriers (measured here: 5.9 s/step with 1 thread vs 36 s/step with 2).
-        torch.set_num_threads(args.threads)
-    try:
+    model_folders(args, "demo-image")  # refused before anything starts
+    with torch_threads(getattr(args, "threads", 0)):
         return _run(args, report, cancelled, AutoencoderKL)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def output_folder(args: argparse.Namespace, work: Path) -> Path:
-    """``--out``, or ``RUN_DIR/model`` (under STUDIO_HOME/runs): never a path relative to the
-    current folder, which from the repo root was the shipped demo model."""
-    return Path(args.out) if getattr(args, "out", None) else work / "model"
 
 
 def _stopped(stage: str, res) -> JobCancelled:
@@ -496,7 +492,7 @@ def _stopped(stage: str, res) -> JobCancelled:
 
 
 def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResult:
-    work = Path(args.run_dir)
+    work, out_dir = model_folders(args, "demo-image")  # --out defaults to RUN_DIR/model
     work.mkdir(parents=True, exist_ok=True)
     resume = not args.no_resume
     tensorboard = bool(getattr(args, "tensorboard", False))
@@ -528,7 +524,7 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
             return JobResult(artifacts=(Artifact(str(refined_dir), "model", {"stage": "decoder"}),),
                              data=data | {"stage": "decoder", "vae_refined": str(refined_dir)})
     if getattr(args, "export_only", False):
-        out = export_checkpoint(work, load_vae(work), output_folder(args, work),
+        out = export_checkpoint(work, load_vae(work), out_dir,
                                 downsample_padding=getattr(args, "unet_downsample_padding", 1),
                                 unet_channels=_channels(args))
         return JobResult(artifacts=(Artifact(str(out), "model", {"recipe": "demo-image"}),),
@@ -543,10 +539,7 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
     if res.status != "done":
         raise _stopped("UNet", res)
     task.vae = load_vae(work)
-    out = save_pipeline(task, trainer.unwrapped(), output_folder(args, work), work)
+    out = save_pipeline(task, trainer.unwrapped(), out_dir, work)
     report(res.step, res.total, notice=f"Saved the pipeline to {out}.")
-    artifacts = [Artifact(str(out), "model", {"recipe": "demo-image"})]
-    if res.checkpoint is not None:
-        artifacts.append(Artifact(str(res.checkpoint), "checkpoint", {"step": res.step}))
-    return JobResult(artifacts=tuple(artifacts),
+    return JobResult(artifacts=trained_artifacts(out, "demo-image", res),
                      data=data | {"out": str(out), "bytes": folder_bytes(out), "steps": res.step, "loss": res.loss})

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.plugins import Artifact, BadInput, Cancelled, JobCancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest
 
 RECIPES = ("lstm",)
 SAMPLE_PROMPT = "The king"
@@ -102,20 +102,23 @@ def _task_class():
 
 def run(args: argparse.Namespace, report: Report, cancelled: Cancelled) -> JobResult:
     """Train (or resume), evaluate against a unigram baseline and save the model folder."""
-    import torch
 
-    from studio.plugins.training import TrainConfig, Trainer, checkpoint_interval, read_metrics
+    from studio.plugins.training import (
+        TrainConfig,
+        Trainer,
+        checkpoint_interval,
+        model_folders,
+        read_metrics,
+        torch_threads,
+        trained_artifacts,
+        unless_done,
+    )
     from studio_lstm import corpus
     from studio_lstm.model import Vocabulary, perplexity, sample_chars, save_model, unigram_perplexity
 
-    if not args.run_dir:
-        raise BadInput("The lstm recipe needs a run folder.", "Pass --run-dir DIR.")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
+    work, out = model_folders(args, "lstm")
+    with torch_threads(max(1, args.threads)):
         t0 = time.time()
-        work = Path(args.run_dir)
-        out = Path(args.out) if args.out else work / "model"
         data = Path(args.data) if args.data else corpus.default_corpus()
         report(0, args.steps, message="Reading the text…")
         train_text, held_text = corpus.split_documents(corpus.read_documents(data))
@@ -131,8 +134,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Cancelled) -> JobRe
         )
         trainer = Trainer(_task_class()(train_ids, len(vocab), args), cfg, report=report, cancelled=cancelled)
         result = trainer.run()
-        if result.status != "done":
-            raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; run it again to resume.")
+        unless_done(result)
         report(result.step, result.total, message="Measuring the held-out perplexity…")
         model = trainer.unwrapped()["lstm"].float().cpu().eval()
         ppl = perplexity(model, held_ids)
@@ -150,16 +152,12 @@ def run(args: argparse.Namespace, report: Report, cancelled: Cancelled) -> JobRe
             "steps": [{k: r[k] for k in ("step", "loss", "lr", "it_s") if k in r} for r in read_metrics(cfg.run_dir)],
         }
         save_model(model, vocab, out, settings, summary)
-    finally:
-        torch.set_num_threads(threads)
     report(result.step, result.total, notice=f"Held-out perplexity {ppl:.2f} per character "
                                              f"(unigram {uni:.2f}); saved {out}.")
-    artifacts = [Artifact(str(out), "model", {"recipe": "lstm"})]
-    if result.checkpoint is not None:
-        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
+    artifacts = trained_artifacts(out, "lstm", result)
     data_out = {"recipe": "lstm", "out": str(out), "run_dir": str(work), "steps": result.step, "loss": result.loss,
                 "held_out_perplexity": ppl, "unigram_perplexity": uni, "sample_seed5": sample}
-    return JobResult(artifacts=tuple(artifacts), text=sample, data=data_out)
+    return JobResult(artifacts=artifacts, text=sample, data=data_out)
 
 
 def train(request: TrainRequest, report: Report, cancelled: Cancelled,

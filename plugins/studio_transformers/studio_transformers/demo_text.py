@@ -294,19 +294,22 @@ def run(args: argparse.Namespace, report, cancelled):
 
     Returns a :class:`JobResult` (the model folder as an artifact, the evaluation as data); raises
     :class:`JobCancelled` when the user stopped the run (its checkpoint is kept for a resume)."""
-    import torch
+    from studio.plugins import JobResult
+    from studio.plugins.training import (
+        DatasetError,
+        TrainConfig,
+        Trainer,
+        checkpoint_interval,
+        model_folders,
+        read_metrics,
+        torch_threads,
+        trained_artifacts,
+        unless_done,
+    )
 
-    from studio.plugins import Artifact, BadInput, JobCancelled, JobResult
-    from studio.plugins.training import DatasetError, TrainConfig, Trainer, checkpoint_interval, read_metrics
-
-    if not args.run_dir:
-        raise BadInput("The demo-text recipe needs a run folder.", "Pass --run-dir DIR.")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
-    try:
+    work, out = model_folders(args, "demo-text")
+    with torch_threads(max(1, args.threads)):
         t0 = time.time()
-        work = Path(args.run_dir)
-        out = Path(args.out) if args.out else work / "model"
         report(0, args.steps, message="Reading the corpus…")
         root = corpus_dir(args.corpus_dir)
         work.mkdir(parents=True, exist_ok=True)
@@ -340,9 +343,7 @@ def run(args: argparse.Namespace, report, cancelled):
         )
         trainer = Trainer(task, cfg, report=report, cancelled=cancelled)
         result = trainer.run()
-        if result.status != "done":
-            raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; "
-                               "run it again to resume.")
+        unless_done(result)
         report(result.step, result.total, message="Evaluating on the held-out plays…")
         model = trainer.unwrapped()["lm"].eval()
         ppl = model_perplexity(model, held_ids, args.block)
@@ -362,18 +363,13 @@ def run(args: argparse.Namespace, report, cancelled):
                       for r in read_metrics(cfg.run_dir)],
         }
         save_model(model, tokenizer, out, summary)
-    finally:
-        torch.set_num_threads(threads)
     report(result.step, result.total,
            notice=f"Held-out perplexity {ppl:.1f} (unigram {uni:.1f}); saved {out}.")
     data = {"recipe": "demo-text", "out": str(out), "run_dir": str(work), "steps": result.step,
             "loss": result.loss, "held_out_perplexity": ppl, "unigram_perplexity": uni,
             "samples_seed5": text_samples}
-    artifacts = [Artifact(str(out), "model", {"recipe": "demo-text"})]
-    if result.checkpoint is not None:
-        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
-    return JobResult(artifacts=tuple(artifacts), text="\n".join(f"{p!r}: {t!r}" for p, t in text_samples.items()),
-                     data=data)
+    text = "\n".join(f"{prompt!r}: {sample!r}" for prompt, sample in text_samples.items())
+    return JobResult(artifacts=trained_artifacts(out, "demo-text", result), text=text, data=data)
 
 
 def save_model(model, tokenizer, out: Path, summary: dict[str, Any]) -> Path:

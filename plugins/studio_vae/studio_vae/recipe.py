@@ -16,8 +16,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import Artifact, BadInput, JobCancelled, JobResult, Report
-from studio.plugins.training import DatasetError, TrainConfig, Trainer, TrainingTask, checkpoint_interval, shapes
+from studio.plugins import BadInput, JobResult, Report
+from studio.plugins.training import (
+    DatasetError,
+    TrainConfig,
+    Trainer,
+    TrainingTask,
+    checkpoint_interval,
+    model_folders,
+    shapes,
+    torch_threads,
+    trained_artifacts,
+    unless_done,
+)
 from studio_vae.network import SIDE, ConvVae, VaeConfig, loss_terms, save_model
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
@@ -145,19 +156,13 @@ def _channels(text: str) -> tuple[int, int, int, int]:
 
 def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
     """Train (or resume), fit the sampling prior, save the model folder; returns it as an artifact."""
-    if not args.run_dir:
-        raise BadInput("The vae recipe needs a run folder.", "Pass --run-dir DIR.")
+    work, out = model_folders(args, "vae")
     if args.latent_dim < 1 or args.steps < 1:
         raise BadInput("--latent-dim and --steps must be at least 1.")
     config = VaeConfig(channels=_channels(args.channels), latent_dim=int(args.latent_dim),
                        prior_components=int(args.prior_components))
-    threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(max(1, int(args.threads)))
-    try:
+    with torch_threads(args.threads):
         t0 = time.time()
-        work = Path(args.run_dir)
-        out = Path(args.out) if args.out else work / "model"
         report(0, args.steps, message="Reading the pictures…")
         source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
         pictures = folder_pictures(Path(args.data)) if args.data else shapes_pictures(int(args.shapes), int(args.seed))
@@ -171,8 +176,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         )
         trainer = Trainer(task, train_config, report=_with_terms(report, task), cancelled=cancelled)
         result = trainer.run()
-        if result.status != "done":
-            raise JobCancelled(f"Training stopped at step {result.step} of {result.total}; run it again to resume.")
+        unless_done(result)
         report(result.step, result.total, message="Fitting the sampling prior…")
         model = trainer.unwrapped()["vae"].cpu().eval()
         model.fit_prior(pictures[: int(args.prior_components)].float() / 255)
@@ -181,13 +185,9 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
                    "parameters": sum(p.numel() for p in model.parameters()),
                    "train_seconds_this_run": round(time.time() - t0, 1)}
         _save_atomically(model, out, summary)
-    finally:
-        torch.set_num_threads(threads)
     report(result.step, result.total, notice=f"Saved the VAE in {out}.")
-    artifacts = [Artifact(str(out), "model", {"recipe": "vae"})]
-    if result.checkpoint is not None:
-        artifacts.append(Artifact(str(result.checkpoint), "checkpoint", {"step": result.step}))
-    return JobResult(artifacts=tuple(artifacts), data={**summary, "out": str(out), "run_dir": str(work)})
+    return JobResult(artifacts=trained_artifacts(out, "vae", result),
+                     data={**summary, "out": str(out), "run_dir": str(work)})
 
 
 def _save_atomically(model: ConvVae, out: Path, summary: dict[str, Any]) -> None:
