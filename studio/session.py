@@ -185,8 +185,10 @@ class StudioSession:
             return self._export(request, report, cancelled)
         if request.kind == "upscale":
             return self._upscale(request, report, cancelled)
-        if request.kind == "interpolate":  # frames come back in the result for the caller to write
-            return self.load_model(request, report).run(request, report, cancelled)
+        if request.kind in ("interpolate", "score"):  # frames / scores come back in the result for the caller
+            model = self.load_model(request, report)
+            with self._plugin_of(request).blamed_for(f"Running {request.kind} on {request.model}"):
+                return model.run(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
         if request.kind == "batch":  # every prompt × seed of a list, one picture at a time
@@ -195,7 +197,8 @@ class StudioSession:
             return render_batch(self, request, report, cancelled)  # type: ignore[arg-type]
         check_input_files(request)
         model = self.load_model(request, report)
-        result = model.run(request, report, cancelled)
+        with self._plugin_of(request).blamed_for(f"Running {request.kind} on {request.model}"):
+            result = model.run(request, report, cancelled)
         return write_images(result, self.gallery, report, root=self.settings.output_folder)
 
     def _train(self, request: TrainRequest, report: Callable[..., None], cancelled: Callable[[], bool]) -> JobResult:
@@ -207,14 +210,21 @@ class StudioSession:
         trainer = self.registry.load_callable(record, "trainer")
         request = request.resolved()  # type: ignore[assignment]
         if not request.model:
-            return write_images(trainer(request, report, cancelled), self.gallery,
-                                root=self.settings.output_folder)
+            with record.blamed_for(f"Training {request.recipe}"):
+                result = trainer(request, report, cancelled)
+            return write_images(result, self.gallery, root=self.settings.output_folder)
         entry, _signature = self._resolve(request.model)
         device = request.device if request.device != "auto" else self.settings.device
         context = LoadContext(model=entry, device=device, backend=request.backend, cache_dir=home_path("cache"),
                               options=self.settings.model_options())
-        return write_images(trainer(request, report, cancelled, context=context), self.gallery,
-                            root=self.settings.output_folder)
+        with record.blamed_for(f"Training {request.recipe} on {entry.name}"):
+            result = trainer(request, report, cancelled, context=context)
+        return write_images(result, self.gallery, root=self.settings.output_folder)
+
+    def _plugin_of(self, request: Request) -> PluginRecord:
+        """The plugin whose loaded model runs ``request`` (as :meth:`load_model` found it)."""
+        entry, _signature = self._resolve(request.model)
+        return self._family(entry, "train" if request.kind == "train" else request.capability)
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
@@ -305,7 +315,8 @@ class StudioSession:
             model=entry, device=device, backend=backend, cache_dir=home_path("cache"), options=options
         )
         try:
-            return loader(context)
+            with record.blamed_for(f"Loading {entry.name}"):
+                return loader(context)
         except Exception as exc:
             if isinstance(exc, PluginError) or type(exc).__module__.startswith("studio"):
                 raise

@@ -595,9 +595,39 @@ class InterpolateRequest(Request):
             raise BadInput(f"Interpolation needs two pictures, not {len(self.images)}.")
 
 
+#: The scorer the studio uses when none is chosen (the gallery's match column, "rank by prompt").
+DEFAULT_SCORER = "demo-clip"
+
+
+@dataclass(frozen=True)
+class ScoreRequest(Request):
+    """How well each picture matches each prompt (``studio score``), with a model whose family declares
+    the ``score`` capability. The job's ``JobResult.data`` is ``{"images": [{"image": PATH, "scores":
+    [{"prompt": P, "score": X}, ...]}, ...], "model": NAME}``, images and prompts in the request's
+    order; a score is the cosine similarity of the picture's and the prompt's embeddings, in [-1, 1]."""
+
+    kind: ClassVar[str] = "score"
+    images: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("images", "prompts"):
+            if isinstance(getattr(self, name), list):  # read back from JSON
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.model:
+            raise BadInput("No scorer chosen.", f"Pass --model, e.g. {DEFAULT_SCORER}.")
+        if not self.images:
+            raise BadInput("No pictures to score.")
+        if not self.prompts:
+            raise BadInput("No prompt to score the pictures against.", "Pass --prompt P (one or more).")
+
+
 REQUEST_TYPES: dict[str, type[Request]] = {
     cls.kind: cls for cls in (GenerationRequest, TextRequest, TrainRequest, ExportRequest, BatchRequest,
-                           UpscaleRequest, InterpolateRequest)
+                           UpscaleRequest, InterpolateRequest, ScoreRequest)
 }
 
 
@@ -635,10 +665,11 @@ def request_from_dict(data: dict[str, Any]) -> Request:
             data["controls"] = tuple(
                 ControlRef(**item) if isinstance(item, dict) else ControlRef(*item) for item in data["controls"]
             )
-        if cls in (ExportRequest, InterpolateRequest) and "images" in data:
-            if not isinstance(data["images"], list | tuple):
-                raise TypeError(f"images must be a list, not {data['images']!r}")
-            data["images"] = tuple(data["images"])
+        for name in ("images", "prompts"):
+            if cls in (ExportRequest, InterpolateRequest, ScoreRequest) and name in data:
+                if not isinstance(data[name], list | tuple):
+                    raise TypeError(f"{name} must be a list, not {data[name]!r}")
+                data[name] = tuple(data[name])
         return cls(**data)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"Malformed {kind} request: {exc}.") from None
