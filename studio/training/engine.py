@@ -6,13 +6,14 @@ the full state (weights, optimiser, scheduler, RNG, step) that resume exactly, p
 metrics events (JSON lines in the run folder and the ``report`` callable) and cooperative
 cancel/pause, checked at every step.
 
-It publishes through the job's ``report`` (the plugin API's): progress every step
-(``report(step, total, message=...)``), metrics every logged step (``metrics={"loss", "lr",
-"it_s"}``), samples as ``preview=`` pictures and a few ``notice=`` lines (resumed, checkpoint saved,
-stopped). The job runner's ``report`` holds while the job is paused (that time counts neither in
-it/s nor in the ETA) and raises :class:`JobCancelled` once it is cancelled: the engine then stops
-after the step it was reporting, saves a checkpoint and returns status "cancelled", so the next run
-(``resume`` is the default) continues from exactly that step.
+It publishes through the job's ``report`` (the plugin API's): progress every step (``report(step,
+total, message=...)``), metrics every logged step (``metrics={"loss", "lr", "it_s", …}`` plus the
+task's own :meth:`TrainingTask.step_metrics`), samples as ``preview=`` pictures and a few
+``notice=`` lines (resumed, checkpoint saved, stopped). The job runner's ``report`` holds while the
+job is paused (that time counts neither in it/s nor in the ETA) and raises :class:`JobCancelled`
+once it is cancelled: the engine then stops after the step it was reporting, saves a checkpoint and
+returns status "cancelled", so the next run (``resume`` is the default) continues from exactly that
+step.
 
 Because the loop is accelerate's, the same code runs on several GPUs under ``accelerate launch``.
 
@@ -61,6 +62,9 @@ a UI, CLI or job runner (the plugin API's ``report``)."""
 
 CHECKPOINT_PREFIX = "step-"
 _STATE_FILE = "trainer_state.json"
+#: Keys of a step record the engine writes itself: a task's step_metrics cannot replace them.
+ENGINE_KEYS = frozenset({"event", "step", "total", "loss", "lr", "it_s", "eta_s", "epoch", "time",
+                         "rss_mb", "cuda_mb"})
 
 
 @dataclass
@@ -136,6 +140,14 @@ class TrainingTask:
 
     def loss(self, models: dict[str, torch.nn.Module], batch: Any, step: int) -> torch.Tensor:
         raise NotImplementedError
+
+    def step_metrics(self) -> dict[str, float]:
+        """Figures of the batch ``loss`` just took, besides the loss itself (called after every
+        ``loss``), e.g. ``{"loss_generator": 0.7, "loss_discriminator": 1.3}``. Averaged over the
+        logging window like the loss, written with the step to ``metrics.jsonl`` and reported with
+        its metrics; the training monitor draws each ``loss_<name>`` as its own curve. Non-numeric
+        values and the engine's own keys (``loss``, ``lr`` …) are left out."""
+        return {}
 
     def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any | None:
         """A preview (a PIL image) of what the model makes now, or None. Must not train."""
@@ -458,6 +470,7 @@ class Trainer:
         for m in self.models.values():
             m.train()
         window: list[float] = []
+        part_window: dict[str, list[float]] = {}  # the task's step_metrics since the last log
         last_loss: float | None = None
         t0, s0 = time.monotonic(), start
         self._held = 0.0
@@ -480,6 +493,7 @@ class Trainer:
                 if not torch.isfinite(loss.detach()):
                     raise TrainingError(f"The loss became {loss.item()} at step {self.step}.",
                                         "Lower the learning rate and resume from the last checkpoint.")
+                _collect_parts(task.step_metrics(), part_window)
                 accumulate = max(1, cfg.gradient_accumulation)
                 acc.backward(loss / accumulate)
                 micro += 1
@@ -503,19 +517,22 @@ class Trainer:
                     mean = torch.tensor(sum(window) / len(window), device=acc.device)
                     last_loss = acc.reduce(mean, reduction="mean").item()
                     window = []
+                    parts = self._mean_parts(part_window)
+                    part_window = {}
                     lr = sched.get_last_lr()[0]
                     epoch = self.step * per_step / n
                     memory = _memory_mb(acc.device)
                     self._event({"event": "step", "step": self.step, "total": cfg.max_steps,
                                  "loss": last_loss, "lr": lr, "it_s": its, "eta_s": eta, "epoch": epoch,
-                                 **memory})
+                                 **memory, **parts})
                     if cfg.tensorboard:
-                        acc.log({"loss": last_loss, "lr": lr, "it_s": its}, step=self.step)
+                        acc.log({"loss": last_loss, "lr": lr, "it_s": its, **parts}, step=self.step)
                     self._publish(self.step, cfg.max_steps,
                                   message=f"step {self.step}/{cfg.max_steps} loss {last_loss:.4f} "
                                           f"lr {lr:.2e} {its:.2f} it/s{eta_text}",
                                   metrics={"loss": last_loss, "lr": lr, "it_s": its, "epoch": epoch,
-                                           **({"eta_s": eta} if eta is not None else {}), **memory})
+                                           **({"eta_s": eta} if eta is not None else {}), **memory,
+                                           **parts})
                 else:
                     loss_text = f" loss {last_loss:.4f}" if last_loss is not None else ""
                     self._publish(self.step, cfg.max_steps,
@@ -550,6 +567,15 @@ class Trainer:
         return TrainResult(status, self.step, cfg.max_steps, last_loss, self.run_dir, last_ckpt,
                            time.time() - t_start)
 
+    def _mean_parts(self, part_window: dict[str, list[float]]) -> dict[str, float]:
+        """Each step metric's mean over the logging window (averaged across processes, sorted
+        names: every process reduces the same keys in the same order)."""
+        out = {}
+        for key in sorted(part_window):
+            mean = torch.tensor(sum(part_window[key]) / len(part_window[key]), device=self.accelerator.device)
+            out[key] = self.accelerator.reduce(mean, reduction="mean").item()
+        return out
+
     def _saved(self, checkpoint: Path | None) -> bool:
         """Whether ``checkpoint`` holds the current step."""
         return checkpoint is not None and checkpoint.name == f"{CHECKPOINT_PREFIX}{self.step:08d}"
@@ -579,6 +605,17 @@ class Trainer:
     def unwrapped(self) -> dict[str, torch.nn.Module]:
         """The trained models without accelerate/DDP wrappers."""
         return {k: self.accelerator.unwrap_model(m) for k, m in self.models.items()}
+
+
+def _collect_parts(values: dict[str, Any], part_window: dict[str, list[float]]) -> None:
+    """Add a task's step metrics to the logging window: finite numbers (or one-element tensors)
+    under names the engine does not write itself."""
+    for key, value in (values or {}).items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.detach().float().item()
+        if (isinstance(key, str) and key not in ENGINE_KEYS and isinstance(value, int | float)
+                and not isinstance(value, bool) and math.isfinite(value)):
+            part_window.setdefault(key, []).append(float(value))
 
 
 def _checkpoint_problem(exc: BaseException) -> str:

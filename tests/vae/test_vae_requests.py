@@ -34,7 +34,7 @@ def test_training_reports_loss_reconstruction_and_kl_to_the_monitor(tmp_path: Pa
                            options={"shapes": 16, "channels": "8,8,8,8", "latent_dim": 4, "sample_every": 0,
                                     "out": str(tmp_path / "model")})
     result = train(request, report, lambda: False)
-    assert {"loss", "lr", "recon", "kl"} <= set(metrics[-1])
+    assert {"loss", "lr", "loss_recon", "loss_kl"} <= set(metrics[-1])
     assert (tmp_path / "model" / "model.safetensors").is_file()
     assert result.data["steps"] == 10 and result.data["data"].startswith("shapes")
 

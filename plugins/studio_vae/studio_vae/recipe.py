@@ -2,7 +2,8 @@
 training engine, fit the sampling prior, and save the model folder.
 
 Runs on the worker (torch imported here). The engine reports loss, lr and it/s to the training
-monitor; this recipe adds the reconstruction and KL terms to the same metrics events.
+monitor; the task's step metrics add the reconstruction and KL terms (``loss_recon``, ``loss_kl``)
+to the same events and to ``metrics.jsonl``, where the monitor draws each as its own curve.
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ class VaeTask(TrainingTask):
         self.terms = {"recon": float(recon.detach()), "kl": float(kl.detach())}
         return total
 
+    def step_metrics(self) -> dict[str, float]:
+        """The last batch's terms, as loss parts the monitor draws (``recon`` and ``kl``)."""
+        return {f"loss_{name}": value for name, value in self.terms.items()}
+
     def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any:
         """Top row: training pictures; middle: their reconstructions; bottom: samples from N(0, I)."""
         model = models["vae"]
@@ -131,17 +136,6 @@ def grid_image(pixels: torch.Tensor, columns: int) -> Any:
     for index, picture in enumerate(pixels):
         sheet.paste(to_image(picture), ((index % columns) * SIDE, (index // columns) * SIDE))
     return sheet
-
-
-def _with_terms(report: Report, task: VaeTask) -> Report:
-    """``report`` that adds the last step's reconstruction and KL terms to every metrics event."""
-
-    def publish(*args: Any, metrics: dict | None = None, **kwargs: Any) -> None:
-        if metrics is not None:
-            metrics = {**metrics, **task.terms}
-        report(*args, metrics=metrics, **kwargs)
-
-    return publish
 
 
 def _channels(text: str) -> tuple[int, int, int, int]:
@@ -174,7 +168,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
             min_lr_ratio=0.05, grad_clip=5.0, checkpoint_every=checkpoint_interval(int(args.steps)),
             keep_checkpoints=2, sample_every=int(args.sample_every), log_every=10, resume=not args.no_resume,
         )
-        trainer = Trainer(task, train_config, report=_with_terms(report, task), cancelled=cancelled)
+        trainer = Trainer(task, train_config, report=report, cancelled=cancelled)
         result = trainer.run()
         unless_done(result)
         report(result.step, result.total, message="Fitting the sampling prior…")
