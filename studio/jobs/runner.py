@@ -69,6 +69,7 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self.current_job: int | None = None
         self.last_error: BaseException | None = None
+        self._finalizers: dict[int, Finalizer] = {}  # jobs submitted here with a finalize step
 
     # -- control -----------------------------------------------------------------------
     def start(self) -> None:
@@ -93,8 +94,12 @@ class JobRunner:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, request: Request) -> Job:
+    def submit(self, request: Request, finalize: Finalizer | None = None) -> Job:
+        """Queue ``request``; ``finalize`` (as :meth:`run_claimed`'s) runs on its result on the worker
+        before the job is recorded done: the window keeps an interpolation's frames with it."""
         job = self.queue.submit(request)
+        if finalize is not None:
+            self._finalizers[job.id] = finalize
         self._notify(job)
         self._wake.set()
         return job
@@ -109,6 +114,7 @@ class JobRunner:
             self._resume.set()  # a paused job wakes up to stop
         if self.queue.cancel_queued(job_id):
             self._cancel_requested.discard(job_id)
+            self._finalizers.pop(job_id, None)
             self._notify(self.queue.get(job_id))
         elif job_id != self.current_job:
             self._cancel_requested.discard(job_id)
@@ -144,7 +150,7 @@ class JobRunner:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            self.run_claimed(job)
+            self.run_claimed(job, self._finalizers.pop(job.id, None))
 
     def run_claimed(self, job: Job, finalize: Finalizer | None = None) -> Job:
         """Run a job already marked running by this process; returns its final state. ``finalize``
