@@ -8,12 +8,18 @@ takes a ``limit`` and an ``after`` cursor (keyset pagination on the row id: newe
 images were added in), words are found through an FTS5 index over prompt, negative prompt and
 model, read in the same order so a page stops early (kept in sync by triggers; an older database
 gains it when opened), and a row's request and extra JSON are parsed only when used.
+
+Each row may hold a *match* score: how well the image matches its own prompt (the cosine similarity
+a scorer model gives, in [-1, 1]) and the scorer that gave it; :meth:`Gallery.unscored` lists the rows
+a scorer has not scored yet (rows scored by another scorer count as unscored), and ``order="match"``
+sorts best match first (unscored rows last), paged on a ``(score, id)`` cursor.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -52,7 +58,13 @@ CREATE INDEX IF NOT EXISTS items_in_trash ON items(trashed_at) WHERE trashed_at 
 _ADDED_COLUMNS = {
     "negative_prompt": "TEXT NOT NULL DEFAULT ''",
     "model_name": "TEXT NOT NULL DEFAULT ''",
+    "match_score": "REAL",  # NULL: not scored
+    "match_model": "TEXT NOT NULL DEFAULT ''",  # the scorer that gave match_score
 }
+ORDERS = ("newest", "match")
+UNSCORED = -2.0  # where rows without a score sort in match order (scores lie in [-1, 1])
+_MATCH_KEY = f"coalesce(items.match_score, {UNSCORED})"
+_MATCH_INDEX = f"CREATE INDEX IF NOT EXISTS items_match ON items(coalesce(match_score, {UNSCORED}), id)"
 _FTS_COLUMNS = ("prompt", "negative_prompt", "model", "model_name")
 _FTS = f"""
 CREATE VIRTUAL TABLE items_fts USING fts5({", ".join(_FTS_COLUMNS)}, content='items', content_rowid='id');
@@ -107,6 +119,8 @@ class GalleryItem:
     trashed: bool
     negative_prompt: str = ""
     model_name: str = ""
+    match_score: float | None = None
+    match_model: str = ""
 
     @cached_property
     def request(self) -> GenerationRequest:
@@ -123,6 +137,14 @@ class GalleryItem:
     def cursor(self) -> int:
         """Where the page after this item starts (see :meth:`Gallery.search`'s ``after``)."""
         return self.id
+
+    @property
+    def match_cursor(self) -> tuple[float, int]:
+        """Where the page after this item starts in match order (``search(order="match", after=…)``)."""
+        return (UNSCORED if self.match_score is None else self.match_score, self.id)
+
+    def cursor_for(self, order: str) -> int | tuple[float, int]:
+        return self.match_cursor if order == "match" else self.cursor
 
 
 class Gallery:
@@ -160,6 +182,7 @@ class Gallery:
                     self._db.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')")
                 for statement in _TRIGGERS.split("END;")[:-1]:
                     self._db.execute(statement + "END;")
+                self._db.execute(_MATCH_INDEX)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -215,11 +238,15 @@ class Gallery:
 
     def search(self, text: str = "", model: str = "", since: float | None = None, until: float | None = None,
                starred: bool | None = None, trashed: bool = False, negative: str = "",
-               limit: int | None = None, after: int | None = None) -> list[GalleryItem]:
-        """Newest first (the order images were added in). ``text`` matches words of the prompt,
+               limit: int | None = None, after: int | tuple[float, int] | None = None,
+               order: str = "newest") -> list[GalleryItem]:
+        """Newest first (the order images were added in), or with ``order="match"`` best match first
+        (unscored rows last, newest first among equals). ``text`` matches words of the prompt,
         ``negative`` of the negative prompt and ``model`` of the model's name or path, each word as a
         word start ("red" finds "reddish"). At most ``limit`` rows, those after the ``after`` cursor
-        (the last shown item's ``cursor``)."""
+        (the last shown item's ``cursor_for(order)``)."""
+        if order not in ORDERS:
+            raise BadInput(f"Unknown gallery order '{order}'.", f"Choose one of: {', '.join(ORDERS)}.")
         clauses = ["items.trashed_at IS NOT NULL" if trashed else "items.trashed_at IS NULL"]
         args: list[Any] = []
         words = [(("prompt",), text), (("negative_prompt",), negative), (("model", "model_name"), model)]
@@ -238,16 +265,23 @@ class Gallery:
         if starred is not None:
             clauses.append("items.starred = ?")
             args.append(int(starred))
-        if after is not None:
+        by_match = order == "match"
+        if after is not None and by_match:
+            score, last_id = after if isinstance(after, tuple) else (UNSCORED, after)
+            clauses.append(f"({_MATCH_KEY}, items.id) < (?, ?)")
+            args.extend((float(score), int(last_id)))
+        elif after is not None:
             clauses.append(f"{'items_fts.rowid' if match else 'items.id'} < ?")
             args.append(after)
         if match:  # the word index in rowid order drives the join, so LIMIT stops it early
+            ordering = f"{_MATCH_KEY} DESC, items.id DESC" if by_match else "items_fts.rowid DESC"
             sql = ("SELECT items.* FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid"
-                   f" WHERE items_fts MATCH ? AND {' AND '.join(clauses)} ORDER BY items_fts.rowid DESC")
+                   f" WHERE items_fts MATCH ? AND {' AND '.join(clauses)} ORDER BY {ordering}")
             args.insert(0, match)
         else:
             table = "items INDEXED BY items_in_trash" if trashed else "items"  # the trash is small
-            sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY items.id DESC"
+            ordering = f"{_MATCH_KEY} DESC, items.id DESC" if by_match else "items.id DESC"
+            sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY {ordering}"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
@@ -259,6 +293,44 @@ class Gallery:
         with self._lock:
             where = "trashed_at IS NOT NULL" if trashed else "trashed_at IS NULL"
             return int(self._db.execute(f"SELECT count(*) FROM items WHERE {where}").fetchone()[0])
+
+    def unscored(self, scorer: str, paths: list[str] | None = None, limit: int | None = None) -> list[GalleryItem]:
+        """Rows (not in the trash, with a prompt) that ``scorer`` has not scored: never scored, or
+        scored by another scorer; newest first; only those of ``paths`` when given."""
+        sql = ("SELECT * FROM items WHERE trashed_at IS NULL AND trim(prompt) != ''"
+               " AND (match_score IS NULL OR match_model != ?)")
+        args: list[Any] = [scorer]
+        if paths is not None:
+            wanted = [str(Path(p).resolve()) for p in paths]
+            if not wanted:
+                return []
+            sql += f" AND path IN ({', '.join('?' * len(wanted))})"
+            args.extend(wanted)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [_item(r) for r in rows]
+
+    def set_match(self, scores: dict[str, float], scorer: str) -> int:
+        """Store each image's match score (by path) and the scorer that gave it, in one transaction;
+        how many rows were updated (an image removed meanwhile is skipped)."""
+        rows = [(max(-1.0, min(1.0, float(score))), scorer, str(Path(path).resolve()))
+                for path, score in scores.items() if math.isfinite(score)]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                updated = 0
+                for row in rows:
+                    updated += self._db.execute(
+                        "UPDATE items SET match_score = ?, match_model = ? WHERE path = ?", row).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return updated
 
     def set_starred(self, item_id: int, starred: bool = True) -> GalleryItem:
         with self._lock:
@@ -315,4 +387,5 @@ def _item(row: sqlite3.Row) -> GalleryItem:
         model=row["model"], prompt=row["prompt"], seed=row["seed"], width=row["width"], height=row["height"],
         request_json=row["request"], extra_json=row["extra"], starred=bool(row["starred"]),
         trashed=row["trashed_at"] is not None, negative_prompt=row["negative_prompt"], model_name=row["model_name"],
+        match_score=row["match_score"], match_model=row["match_model"],
     )

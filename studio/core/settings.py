@@ -25,7 +25,7 @@ from typing import Any
 
 from studio.core.errors import BadInput
 from studio.core.paths import studio_home
-from studio.core.requests import BACKENDS, DEVICES
+from studio.core.requests import BACKENDS, DEFAULT_SCORER, DEVICES
 from studio.core.storage import atomic_write_text
 
 log = logging.getLogger("studio.settings")
@@ -49,6 +49,8 @@ class Settings:
     cpu_offload: bool = False
     allowed_pickles: list[str] = field(default_factory=list)  # pickle checkpoints the user trusts
     output_folder: str = ""  # where generated images are written; empty: STUDIO_HOME/gallery
+    scorer_model: str = DEFAULT_SCORER  # the gallery's match scores and "Rank by prompt" use it
+    auto_score: bool = False  # score new gallery images against their prompt as they arrive
     # What reading the file found wrong (one line each; the status bar and ``studio info`` show them).
     problems: list[str] = field(default_factory=list, compare=False, repr=False)
     # Keys read from the file that the studio could not use, with their values: written back on save.
@@ -251,6 +253,8 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "cpu_offload": _check_bool,
     "allowed_pickles": _check_list,
     "output_folder": _check_folder,
+    "scorer_model": _check_model,
+    "auto_score": _check_bool,
 }
 
 

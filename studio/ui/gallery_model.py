@@ -30,6 +30,19 @@ PAGE_SIZE = 200  # rows per query; the first page fills any view, later pages fo
 THUMB_BATCH = 48  # thumbnails read per background task
 ICON_CACHE = 2000  # thumbnails kept in memory (least recently shown dropped first)
 DATE_RANGES = (("Any time", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30))
+SORT_ORDERS = (("Newest first", "newest"), ("Best match first", "match"))
+
+
+def match_text(score: float | None) -> str:
+    """A match score (cosine similarity, -1…1) as a designer reads it: ``"82%"`` (below 0: ``"0%"``)."""
+    return "—" if score is None else f"{round(max(0.0, score) * 100)}%"
+
+
+def match_line(item: GalleryItem) -> str:
+    """One line on how well ``item`` matches its prompt, and which scorer said so."""
+    if item.match_score is None:
+        return "Match: not scored yet (Score Match in the gallery's menu)"
+    return f"Match: {match_text(item.match_score)} (cosine {item.match_score:.2f}, by {item.match_model})"
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class GalleryFilter:
     days: int | None = None  # None: any time; 0: today; N: the last N days
     starred_only: bool = False
     trash: bool = False
+    order: str = "newest"  # or "match": best match first
 
     def since(self, now: float | None = None) -> float | None:
         if self.days is None:
@@ -55,7 +69,7 @@ class GalleryFilter:
         negative = " ".join(w[4:] for w in words if w.lower().startswith("neg:"))
         text = " ".join(w for w in words if not w.lower().startswith("neg:"))
         return {"text": text, "negative": negative, "model": self.model, "since": self.since(),
-                "starred": True if self.starred_only else None, "trashed": self.trash}
+                "starred": True if self.starred_only else None, "trashed": self.trash, "order": self.order}
 
 
 def load_thumbnails(paths: list[str]) -> dict[str, QImage]:
@@ -108,11 +122,13 @@ class GalleryViewModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             text = item.prompt.replace("\n", " ").strip() or "(no prompt)"
             star = "★ " if item.starred else ""
-            return star + (text if len(text) <= 28 else text[:27] + "…")
+            match = f"{match_text(item.match_score)} · " if item.match_score is not None else ""
+            return star + match + (text if len(text) <= 28 else text[:27] + "…")
         if role == Qt.ItemDataRole.DecorationRole:
             return self._icon(item.thumbnail)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{item.prompt}\nseed {item.seed} · {item.width}×{item.height} · {item.model_name or item.model}"
+            return (f"{item.prompt}\nseed {item.seed} · {item.width}×{item.height} · {item.model_name or item.model}"
+                    f"\n{match_line(item)}")
         if role == ItemRole:
             return item
         return None
@@ -125,7 +141,8 @@ class GalleryViewModel(QAbstractListModel):
         if not self.canFetchMore(parent) or not self.items or self.gallery is None:
             return
         try:
-            page = self.gallery.search(**self.filter.query(), limit=self.page_size, after=self.items[-1].cursor)
+            page = self.gallery.search(**self.filter.query(), limit=self.page_size,
+                                       after=self.items[-1].cursor_for(self.filter.order))
         except Exception as exc:  # a locked or vanished database must not take the window down
             self._complete = True
             self.failed.emit(str(exc))
