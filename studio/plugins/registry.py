@@ -14,7 +14,8 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -28,7 +29,22 @@ from studio.plugins.manifest import MANIFEST_NAME, Manifest, read_manifest
 log = logging.getLogger("studio.plugins")
 
 ENTRY_POINT_GROUP = "studio.plugins"
-FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm", "studio_vae"})
+FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm", "studio_vae", "studio_gan"})
+#: Where the studio itself is installed: the repository root, a site-packages folder or the bundle.
+STUDIO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shipped_with_the_studio(module: str, folder: Path) -> bool:
+    """A first-party family: one of ours by name *and* installed with the studio (beside its package,
+    or in the repository's plugins folder). A copy of one installed elsewhere is a third-party plugin
+    like any other (its code runs only once allowed), so a name alone earns no trust."""
+    if module not in FIRST_PARTY_MODULES:
+        return False
+    try:
+        where = folder.resolve()
+    except OSError:
+        return False
+    return where.parent == STUDIO_ROOT or where.is_relative_to(STUDIO_ROOT / "plugins")
 
 
 class PluginNotTrusted(PluginError):
@@ -49,6 +65,10 @@ class PluginRecord:
     error_detail: str = ""
     enabled: bool = True
     first_party: bool = False
+    #: The plugin's code raised while loading a model, running a job or training (the plugin is
+    #: still usable; the Plugins dialog shows which one failed and how). Cleared by a later success.
+    last_failure: str = ""
+    last_failure_detail: str = ""
 
     @property
     def id(self) -> str:
@@ -73,7 +93,22 @@ class PluginRecord:
             "first_party": self.first_party,
             "enabled": self.enabled,
             "error": self.error,
+            "last_failure": self.last_failure,
         }
+
+    @contextmanager
+    def blamed_for(self, action: str) -> Iterator[None]:
+        """Run the plugin's code for ``action`` ("Loading demo-vae"); an unexpected exception (not one
+        of the studio's own, clear errors) is noted as :attr:`last_failure` and raised on."""
+        try:
+            yield
+        except Exception as exc:
+            if not isinstance(exc, StudioError):
+                self.last_failure = f"{action} failed: {type(exc).__name__}: {exc}"
+                self.last_failure_detail = traceback.format_exc()
+            raise
+        else:
+            self.last_failure = self.last_failure_detail = ""
 
 
 @dataclass
@@ -135,7 +170,7 @@ class PluginRegistry:
         return self._record(module, folder, "entry-point")
 
     def _record(self, module: str, folder: Path, source: str) -> PluginRecord:
-        record = PluginRecord(module, str(folder), source, first_party=module in FIRST_PARTY_MODULES)
+        record = PluginRecord(module, str(folder), source, first_party=shipped_with_the_studio(module, folder))
         try:
             record.manifest = read_manifest(folder / MANIFEST_NAME)
         except PluginError as exc:

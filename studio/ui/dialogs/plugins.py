@@ -30,14 +30,15 @@ ERROR_COLUMN = 7
 
 
 def plugin_state(record: PluginRecord, trusted: set[str]) -> str:
-    """broken | disabled | not allowed | ready."""
+    """broken | disabled | not allowed | failed (its code raised in the last load, job or training;
+    it can still be used) | ready."""
     if not record.ok:
         return "broken"
     if not record.enabled:
         return "disabled"
     if not record.first_party and record.id not in trusted:
         return "not allowed"
-    return "ready"
+    return "failed" if record.last_failure else "ready"
 
 
 class PluginsDialog(QDialog):
@@ -58,7 +59,8 @@ class PluginsDialog(QDialog):
         header.setSectionResizeMode(ERROR_COLUMN, QHeaderView.ResizeMode.Stretch)
         note = QLabel(
             "Plugins are code. A third-party plugin runs only after you allow it; "
-            "a plugin that fails to load is listed with its error and the rest keep working."
+            "a plugin that fails to load, or whose code fails on a job, is listed with its error and the "
+            "rest keep working."
         )
         note.setWordWrap(True)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -93,12 +95,13 @@ class PluginsDialog(QDialog):
                 ", ".join(info["backends"]),
                 source,
                 state,
-                record.error,
+                record.error or record.last_failure,
             )
+            detail = record.error_detail or record.error or record.last_failure_detail or record.location
             for column, text in enumerate(texts, start=1):
                 item = QTableWidgetItem(text)
-                item.setToolTip(record.error_detail or record.error or record.location)
-                if state == "broken" and column == STATE_COLUMN:
+                item.setToolTip(detail)
+                if state in ("broken", "failed") and column == STATE_COLUMN:
                     item.setIcon(warn)
                 self.table.setItem(row, column, item)
             self.table.removeCellWidget(row, STATE_COLUMN)
