@@ -1,9 +1,11 @@
 """Training run folders as the monitor reads them: metrics, samples, status, captions (Qt-free).
 
 A run folder (``STUDIO_HOME/runs/NAME``, written by the training engine) holds ``metrics.jsonl``
-(one JSON object a line: ``{"event": "step", "step", "total", "loss", "lr", "it_s", "eta_s", "epoch",
-"rss_mb"[, "cuda_mb"]}`` and the ``start``/``resume``/``checkpoint``/``sample``/``done``/``cancelled``
-events), ``samples/step-NNNNNNNN.png``, ``checkpoints/`` and ``config.json``. The UI may not import
+(one JSON object a line: ``{"event": "step", "step", "total", "loss", "lr", "it_s", "eta_s",
+"epoch", "rss_mb"[, "cuda_mb"], "loss_<name>"…}`` and the
+``start``/``resume``/``checkpoint``/``sample``/``done``/``cancelled`` events; every ``loss_<name>``
+is a part of the loss, e.g. a GAN's ``loss_generator`` and ``loss_discriminator``, drawn as its own
+curve), ``samples/step-NNNNNNNN.png``, ``checkpoints/`` and ``config.json``. The UI may not import
 the engine, so the file format is read here, as plain JSON.
 
 Also here: a data set folder as the fine-tuning dialog shows it (images, their captions, what is
@@ -26,6 +28,7 @@ from typing import Any
 METRICS = "metrics.jsonl"
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 STAT_KEYS = ("it_s", "eta_s", "epoch", "rss_mb", "cuda_mb")
+PART_PREFIX = "loss_"  # a metric named loss_<name> is a part of the loss: its own curve, named <name>
 ENDED = {"done": "done", "cancelled": "cancelled"}  # last event → the run's status without a live job
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")  # what the LoRA recipe reads
 
@@ -117,6 +120,26 @@ def samples_of(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 # -- a run's curves and figures --------------------------------------------------------------
 @dataclass
+class Curve:
+    """One curve's points: steps and values."""
+
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def drop_from(self, step: float) -> None:
+        """Forget the points at ``step`` and after (a resume redoes them)."""
+        keep = next((i for i, s in enumerate(self.steps) if s >= step), len(self.steps))
+        del self.steps[keep:], self.values[keep:]
+
+
+def loss_parts(values: dict[str, Any]) -> dict[str, float]:
+    """The loss parts among a step's metrics: ``{"generator": 0.7}`` for ``loss_generator``."""
+    return {key[len(PART_PREFIX):]: float(value) for key, value in values.items()
+            if isinstance(key, str) and key.startswith(PART_PREFIX) and len(key) > len(PART_PREFIX)
+            and _finite(value)}
+
+
+@dataclass
 class RunData:
     """What the monitor shows of one run: curves, latest figures, samples and a log."""
 
@@ -125,6 +148,7 @@ class RunData:
     loss: list[float] = field(default_factory=list)
     lr_steps: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
+    parts: dict[str, Curve] = field(default_factory=dict)  # loss_<name> metrics, by <name>, first seen first
     stats: dict[str, float] = field(default_factory=dict)  # latest it_s, eta_s, epoch, rss_mb, cuda_mb
     step: int = 0
     total: int = 0
@@ -158,6 +182,11 @@ class RunData:
         if _finite(values.get("lr")):
             self.lr_steps.append(float(step))
             self.lr.append(float(values["lr"]))
+        for name, value in loss_parts(values).items():
+            curve = self.parts.setdefault(name, Curve())
+            curve.steps.append(float(step))
+            curve.values.append(value)
+            added = True
         return added
 
     def _drop_from(self, step: int) -> None:
@@ -165,6 +194,10 @@ class RunData:
         del self.steps[keep:], self.loss[keep:]
         keep = next((i for i, s in enumerate(self.lr_steps) if s >= step), len(self.lr_steps))
         del self.lr_steps[keep:], self.lr[keep:]
+        for name, curve in list(self.parts.items()):
+            curve.drop_from(step)
+            if not curve.steps:
+                del self.parts[name]
 
     def add_event(self, record: dict[str, Any]) -> str | None:
         """One ``metrics.jsonl`` record; returns the log line it makes, if any."""

@@ -1,5 +1,9 @@
 """The Training monitor dock: a run's loss and learning-rate curves, figures, samples, log and controls.
 
+Besides the loss, every part of it a run logs (a ``loss_<name>`` metric: a GAN's generator and
+discriminator, a VAE's reconstruction and KL) is drawn in the Loss plot as its own curve, named
+``<name>`` in the legend.
+
 Bound to a :class:`~studio.ui.training_model.TrainingViewModel`. The plots (pyqtgraph) are built the
 first time the dock is shown: importing pyqtgraph costs a third of a second the window's first paint
 does not pay. Curves are redrawn when the view-model says they changed (at most four times a
@@ -41,6 +45,7 @@ LOSS_PEN = (120, 160, 220)
 EMA_PEN = (230, 120, 40)
 COMPARE_PEN = (90, 190, 110)
 LR_PEN = (170, 110, 210)
+PART_PENS = ((215, 60, 90), (30, 165, 160), (200, 160, 30), (120, 120, 120), (140, 90, 50), (90, 110, 240))
 
 
 class SampleView(QWidget):
@@ -113,6 +118,7 @@ class TrainingMonitor(QWidget):
         self.ema_curve: Any = None
         self.compare_curve: Any = None
         self.lr_curve: Any = None
+        self.part_curves: dict[str, Any] = {}  # loss part name → its curve in the Loss plot
 
         # top bar: which run, compare with, start one
         self.runs_box = QComboBox()
@@ -360,6 +366,33 @@ class TrainingMonitor(QWidget):
                 for name, curve in (("loss", self.loss_curve), ("ema", self.ema_curve),
                                     ("compare", self.compare_curve), ("lr", self.lr_curve))}
 
+    def part_points(self) -> dict[str, tuple[list[float], list[float]]]:
+        """Each loss part's drawn curve as (steps, values), by its legend name."""
+        out = {}
+        for name, curve in self.part_curves.items():
+            xs, ys = curve.getData()
+            out[name] = ([] if xs is None else [float(x) for x in xs], [] if ys is None else [float(y) for y in ys])
+        return out
+
+    def legend_names(self) -> list[str]:
+        """The names in the Loss plot's legend, top to bottom."""
+        legend = self.loss_plot.getPlotItem().legend if self.has_plots else None
+        return [label.text for _sample, label in legend.items] if legend is not None else []
+
+    def _draw_parts(self) -> None:
+        """One curve per loss part of the run, in its own colour; the parts a run lacks go."""
+        import pyqtgraph as pg
+
+        parts = self.model.data.parts
+        for name in [n for n in self.part_curves if n not in parts]:
+            self.loss_plot.removeItem(self.part_curves.pop(name))  # from the legend too
+        for index, (name, curve) in enumerate(parts.items()):
+            item = self.part_curves.get(name)
+            if item is None:
+                colour = PART_PENS[index % len(PART_PENS)]
+                item = self.part_curves[name] = self.loss_plot.plot([], [], pen=pg.mkPen(colour, width=2), name=name)
+            item.setData(curve.steps, curve.values)
+
     def _draw_curves(self) -> None:
         if not self.has_plots or not self.isVisible():
             return
@@ -367,7 +400,10 @@ class TrainingMonitor(QWidget):
         self.loss_curve.setData(data.steps, data.loss)
         self.ema_curve.setData(data.steps, ema(data.loss))
         self.lr_curve.setData(data.lr_steps, data.lr)
-        self.loss_label.setText(f"{data.loss[-1]:.4f} (smoothed {ema(data.loss)[-1]:.4f})" if data.loss else "—")
+        self._draw_parts()
+        loss = f"{data.loss[-1]:.4f} (smoothed {ema(data.loss)[-1]:.4f})" if data.loss else "—"
+        parts = "\n".join(f"{name} {curve.values[-1]:.4g}" for name, curve in data.parts.items())
+        self.loss_label.setText(f"{loss}\n{parts}" if parts else loss)
         self.lr_label.setText(f"{data.lr[-1]:.2e}" if data.lr else "—")
         if data.lr:  # from zero: a constant rate is a flat line at its value, not a line at "0"
             self.lr_plot.setYRange(0, max(data.lr) * 1.15 or 1e-6, padding=0)
