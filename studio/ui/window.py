@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
     from studio.session import StudioSession
     from studio.ui.dialogs.export import ExportDialog
     from studio.ui.dialogs.finetune import FineTuneDialog
+    from studio.ui.dialogs.interpolate import InterpolateDialog
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
@@ -361,6 +362,8 @@ class MainWindow(QMainWindow):
         models = bar.addMenu("&Models")
         self._action(models, "&Add Model Folder…", self.add_model_folder)
         self._action(models, "&Rescan Models", self.library_model.refresh, keys.Refresh, "F5")
+        models.addSeparator()
+        self._action(models, "&Interpolate Between Pictures…", self.open_interpolate)
 
         jobs = bar.addMenu("&Jobs")
         self._action(jobs, "&Generate", self.generate, "Ctrl+Return")
@@ -710,6 +713,12 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(self._settings_saved)
         dialog.open()
         return dialog
+
+    def open_interpolate(self) -> InterpolateDialog | None:
+        """Models › Interpolate Between Pictures…: frames from one picture to another (a VAE)."""
+        from studio.ui.dialogs.interpolate import open_interpolate
+
+        return open_interpolate(self)
 
     def open_plugins(self) -> PluginsDialog | None:
         from studio.ui.dialogs.plugins import PluginsDialog
