@@ -19,7 +19,8 @@ from studio.core.errors import ModelError
 from studio.core.paths import DEMO_MODELS
 from studio.core.requests import GenerationRequest
 
-DEMO_NAMES = {"demo": "demo", "demo-text": "demo-text", "demo-vae": "demo-vae", "demo-lstm": "demo-lstm"}
+DEMO_NAMES = {"demo": "demo", "demo-text": "demo-text", "demo-vae": "demo-vae", "demo-lstm": "demo-lstm",
+              "demo-clip": "demo-clip"}
 MAX_DEPTH = 4
 
 

@@ -29,7 +29,8 @@ from studio.plugins.manifest import MANIFEST_NAME, Manifest, read_manifest
 log = logging.getLogger("studio.plugins")
 
 ENTRY_POINT_GROUP = "studio.plugins"
-FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm", "studio_vae", "studio_gan"})
+FIRST_PARTY_MODULES = frozenset({"studio_diffusers", "studio_transformers", "studio_lstm", "studio_vae", "studio_gan",
+                                 "studio_clip"})
 #: Where the studio itself is installed: the repository root, a site-packages folder or the bundle.
 STUDIO_ROOT = Path(__file__).resolve().parents[2]
 
