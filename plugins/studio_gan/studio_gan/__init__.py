@@ -1,0 +1,1 @@
+"""Studio plugin: a small DCGAN on 64x64 RGB pictures (``demo-gan``)."""

@@ -1,0 +1,30 @@
+"""Which folders are GANs of this family: read while the studio scans, so light (no torch; only
+``studio-gan.json`` is read).
+
+A folder with a ``studio-gan.json`` whose ``family`` is ``studio-gan`` and a ``model.safetensors``
+beside it is a ``gan``; its details say the noise size and the picture size it draws.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.plugins import ModelEntry, folder_size, read_json_dict
+
+CONFIG_NAME = "studio-gan.json"
+WEIGHTS_NAME = "model.safetensors"
+FAMILY = "studio-gan"
+
+
+def identify(path: Path) -> ModelEntry | None:
+    """The GAN in folder ``path``, or ``None`` when it is not one."""
+    path = Path(path)
+    if not path.is_dir() or not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+        return None
+    config = read_json_dict(path / CONFIG_NAME)
+    if config.get("family") != FAMILY:
+        return None
+    side = int(config.get("side", 64))
+    details = {"latent_dim": config.get("latent_dim"), "side": side,
+               "defaults": {"width": side, "height": side, "steps": 1}}
+    return ModelEntry(path.name, str(path), "gan", size_bytes=folder_size(path), details=details)

@@ -1,0 +1,212 @@
+"""Recipe ``gan``: train the DCGAN on a folder of pictures (or the shapes data set) with the studio's
+training engine and save the generator (the EMA of its weights) as a model folder.
+
+Runs on the worker (torch imported here). The engine has one loss and one optimiser: the task
+returns ``loss_discriminator + loss_generator`` built so that each network gets gradients from its
+own loss only (:func:`studio_gan.network.gan_losses`), and Adam (betas 0.5, 0.999) steps both at
+once. Both losses reach the monitor and the run's ``metrics.jsonl`` as ``loss_generator`` and
+``loss_discriminator`` (the task's ``step_metrics``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.plugins import BadInput, JobResult, Report
+from studio.plugins.training import (
+    DatasetError,
+    TrainConfig,
+    Trainer,
+    TrainingTask,
+    checkpoint_interval,
+    model_folders,
+    shapes,
+    torch_threads,
+    trained_artifacts,
+    unless_done,
+)
+from studio_gan.network import (
+    SIDE,
+    Discriminator,
+    GanConfig,
+    Generator,
+    gan_losses,
+    recalibrate_batch_norm,
+    save_generator,
+    update_average,
+)
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+GRID_COLUMNS = 8
+
+
+def to_tensor(image: Any) -> torch.Tensor:
+    """A PIL picture → (3, 64, 64) uint8 (resized when it is another size)."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    if image.size != (SIDE, SIDE):
+        image = image.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
+
+
+def to_image(pixels: torch.Tensor) -> Any:
+    """(3, H, W) in [0, 1] → a PIL picture."""
+    from PIL import Image
+
+    array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def folder_pictures(root: Path) -> torch.Tensor:
+    """Every picture in ``root`` as one uint8 tensor (N, 3, 64, 64); unreadable files are refused."""
+    from PIL import Image
+
+    if not root.is_dir():
+        raise DatasetError(f"The data folder {root} does not exist.", "Choose a folder of pictures.")
+    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise DatasetError(f"The data folder {root} holds no pictures.", "Add .png, .jpg or .webp files.")
+    tensors = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                tensors.append(to_tensor(image))
+        except Exception as exc:
+            raise DatasetError(f"{path.name} in {root} is not a readable picture ({exc}).",
+                               "Remove or replace that file, then start training again.") from exc
+    return torch.stack(tensors)
+
+
+def shapes_pictures(count: int, seed: int) -> torch.Tensor:
+    """``count`` pictures of the shapes data set (its training split) as uint8 (N, 3, 64, 64)."""
+    data = shapes.ShapesDataset(count, seed=seed, split="train")
+    return torch.stack([to_tensor(data[i]["image"]) for i in range(count)])
+
+
+class _Pictures(torch.utils.data.Dataset):
+    """uint8 pictures served as floats in [-1, 1] (the generator's tanh range)."""
+
+    def __init__(self, pictures: torch.Tensor) -> None:
+        self.pictures = pictures
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.pictures[index].float() / 127.5 - 1
+
+
+class GanTask(TrainingTask):
+    """The engine's view of the DCGAN: generator, discriminator and the generator's running average
+    (trained by neither loss; checkpointed with them), the two losses in one, a sample grid."""
+
+    name = "gan"
+
+    def __init__(self, config: GanConfig, pictures: torch.Tensor, ema_decay: float, seed: int) -> None:
+        self.config, self.pictures, self.ema_decay, self.seed = config, pictures, ema_decay, seed
+        self.latest: dict[str, float] = {}  # the last batch's two losses
+
+    def build_models(self) -> dict[str, torch.nn.Module]:
+        generator = Generator(self.config)
+        average = copy.deepcopy(generator).requires_grad_(False)
+        return {"generator": generator, "discriminator": Discriminator(self.config), "ema": average}
+
+    def dataset(self) -> torch.utils.data.Dataset:
+        return _Pictures(self.pictures)
+
+    def loss(self, models: dict[str, torch.nn.Module], batch: torch.Tensor, step: int) -> torch.Tensor:
+        generator = models["generator"]
+        live = getattr(generator, "module", generator)
+        # the average follows the weights the last step left (a warm-up keeps early steps from dominating)
+        update_average(models["ema"], live, min(self.ema_decay, (1 + step) / (10 + step)))
+        noise = torch.randn(len(batch), self.config.latent_dim, device=batch.device)
+        loss_d, loss_g = gan_losses(generator, models["discriminator"], batch, noise)
+        self.latest = {"loss_generator": float(loss_g.detach()), "loss_discriminator": float(loss_d.detach())}
+        return loss_d + loss_g
+
+    def step_metrics(self) -> dict[str, float]:
+        """The last batch's two losses (the engine averages them over its logging window)."""
+        return dict(self.latest)
+
+    def sample(self, models: dict[str, torch.nn.Module], step: int) -> Any:
+        """Four rows of eight: the averaged generator on the same noise (seeded) at every sample."""
+        generator = copy.deepcopy(models["ema"])
+        recalibrate_batch_norm(generator, batches=4, seed=self.seed)
+        fixed = torch.Generator().manual_seed(self.seed)
+        noise = torch.randn(4 * GRID_COLUMNS, self.config.latent_dim, generator=fixed)
+        device = next(generator.parameters()).device
+        return grid_image(generator.pictures(noise.to(device)), columns=GRID_COLUMNS)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config.to_json(), "ema_decay": self.ema_decay, "pictures": len(self.pictures)}
+
+
+def grid_image(pixels: torch.Tensor, columns: int) -> Any:
+    """(N, 3, 64, 64) pictures in [0, 1] in rows of ``columns`` as one PIL picture."""
+    from PIL import Image
+
+    rows = (len(pixels) + columns - 1) // columns
+    sheet = Image.new("RGB", (columns * SIDE, rows * SIDE), (255, 255, 255))
+    for index, picture in enumerate(pixels):
+        sheet.paste(to_image(picture), ((index % columns) * SIDE, (index // columns) * SIDE))
+    return sheet
+
+
+def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
+    """Train (or resume), save the averaged generator's model folder; returns it as an artifact."""
+    work, out = model_folders(args, "gan")
+    if min(args.latent_dim, args.g_width, args.d_width, args.steps) < 1:
+        raise BadInput("--latent-dim, --g-width, --d-width and --steps must be at least 1.")
+    if not 0 <= args.ema_decay < 1:
+        raise BadInput(f"--ema-decay must be in [0, 1), not {args.ema_decay}.")
+    config = GanConfig(latent_dim=int(args.latent_dim), g_width=int(args.g_width), d_width=int(args.d_width))
+    with torch_threads(args.threads):
+        t0 = time.time()
+        report(0, args.steps, message="Reading the pictures…")
+        source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
+        pictures = folder_pictures(Path(args.data)) if args.data else shapes_pictures(int(args.shapes), int(args.seed))
+        report(0, args.steps, notice=f"Training the GAN on {len(pictures)} pictures from the {source}.")
+        task = GanTask(config, pictures, float(args.ema_decay), int(args.seed))
+        train_config = TrainConfig(
+            run_dir=str(work), max_steps=int(args.steps), batch_size=int(args.batch_size), seed=int(args.seed),
+            lr=float(args.lr), betas=(0.5, 0.999), lr_schedule="constant", grad_clip=None,
+            checkpoint_every=checkpoint_interval(int(args.steps)), keep_checkpoints=2,
+            sample_every=int(args.sample_every), log_every=10, resume=not args.no_resume,
+        )
+        trainer = Trainer(task, train_config, report=report, cancelled=cancelled)
+        result = trainer.run()
+        unless_done(result)
+        report(result.step, result.total, message="Measuring the generator's batch statistics…")
+        generator = copy.deepcopy(trainer.unwrapped()["ema"]).cpu()
+        recalibrate_batch_norm(generator, seed=int(args.seed))
+        summary = {"recipe": "gan", "data": source, "steps": result.step, "loss": result.loss, **task.latest,
+                   "ema_decay": float(args.ema_decay), "seed": int(args.seed), "batch_size": int(args.batch_size),
+                   "lr": float(args.lr), "parameters": sum(p.numel() for p in generator.parameters()),
+                   "train_seconds_this_run": round(time.time() - t0, 1)}
+        _save_atomically(generator, out, summary)
+    report(result.step, result.total, notice=f"Saved the GAN's generator in {out}.")
+    return JobResult(artifacts=trained_artifacts(out, "gan", result),
+                     data={**summary, "out": str(out), "run_dir": str(work)})
+
+
+def _save_atomically(generator: Generator, out: Path, summary: dict[str, Any]) -> None:
+    """The model folder written beside ``out`` and renamed over it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_generator(generator, tmp, {"training": summary})
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
