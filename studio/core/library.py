@@ -20,7 +20,7 @@ from studio.core.paths import DEMO_MODELS
 from studio.core.requests import GenerationRequest
 
 DEMO_NAMES = {"demo": "demo", "demo-text": "demo-text", "demo-vae": "demo-vae", "demo-lstm": "demo-lstm",
-              "demo-clip": "demo-clip"}
+              "demo-clip": "demo-clip", "demo-gan": "demo-gan"}
 MAX_DEPTH = 4
 
 
