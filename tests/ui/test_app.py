@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from studio.ui.app import run
 from studio.ui.probe import DeviceProbe
 from studio.ui.window import MainWindow
+from tests.ui.window_helpers import run_studio
 
 FAKE_PROBE = (sys.executable, "-c", 'print(\'{"device": "CPU", "memory": "1.0 GB RAM", "torch": null}\')')
 
@@ -65,12 +65,5 @@ def test_run_opens_the_session_after_the_first_paint_and_closes_cleanly(qapp, mo
         else:
             QTimer.singleShot(20, check)
 
-    QTimer.singleShot(0, check)
-    guard = QTimer(singleShot=True, interval=30_000)  # never hang the suite
-    guard.timeout.connect(QApplication.quit)
-    guard.start()
-    try:
-        assert run() == 0
-    finally:
-        guard.stop()
+    assert run_studio(check) == 0  # quit after 30 s at the most: never hang the suite
     assert seen == {"running": True, "scanning_started": True}

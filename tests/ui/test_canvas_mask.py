@@ -3,36 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-
-def _image(width: int, height: int, value: int = 90) -> QImage:
-    data = np.full((height, width, 3), value, np.uint8)
-    return QImage(data.tobytes(), width, height, width * 3, QImage.Format.Format_RGB888).copy()
-
-
-def _mask(window) -> np.ndarray:
-    alpha = window.canvas_model.mask.convertToFormat(QImage.Format.Format_Alpha8)
-    data = np.frombuffer(bytes(alpha.constBits()), np.uint8)[: alpha.sizeInBytes()]
-    return data.reshape(alpha.height(), alpha.bytesPerLine())[:, : alpha.width()].copy()
-
-
-def _brush_drag(window, qtbot, start: tuple[int, int], end: tuple[int, int]) -> None:
-    """Pick the brush with B and drag it across the view from ``start`` to ``end`` (image pixels)."""
-    view = window.canvas.view
-    window.activateWindow()
-    view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
-    qtbot.keyClick(view, Qt.Key.Key_B)
-
-    def at(point: tuple[int, int]) -> QPoint:
-        return (view.offset + QPointF(*point) * view.zoom).toPoint()
-
-    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at(start))
-    qtbot.mouseMove(view, at(end))
-    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at(end))
+from tests.ui.window_helpers import brush_drag, canvas_mask, flat_image
 
 
 def _request_mask(window) -> str | None:
@@ -44,11 +18,11 @@ def _request_mask(window) -> str | None:
 def test_undoing_and_redoing_a_mask_keeps_mode_and_request_in_step(make_window, qtbot) -> None:
     window = make_window()
     panel, model = window.prompt_panel, window.canvas_model
-    model.set_document(_image(64, 64))
+    model.set_document(flat_image(64, 64))
     qtbot.waitUntil(lambda: window.canvas.view.zoom > 1)
     window.canvas.brush_size.setValue(8)
     assert panel.mode.currentText() == "img2img"
-    _brush_drag(window, qtbot, (10, 30), (50, 30))
+    brush_drag(window, qtbot, (10, 30), (50, 30))
     assert model.has_mask() and panel.mode.currentText() == "inpaint" and _request_mask(window)
     model.undo_stack.undo()  # the mask goes: inpaint would fail, img2img is what is left
     assert not model.has_mask() and panel.mode.currentText() == "img2img" and _request_mask(window) is None
@@ -69,34 +43,34 @@ def test_undoing_and_redoing_a_mask_keeps_mode_and_request_in_step(make_window, 
 def test_invert_grow_shrink_and_feather_are_each_one_undo_step(make_window, qtbot) -> None:
     window = make_window()
     canvas, model = window.canvas, window.canvas_model
-    model.set_document(_image(64, 64))
+    model.set_document(flat_image(64, 64))
     qtbot.waitUntil(lambda: canvas.view.zoom > 1)
     assert not canvas.mask_actions["grow"].isEnabled()  # nothing to grow yet
     canvas.brush_size.setValue(10)
-    _brush_drag(window, qtbot, (32, 32), (32, 32))
-    painted = _mask(window)
+    brush_drag(window, qtbot, (32, 32), (32, 32))
+    painted = canvas_mask(window)
     area = int((painted > 0).sum())
     assert 50 < area < 150 and canvas.mask_actions["grow"].isEnabled()
     canvas.mask_amount.setValue(4)
     canvas.mask_actions["grow"].trigger()
-    grown = _mask(window)
+    grown = canvas_mask(window)
     assert (grown >= painted).all() and (grown > 0).sum() > area + 100
     assert grown[32, 32 + 5 + 3] == 255 and grown[32, 32 + 5 + 6] == 0  # 4 px past the edge, no further
     canvas.mask_amount.setValue(3)
     canvas.mask_actions["shrink"].trigger()
     canvas.mask_actions["shrink"].trigger()
-    shrunk = _mask(window)
+    shrunk = canvas_mask(window)
     assert 0 < (shrunk > 0).sum() < area
     canvas.mask_actions["feather"].trigger()
-    soft = _mask(window)
+    soft = canvas_mask(window)
     assert ((soft > 0) & (soft < 255)).sum() > 20  # a soft edge
     canvas.mask_actions["invert"].trigger()
-    assert np.array_equal(_mask(window), 255 - soft)
+    assert np.array_equal(canvas_mask(window), 255 - soft)
     assert window.prompt_panel.mode.currentText() == "inpaint"
     for expected in (soft, shrunk, None, grown, painted):
         model.undo_stack.undo()
         if expected is not None:
-            assert np.array_equal(_mask(window), expected)
+            assert np.array_equal(canvas_mask(window), expected)
     assert model.undo_stack.undoText() == "Paint mask"
 
 
@@ -105,12 +79,12 @@ def test_the_no_mask_message_goes_once_a_mask_is_painted(make_window, qtbot) -> 
     panel, model = window.prompt_panel, window.canvas_model
     panel.model.setEditText("some-model")
     panel.prompt.setPlainText("a hat")
-    model.set_document(_image(64, 64))
+    model.set_document(flat_image(64, 64))
     qtbot.waitUntil(lambda: window.canvas.view.zoom > 1)
     panel.mode.setCurrentText("inpaint")
     qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
     assert panel.feedback.text().startswith("No mask is painted")
-    _brush_drag(window, qtbot, (20, 20), (40, 20))
+    brush_drag(window, qtbot, (20, 20), (40, 20))
     QApplication.processEvents()
     assert "No mask" not in panel.feedback.text()
     assert not panel.feedback_icon.isVisibleTo(panel)

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
 from studio.jobs.queue import JobState
 from tests.plugin_helpers import manifest_text, write_plugin
+from tests.ui.window_helpers import brush_drag, canvas_mask, click_generate, flat_image
 
 WAIT_MS = 15_000
 PLUGIN_ID = "canvastest"
@@ -68,27 +69,14 @@ def canvas_window(make_window, tmp_path: Path):
     return window
 
 
-def _image(width: int, height: int, value: int = 90) -> QImage:
-    data = np.full((height, width, 3), value, np.uint8)
-    return QImage(data.tobytes(), width, height, width * 3, QImage.Format.Format_RGB888).copy()
-
-
-def _mask(window) -> np.ndarray:
-    alpha = window.canvas_model.mask.convertToFormat(QImage.Format.Format_Alpha8)
-    data = np.frombuffer(bytes(alpha.constBits()), np.uint8)[: alpha.sizeInBytes()]
-    return data.reshape(alpha.height(), alpha.bytesPerLine())[:, : alpha.width()].copy()
-
-
 def _rgb(image: QImage) -> tuple[int, int, int]:
     colour = image.pixelColor(image.width() // 2, image.height() - 1)
     return colour.red(), colour.green(), colour.blue()
 
 
 def _run(window, qtbot):
-    panel, model = window.prompt_panel, window.canvas_model
-    with qtbot.waitSignal(panel.submitted, timeout=5000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    job = blocker.args[0]
+    model = window.canvas_model
+    job = click_generate(window, qtbot, timeout=5000)
     qtbot.waitUntil(lambda: window.session.queue.get(job.id).state.finished, timeout=WAIT_MS)
     done = window.session.queue.get(job.id)
     assert done.state is JobState.DONE, done.error
@@ -96,44 +84,29 @@ def _run(window, qtbot):
     return done
 
 
-def _paint(window, qtbot, start: tuple[int, int], end: tuple[int, int]) -> None:
-    view = window.canvas.view
-    window.activateWindow()
-    view.setFocus()
-    qtbot.waitUntil(view.hasFocus)
-    qtbot.keyClick(view, Qt.Key.Key_B)
-
-    def at(point: tuple[int, int]) -> QPoint:
-        return (view.offset + QPointF(*point) * view.zoom).toPoint()
-
-    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at(start))
-    qtbot.mouseMove(view, at(end))
-    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at(end))
-
-
 def test_the_mask_is_kept_after_inpainting_and_ctrl_z_keeps_mode_and_request_with_it(canvas_window, qtbot) -> None:
     window = canvas_window
     panel, model, canvas = window.prompt_panel, window.canvas_model, window.canvas
-    model.set_document(_image(64, 64))
+    model.set_document(flat_image(64, 64))
     qtbot.waitUntil(lambda: canvas.view.zoom > 1)
     canvas.brush_size.setValue(8)
     canvas.feather.setValue(0)
-    _paint(window, qtbot, (10, 32), (54, 32))
-    painted = _mask(window)
+    brush_drag(window, qtbot, (10, 32), (54, 32))
+    painted = canvas_mask(window)
     assert panel.mode.currentText() == "inpaint"
     done = _run(window, qtbot)
     assert done.request.mask
     result = np.asarray(Image.open(done.result.artifacts[0].path).convert("RGB"))
     assert tuple(result[32, 32]) == (0, 255, 0)  # repainted where the mask is
     # the mask stays for another try; Mode and the next request keep it
-    assert np.array_equal(_mask(window), painted)
+    assert np.array_equal(canvas_mask(window), painted)
     assert panel.mode.currentText() == "inpaint" and panel.request().mask
     # cleared on purpose: img2img, and the request has no mask
     canvas.clear_mask_action.trigger()
     assert not model.has_mask() and panel.mode.currentText() == "img2img" and panel.request().mask is None
     # Ctrl+Z on the canvas: the mask is back, so is inpaint, so is the request's mask
     qtbot.keyClick(canvas.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert np.array_equal(_mask(window), painted)
+    assert np.array_equal(canvas_mask(window), painted)
     assert panel.mode.currentText() == "inpaint" and panel.request().mask
     # undo the result, then the stroke: the photo without a mask, img2img
     model.undo_stack.undo()
@@ -145,7 +118,7 @@ def test_the_mask_is_kept_after_inpainting_and_ctrl_z_keeps_mode_and_request_wit
 def test_compare_is_offered_only_while_before_and_after_differ(canvas_window, qtbot) -> None:
     window = canvas_window
     model, canvas = window.canvas_model, window.canvas
-    model.set_document(_image(64, 64))
+    model.set_document(flat_image(64, 64))
     qtbot.waitUntil(lambda: canvas.view.zoom > 1)
     assert window.prompt_panel.mode.currentText() == "img2img"
     _run(window, qtbot)
@@ -163,7 +136,7 @@ def test_compare_is_offered_only_while_before_and_after_differ(canvas_window, qt
     assert canvas.compare_action.isEnabled()
     # a pasted photo: the caption no longer speaks of the job's image
     assert "finished" in canvas.caption.text()
-    model.set_document(_image(32, 32, 10), "Paste image")
+    model.set_document(flat_image(32, 32, 10), "Paste image")
     assert canvas.caption.text() == "" and not canvas.compare_action.isEnabled()
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QWheelEvent
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from studio.jobs.queue import JobState
+from tests.ui.window_helpers import flat_image, generate
 
 WAIT_MS = 15_000
-
-
-def _image(width: int, height: int, value: int = 90) -> QImage:
-    data = np.full((height, width, 3), value, np.uint8)
-    return QImage(data.tobytes(), width, height, width * 3, QImage.Format.Format_RGB888).copy()
 
 
 def _focus(window, widget, qtbot) -> None:
@@ -34,12 +29,7 @@ def _wheel(view, modifiers: Qt.KeyboardModifier, notches: int = 1) -> None:
 def test_a_click_to_focus_a_result_neither_paints_nor_changes_the_mode(make_window, qtbot, ui_model) -> None:
     window = make_window()
     panel, model, view = window.prompt_panel, window.canvas_model, window.canvas.view
-    panel.model.setEditText(str(ui_model))
-    panel.prompt.setPlainText("a calm lake")
-    panel.steps.setValue(2)
-    with qtbot.waitSignal(panel.submitted, timeout=2000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    job = blocker.args[0]
+    job = generate(window, qtbot, ui_model, "a calm lake", steps=2)
     qtbot.waitUntil(lambda: window.session.queue.get(job.id).state is JobState.DONE, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: model.job_id == job.id and not model.previewing and model.has_image(), timeout=WAIT_MS)
     assert window.canvas.tool_actions["pan"].isChecked() and view.tool == "pan"
@@ -53,7 +43,7 @@ def test_a_click_to_focus_a_result_neither_paints_nor_changes_the_mode(make_wind
 def test_tool_keys_work_from_the_canvas_and_the_window_but_not_in_a_text_field(make_window, qtbot) -> None:
     window = make_window()
     canvas, view, panel = window.canvas, window.canvas.view, window.prompt_panel
-    window.canvas_model.set_document(_image(64, 48))
+    window.canvas_model.set_document(flat_image(64, 48))
     _focus(window, view, qtbot)
     for key, tool in ((Qt.Key.Key_B, "brush"), (Qt.Key.Key_E, "eraser"), (Qt.Key.Key_H, "pan"),
                       (Qt.Key.Key_B, "brush")):
@@ -85,7 +75,7 @@ def test_tool_keys_work_from_the_canvas_and_the_window_but_not_in_a_text_field(m
 def test_brush_size_keys_fit_and_actual_size_keys_and_ctrl_wheel_zoom(make_window, qtbot) -> None:
     window = make_window()
     canvas, view, model = window.canvas, window.canvas.view, window.canvas_model
-    model.set_document(_image(40, 30))
+    model.set_document(flat_image(40, 30))
     qtbot.waitUntil(lambda: view.zoom > 1)
     fitted = view.zoom
     _focus(window, view, qtbot)

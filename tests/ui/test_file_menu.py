@@ -16,6 +16,7 @@ from studio.jobs.queue import JobState
 from studio.ui.dialogs.export import ExportDialog
 from studio.ui.image_files import RECENT_LIMIT, recent_files
 from studio.ui.window import MainWindow
+from tests.ui.window_helpers import generate
 
 WAIT_MS = 30_000
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -32,13 +33,7 @@ def _menu_action(window: MainWindow, menu: str, text: str):
 
 def _generate_one(window: MainWindow, qtbot, model: Path, prompt: str = "a red kite") -> int:
     """A finished uitest job; returns its gallery item id (selected in the gallery)."""
-    panel = window.prompt_panel
-    panel.model.setEditText(str(model))
-    panel.prompt.setPlainText(prompt)
-    panel.steps.setValue(2)
-    with qtbot.waitSignal(panel.submitted, timeout=5000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    job = blocker.args[0]
+    job = generate(window, qtbot, model, prompt, steps=2, timeout=5000)
     qtbot.waitUntil(lambda: window.session.queue.get(job.id).state.finished, timeout=WAIT_MS)
     assert window.session.queue.get(job.id).state is JobState.DONE
     qtbot.waitUntil(lambda: window.gallery_model.rowCount() >= 1, timeout=WAIT_MS)

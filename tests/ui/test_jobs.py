@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 
 from studio.core.requests import GenerationRequest
 from studio.jobs.queue import JobQueue, JobState
+from tests.ui.window_helpers import generate
 
 WAIT_MS = 15_000
 
@@ -18,22 +18,12 @@ def _state(window, job_id: int) -> JobState | None:
     return job.state if job else None
 
 
-def _generate(window, qtbot, model: Path, prompt: str, steps: int = 4):
-    panel = window.prompt_panel
-    panel.model.setEditText(str(model))
-    panel.prompt.setPlainText(prompt)
-    panel.steps.setValue(steps)
-    with qtbot.waitSignal(panel.submitted, timeout=2000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
-
-
 def test_failed_job_shows_its_message_and_the_next_job_runs(make_window, qtbot, ui_model) -> None:
     window = make_window()
     notices: list[str] = []
     window.statusBar().messageChanged.connect(notices.append)
-    failing = _generate(window, qtbot, ui_model, "fail please")
-    following = _generate(window, qtbot, ui_model, "a calm lake", steps=3)
+    failing = generate(window, qtbot, ui_model, "fail please", steps=4)
+    following = generate(window, qtbot, ui_model, "a calm lake", steps=3)
     qtbot.waitUntil(lambda: _state(window, following.id) is JobState.DONE, timeout=WAIT_MS)
 
     assert _state(window, failing.id) is JobState.FAILED
@@ -53,7 +43,7 @@ def test_failed_job_shows_its_message_and_the_next_job_runs(make_window, qtbot, 
 
 def test_cancel_from_the_queue_panel_stops_a_running_job(make_window, qtbot, ui_model) -> None:
     window = make_window()
-    job = _generate(window, qtbot, ui_model, "slow sunrise", steps=400)
+    job = generate(window, qtbot, ui_model, "slow sunrise", steps=400)
     qtbot.waitUntil(lambda: (j := window.queue_model.job_by_id(job.id)) is not None and j.step >= 2, timeout=WAIT_MS)
     assert window.canvas.showing_image()  # previews arrive while it runs
     panel = window.queue_panel
@@ -114,7 +104,7 @@ def test_bridge_signals_arrive_on_the_gui_thread(make_window, qtbot, ui_model) -
     window.bridge.progress.connect(lambda *_: threads.append(QThread.currentThread()))
     window.bridge.changed.connect(lambda *_: threads.append(QThread.currentThread()))
     with qtbot.waitSignal(window.bridge.finished, timeout=WAIT_MS):
-        _generate(window, qtbot, ui_model, "a quiet forest", steps=5)
+        generate(window, qtbot, ui_model, "a quiet forest", steps=5)
     assert threads and all(t is QApplication.instance().thread() for t in threads)
 
 

@@ -4,7 +4,6 @@ jobs, and the Progress cell of a job that ended early."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -14,24 +13,15 @@ from studio.core.requests import GenerationRequest, TextRequest
 from studio.jobs.queue import Job, JobState
 from studio.ui.panels.queue import QueuePanel
 from studio.ui.viewmodels import QueueModel
+from tests.ui.window_helpers import generate
 
 WAIT_MS = 15_000
 MESSAGE_COLUMN = 5
 
 
-def _generate(window, qtbot, model: Path, prompt: str, steps: int = 3) -> Job:
-    panel = window.prompt_panel
-    panel.model.setEditText(str(model))
-    panel.prompt.setPlainText(prompt)
-    panel.steps.setValue(steps)
-    with qtbot.waitSignal(panel.submitted, timeout=2000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
-
-
 def test_job_finished_goes_once_the_user_pastes_a_photo(make_window, qtbot, ui_model) -> None:
     window = make_window()
-    job = _generate(window, qtbot, ui_model, "a calm lake")
+    job = generate(window, qtbot, ui_model, "a calm lake")
     finished = f"Job {job.id} finished."
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == finished, timeout=WAIT_MS)
     qtbot.wait(int(window.notices.grace_s * 1000) + 100)  # the user has had time to read it
@@ -63,7 +53,7 @@ def test_queued_as_job_goes_after_a_while_an_error_stays(make_window, qtbot, ui_
     window = make_window()
     panel = window.prompt_panel
     panel.feedback_timer.setInterval(200)
-    job = _generate(window, qtbot, ui_model, "a calm lake")
+    job = generate(window, qtbot, ui_model, "a calm lake")
     assert panel.feedback.text() == f"Queued as job {job.id}."
     qtbot.waitUntil(lambda: panel.feedback.text() == "", timeout=2_000)
     panel.model.setEditText("")

@@ -16,11 +16,11 @@ from studio.core.paths import DEMO_MODELS
 from studio.core.requests import GenerationRequest
 from studio.core.settings import Settings
 from studio.jobs import JobState
-from studio.ui.app import run
 from studio.ui.probe import DeviceProbe
 from studio.ui.warmup import ModelWarmup, memory_allows
 from studio.ui.window import MainWindow
 from tests.plugin_helpers import manifest_text, write_plugin
+from tests.ui.window_helpers import run_studio
 
 PLUGIN_ID = "warmtest"
 # The loader notes the thread it ran on in the file the model folder names (not in the folder
@@ -151,14 +151,7 @@ def test_the_studio_warms_its_default_model_after_the_first_paint(qapp, monkeypa
                 return
         QTimer.singleShot(20, check)
 
-    QTimer.singleShot(0, check)
-    guard = QTimer(singleShot=True, interval=30_000)  # never hang the suite
-    guard.timeout.connect(QApplication.quit)
-    guard.start()
-    try:
-        assert run() == 0
-    finally:
-        guard.stop()
+    assert run_studio(check) == 0  # quit after 30 s at the most: never hang the suite
     assert seen.get("state") is JobState.DONE
     assert load_threads(loads) == ["studio-warmup"]
 
