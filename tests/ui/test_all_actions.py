@@ -17,7 +17,7 @@ from shiboken6 import isValid
 
 from studio.ui.tasks import wait_for_background
 from studio.ui.window import MainWindow
-from tests.ui.test_file_menu import _generate_one
+from tests.ui.window_helpers import generate_gallery_item
 
 MODES = ("txt2img", "img2img", "inpaint", "editor")
 SKIPPED = {"Quit"}  # closes the window: triggered last, on its own
@@ -169,7 +169,7 @@ def _press(key: QKeySequence) -> None:
 def test_every_menu_action_and_shortcut_in_every_mode(
         make_window, qtbot, ui_model: Path, problems: Problems, closer, selected: bool) -> None:
     window = make_window()
-    item_id = _generate_one(window, qtbot, ui_model) if selected else None
+    item_id = generate_gallery_item(window, qtbot, ui_model) if selected else None
     window.prompt_panel.model.setEditText(str(ui_model))
     before = set(QApplication.topLevelWidgets())
     actions = _all_menu_actions(window)
@@ -204,7 +204,7 @@ def test_every_panel_action_in_every_mode(make_window, qtbot, ui_model: Path, pr
     """The actions outside the menu bar too (canvas tools, gallery context menu, editor tool bar),
     with a gallery selection. Reveal in Folder is left out: it starts the desktop's file manager."""
     window = make_window()
-    item_id = _generate_one(window, qtbot, ui_model)
+    item_id = generate_gallery_item(window, qtbot, ui_model)
     window.prompt_panel.model.setEditText(str(ui_model))
     before = set(QApplication.topLevelWidgets())
     in_menus = set(_all_menu_actions(window))
@@ -232,7 +232,7 @@ def test_every_panel_action_in_every_mode(make_window, qtbot, ui_model: Path, pr
 
 def test_every_dock_button_in_every_mode(make_window, qtbot, ui_model: Path, problems: Problems, closer) -> None:
     window = make_window()
-    item_id = _generate_one(window, qtbot, ui_model)
+    item_id = generate_gallery_item(window, qtbot, ui_model)
     window.prompt_panel.model.setEditText(str(ui_model))
     before = set(QApplication.topLevelWidgets())
     clicked: set[str] = set()

@@ -12,11 +12,10 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
 
 from studio.core.imagemeta import read_metadata
-from studio.jobs.queue import JobState
 from studio.ui.dialogs.export import ExportDialog
 from studio.ui.image_files import RECENT_LIMIT, recent_files
 from studio.ui.window import MainWindow
-from tests.ui.window_helpers import generate
+from tests.ui.window_helpers import focus_on, generate_gallery_item
 
 WAIT_MS = 30_000
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
@@ -31,26 +30,6 @@ def _menu_action(window: MainWindow, menu: str, text: str):
     raise AssertionError(f"no {menu} › {text}")
 
 
-def _generate_one(window: MainWindow, qtbot, model: Path, prompt: str = "a red kite") -> int:
-    """A finished uitest job; returns its gallery item id (selected in the gallery)."""
-    job = generate(window, qtbot, model, prompt, steps=2, timeout=5000)
-    qtbot.waitUntil(lambda: window.session.queue.get(job.id).state.finished, timeout=WAIT_MS)
-    assert window.session.queue.get(job.id).state is JobState.DONE
-    qtbot.waitUntil(lambda: window.gallery_model.rowCount() >= 1, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: not window.canvas_model.previewing and window.canvas_model.has_image(), timeout=WAIT_MS)
-    item = window.gallery_model.item(0)
-    window.gallery_panel.select_item(item.id)
-    return item.id
-
-
-def focus_on(qtbot, window: MainWindow, widget) -> None:
-    """Activate ``window`` and give ``widget`` the keyboard focus (shortcuts need an active window)."""
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    widget.setFocus()
-    qtbot.waitUntil(widget.hasFocus)
-
-
 def _open_dialogs(kind: type) -> list:
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
 
@@ -63,7 +42,7 @@ def _close(dialogs: list) -> None:
 def test_export_images_opens_from_the_menu_and_its_shortcut_with_the_selection(
         make_window, qtbot, ui_model: Path) -> None:
     window = make_window()
-    _generate_one(window, qtbot, ui_model)
+    generate_gallery_item(window, qtbot, ui_model)
     selected = window.gallery_panel.selected_paths()
     assert len(selected) == 1
     _menu_action(window, "File", "Export Images…").trigger()  # triggered(bool) reached export_images(paths)
@@ -126,7 +105,7 @@ def test_open_recent_lists_the_last_ten_and_prunes_missing_files(make_window, qt
 def test_save_image_as_keeps_png_metadata_and_writes_jpeg_and_webp(
         make_window, qtbot, tmp_path: Path, ui_model: Path) -> None:
     window = make_window()
-    _generate_one(window, qtbot, ui_model, "a blue whale")
+    generate_gallery_item(window, qtbot, ui_model, "a blue whale")
     focus_on(qtbot, window, window.canvas.view)
     qtbot.keyClick(window.canvas.view, Qt.Key.Key_S, CTRL)
     dialogs = [d for d in _open_dialogs(QFileDialog) if d.objectName() == "saveImageDialog"]

@@ -9,6 +9,7 @@ from studio.ui.panels.canvas import EMPTY_TEXT
 from studio.ui.panels.empty import EmptyState
 from studio.ui.tasks import wait_for_background
 from studio.ui.window import DOCKS
+from tests.ui.window_helpers import focus_on, generate_gallery_item
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 
@@ -77,13 +78,6 @@ def test_log_panel_starts_with_the_tail_of_the_log_file(make_window) -> None:
 
 
 # -- keys that act where the designer expects (issue 13, point 3) and models refused at submit ----
-def _focus(qtbot, window, widget) -> None:
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
-    widget.setFocus()
-    qtbot.waitUntil(widget.hasFocus)
-
-
 def _image(width: int, colour: int) -> QImage:
     image = QImage(width, 24, QImage.Format.Format_ARGB32)
     image.fill(colour)
@@ -96,13 +90,13 @@ def test_ctrl_z_undoes_the_canvas_window_wide_but_a_text_field_undoes_its_own_ty
     canvas.set_document(_image(40, 0xFF2060A0))
     canvas.set_document(_image(56, 0xFFA06020))
     mode = window.prompt_panel.mode  # a drop-down: nothing to undo there
-    _focus(qtbot, window, mode)
+    focus_on(qtbot, window, mode)
     qtbot.keyClick(mode, Qt.Key.Key_Z, CTRL)
     assert canvas.size().width() == 40, "Ctrl+Z outside the canvas did not undo the canvas"
     qtbot.keyClick(mode, Qt.Key.Key_Z, CTRL | SHIFT)
     assert canvas.size().width() == 56, "Ctrl+Shift+Z outside the canvas did not redo the canvas"
     prompt = window.prompt_panel.prompt
-    _focus(qtbot, window, prompt)
+    focus_on(qtbot, window, prompt)
     qtbot.keyClicks(prompt, "a fox")
     qtbot.keyClick(prompt, Qt.Key.Key_Z, CTRL)
     assert prompt.toPlainText() != "a fox"  # the typing was undone …
@@ -117,32 +111,30 @@ def test_ctrl_return_in_the_editor_never_queues_an_image_job(make_window, qtbot,
     window.prompt_panel.prompt.setPlainText("")
     window.docks["editor"].raise_()
     tab = window.editor_panel.current_tab() or window.editor_panel.new_document()
-    _focus(qtbot, window, tab.edit)
+    focus_on(qtbot, window, tab.edit)
     qtbot.keyClicks(tab.edit, "Once upon a time")
     qtbot.keyClick(tab.edit, Qt.Key.Key_Return, CTRL)
     qtbot.wait(50)
     kinds = [job.request.kind for job in window.session.queue.jobs()]
     assert "generate" not in kinds, "Ctrl+Return in the editor queued an image job"
     # in the prompt panel Ctrl+Return generates (an empty prompt is allowed, and said)
-    _focus(qtbot, window, window.prompt_panel.prompt)
+    focus_on(qtbot, window, window.prompt_panel.prompt)
     with qtbot.waitSignal(window.prompt_panel.submitted, timeout=5000):
         qtbot.keyClick(window.prompt_panel.prompt, Qt.Key.Key_Return, CTRL)
     assert "without a prompt" in window.statusBar().currentMessage()
 
 
 def test_delete_on_the_canvas_keeps_the_selected_gallery_image(make_window, qtbot, ui_model) -> None:
-    from tests.ui.test_file_menu import _generate_one
-
     window = make_window()
-    item_id = _generate_one(window, qtbot, ui_model)
+    item_id = generate_gallery_item(window, qtbot, ui_model)
     gallery = window.session.gallery
-    _focus(qtbot, window, window.canvas.view)
+    focus_on(qtbot, window, window.canvas.view)
     qtbot.keyClick(window.canvas.view, Qt.Key.Key_Delete)
     qtbot.wait(300)
     wait_for_background()
     assert not gallery.get(item_id).trashed, "Delete on the canvas trashed the gallery's selected image"
     window.docks["gallery"].raise_()
-    _focus(qtbot, window, window.gallery_panel.list)
+    focus_on(qtbot, window, window.gallery_panel.list)
     qtbot.keyClick(window.gallery_panel.list, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: gallery.get(item_id).trashed, timeout=5000)
 

@@ -1,5 +1,6 @@
-"""Steps the window tests share: Generate from the prompt panel, run the whole studio with a check
-that polls it, and the canvas's pictures, mask and brush."""
+"""Steps the window tests share: Generate from the prompt panel (and wait for the gallery item),
+keyboard focus, the whole studio run with a check that polls it, and the canvas's pictures, mask and
+brush."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from studio.jobs.queue import Job
+from studio.jobs.queue import Job, JobState
 from studio.ui.app import run
 from studio.ui.window import MainWindow
 
@@ -33,6 +34,27 @@ def generate(window: MainWindow, qtbot, model: Path | str, prompt: str, steps: i
     panel.prompt.setPlainText(prompt)
     panel.steps.setValue(steps)
     return click_generate(window, qtbot, timeout)
+
+
+def generate_gallery_item(window: MainWindow, qtbot, model: Path, prompt: str = "a red kite",
+                          wait_ms: int = 30_000) -> int:
+    """A finished two-step job of ``model``; returns its gallery item id (selected in the gallery)."""
+    job = generate(window, qtbot, model, prompt, steps=2, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.queue.get(job.id).state.finished, timeout=wait_ms)
+    assert window.session.queue.get(job.id).state is JobState.DONE
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() >= 1, timeout=wait_ms)
+    qtbot.waitUntil(lambda: not window.canvas_model.previewing and window.canvas_model.has_image(), timeout=wait_ms)
+    item = window.gallery_model.item(0)
+    window.gallery_panel.select_item(item.id)
+    return item.id
+
+
+def focus_on(qtbot, window: MainWindow, widget) -> None:
+    """Activate ``window`` and give ``widget`` the keyboard focus (shortcuts need an active window)."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus)
 
 
 # ------------------------------------------------------------------------------ the whole studio
