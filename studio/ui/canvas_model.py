@@ -150,6 +150,8 @@ class CanvasViewModel(QObject):
     # -- job events ------------------------------------------------------------------------
     def show_image(self, job_id: int, image: QImage) -> None:
         """A live preview of a running job; an inpaint job's preview shows inside its mask only."""
+        if job_id in self._other_jobs:  # an interpolation's frames, a training's samples: shown elsewhere
+            return
         self.job_id = job_id
         self.previewing = True
         if job_id in self._inpainting and self.has_image() and self.mask.size() == self.document.size():

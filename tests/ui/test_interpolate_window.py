@@ -122,6 +122,7 @@ def test_a_run_fills_the_strip_and_the_slider_shows_frame_k(make_window, qtbot, 
     assert _same_pixels(shown.scaled(64, 64), strip.frames[2])
     strip.strip.setCurrentRow(1)  # a click in the strip moves the slider
     assert strip.slider.value() == 1 and strip.current() == 1
+    assert _same_pixels(window.canvas_model.image, QImage(str(pictures[0])))  # frames were not canvas previews
     queued = window.queue_model.job_by_id(job_id)
     assert queued is not None and queued.state is JobState.DONE and queued.request.kind == "interpolate"
 

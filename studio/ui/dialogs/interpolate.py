@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 from PySide6.QtWidgets import (
     QComboBox,
@@ -59,6 +59,7 @@ END_THUMB = 96
 KEEP_RUNS = 5  # frame folders kept in the cache (older runs' frames are removed)
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)"
 ERROR_STYLE = "color: #d9534f;"
+DIALOG_SIZE = QSize(820, 760)  # eight frames fit in the strip without scrolling
 
 
 def frame_name(index: int) -> str:
@@ -189,6 +190,7 @@ class InterpolateDialog(QDialog):
         self.model.setToolTip("Models whose family interpolates (the VAE family's, e.g. demo-vae)")
         self.frames = QSpinBox(objectName="interpolateFrames", minimum=2, maximum=MAX_FRAMES, value=DEFAULT_FRAMES)
         self.frames.setToolTip("Frames from the first picture to the last, both included")
+        self.frames.setMaximumWidth(120)
         self.run_button = QPushButton("Run", objectName="interpolateRun")
         self.run_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", objectName="interpolateCancel")
@@ -232,6 +234,7 @@ class InterpolateDialog(QDialog):
         self.save_button.clicked.connect(self._choose_folder)
         close.clicked.connect(self.reject)
         self.library.changed.connect(self._fill_models)
+        self.resize(DIALOG_SIZE)
         self._fill_models()
         self._default_ends(gallery_paths())
         self._update_buttons()

@@ -75,7 +75,7 @@ class FrameStrip(QWidget):
         self.strip.blockSignals(True)
         self.strip.clear()
         for index, frame in enumerate(self.frames):
-            item = QListWidgetItem(QIcon(scaled_pixmap(frame, THUMB_SIDE)), str(index))
+            item = QListWidgetItem(QIcon(scaled_pixmap(frame, THUMB_SIDE)), str(index + 1))
             item.setToolTip(f"Frame {index + 1} of {len(self.frames)}")
             self.strip.addItem(item)
         self.strip.blockSignals(False)
