@@ -13,12 +13,13 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog
 
 from studio.core.paths import RESOURCES
 from studio.core.requests import GenerationRequest
 from studio.jobs import JobState
 from studio.training import shapes
-from studio.ui.dialogs.interpolate import InterpolateDialog
+from studio.ui.dialogs.interpolate import KEEP_RUNS, InterpolateDialog, new_frames_folder
 from studio.ui.window import MainWindow
 from tests.vae.judge import shape_at
 
@@ -93,6 +94,18 @@ def _same_pixels(a: QImage, b: QImage) -> bool:
     return np.array_equal(np.asarray(_pil(a).convert("RGB")), np.asarray(_pil(b).convert("RGB")))
 
 
+def _hold_at_first_frame(window: MainWindow) -> tuple[threading.Event, threading.Event, object]:
+    """Make the next job wait on the worker after its first frame until ``release`` is set."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(_job_id: int, step: int, _total: int, _message: str) -> None:
+        if step >= 1 and not reached.is_set():
+            reached.set()
+            release.wait(20)
+
+    return reached, release, window.bridge.progress.connect(hold, Qt.ConnectionType.DirectConnection)
+
+
 def test_the_action_opens_the_dialog_on_the_canvas_and_gallery_pictures(make_window, qtbot, pictures) -> None:
     window, dialog = _opened(make_window, qtbot, pictures)
     assert dialog.first.caption.text() == "The canvas picture" and dialog.first.readable
@@ -149,14 +162,7 @@ def test_open_in_canvas_and_save_frames(make_window, qtbot, pictures, tmp_path: 
 
 def test_cancel_mid_job_leaves_the_dialog_usable(make_window, qtbot, pictures) -> None:
     window, dialog = _opened(make_window, qtbot, pictures)
-    reached, release = threading.Event(), threading.Event()
-
-    def hold_at_first_frame(_job_id: int, step: int, _total: int, _message: str) -> None:
-        if step >= 1 and not reached.is_set():  # on the worker: the job waits here, mid-run
-            reached.set()
-            release.wait(20)
-
-    connection = window.bridge.progress.connect(hold_at_first_frame, Qt.ConnectionType.DirectConnection)
+    reached, release, connection = _hold_at_first_frame(window)
     try:
         dialog.frames.setValue(64)
         with qtbot.waitSignal(dialog.run_ended, timeout=WAIT_MS) as ended:
@@ -181,7 +187,11 @@ def test_a_bad_picture_or_a_model_without_interpolation_is_a_message(
     jobs_before = len(window.session.queue.jobs())
     notes = tmp_path / "notes.png"
     notes.write_text("not a picture")
-    assert not dialog.last.set_path(str(notes))
+    dialog.last.browse.click()  # Browse… picks the file
+    chooser = dialog.last.findChild(QFileDialog)
+    chooser.selectFile(str(notes))
+    chooser.accept()
+    assert dialog.last.path == str(notes) and not dialog.last.readable
     assert dialog.last.thumbnail.text() == "Cannot read"
     assert dialog.run() is None
     assert "is not an image the studio can read" in dialog.message.text()
@@ -194,3 +204,30 @@ def test_a_bad_picture_or_a_model_without_interpolation_is_a_message(
 
     dialog.model.setCurrentIndex(dialog.model.findText("demo-vae"))
     _run(qtbot, dialog, 2)  # the dialog runs on
+
+
+def test_closing_the_dialog_mid_job_cancels_the_job(make_window, qtbot, pictures) -> None:
+    window, dialog = _opened(make_window, qtbot, pictures)
+    reached, release, connection = _hold_at_first_frame(window)
+    try:
+        dialog.frames.setValue(64)
+        job = dialog.run()
+        qtbot.waitUntil(reached.is_set, timeout=WAIT_MS)
+        dialog.close()
+        release.set()
+    finally:
+        release.set()
+        window.bridge.progress.disconnect(connection)
+    qtbot.waitUntil(lambda: window.session.queue.get(job.id).state.finished, timeout=WAIT_MS)
+    assert window.session.queue.get(job.id).state is JobState.CANCELLED
+    assert not window.bridge.watching(job.id)
+
+
+def test_the_cache_keeps_the_frames_of_the_last_runs_only() -> None:
+    made = []
+    for _ in range(KEEP_RUNS + 3):
+        folder = new_frames_folder()
+        folder.mkdir()
+        made.append(folder)
+    kept = [folder for folder in made if folder.exists()]
+    assert kept == made[-KEEP_RUNS:]

@@ -88,10 +88,10 @@ def frame_writer(folder: Path) -> Callable[[JobResult], JobResult]:
 def new_frames_folder() -> Path:
     """A fresh folder for one run's frames; the oldest runs beyond :data:`KEEP_RUNS` are removed."""
     root = home_path("cache", "interpolate")
-    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("run-"))  # oldest first
     for old in runs[: max(len(runs) - KEEP_RUNS + 1, 0)]:
         shutil.rmtree(old, ignore_errors=True)
-    return root / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9:09d}"
+    return root / f"run-{time.time_ns():020d}-{os.getpid()}"
 
 
 def read_thumbnail(path: str, side: int = END_THUMB) -> QImage:
