@@ -72,6 +72,8 @@ def test_training_writes_a_model_folder_both_losses_and_sample_grids(trained: Pa
     steps = _steps(trained / "run")
     assert [r["step"] for r in steps] == [4]  # logged every 10 steps and at the last one
     assert all(set(r) >= LOSSES and r["loss_discriminator"] > 0 and r["loss_generator"] > 0 for r in steps)
+    curve = json.loads((trained / "model" / "training_metrics.json").read_text())["steps"]
+    assert curve == [{k: r[k] for k in ("step", "loss", *sorted(LOSSES))} for r in steps]
     grids = sorted((trained / "run" / "samples").glob("*.png"))
     assert [g.name for g in grids] == ["step-00000002.png", "step-00000004.png"]
     assert Image.open(grids[0]).size == (8 * 64, 4 * 64)

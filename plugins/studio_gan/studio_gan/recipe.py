@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import shutil
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from studio.plugins.training import (
     TrainingTask,
     checkpoint_interval,
     model_folders,
+    read_metrics,
     shapes,
     torch_threads,
     trained_artifacts,
@@ -192,18 +194,23 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
                    "ema_decay": float(args.ema_decay), "seed": int(args.seed), "batch_size": int(args.batch_size),
                    "lr": float(args.lr), "parameters": sum(p.numel() for p in generator.parameters()),
                    "train_seconds_this_run": round(time.time() - t0, 1)}
-        _save_atomically(generator, out, summary)
+        curve = [{k: r[k] for k in ("step", "loss", "loss_generator", "loss_discriminator") if k in r}
+                 for r in read_metrics(work)]
+        _save_atomically(generator, out, summary, curve)
     report(result.step, result.total, notice=f"Saved the GAN's generator in {out}.")
     return JobResult(artifacts=trained_artifacts(out, "gan", result),
                      data={**summary, "out": str(out), "run_dir": str(work)})
 
 
-def _save_atomically(generator: Generator, out: Path, summary: dict[str, Any]) -> None:
-    """The model folder written beside ``out`` and renamed over it."""
+def _save_atomically(generator: Generator, out: Path, summary: dict[str, Any], curve: list[dict]) -> None:
+    """The model folder (with the run's loss curves in ``training_metrics.json``) written beside
+    ``out`` and renamed over it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_generator(generator, tmp, {"training": summary})
+    metrics = json.dumps({"summary": summary, "steps": curve}) + "\n"
+    (tmp / "training_metrics.json").write_text(metrics, encoding="utf-8")
     old = out.with_name(f".{out.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if out.exists():
