@@ -247,7 +247,8 @@ class StudioSession:
             return self.registry.for_model(entry.kind, capability)
         except PluginError as exc:
             if any(entry.kind in r.manifest.model_kinds for r in self.registry.usable()):  # type: ignore[union-attr]
-                kind = "a language model" if capability == "text" else "an image model"
+                kind = {"text": "a language model", "score": "a scorer (e.g. demo-clip)"}.get(capability,
+                                                                                          "an image model")
                 raise CapabilityError(f"'{entry.name}' cannot do {capability}: {exc.message}",
                                f"Choose {kind} for this.") from None
             raise

@@ -39,9 +39,10 @@ def build_parser() -> CliParser:
 
     for module in (plugins_cmd, models_cmd, generate_cmd, batch_cmd, upscale_cmd, text_cmd, export_cmd, jobs_cmd):
         module.add_parser(commands)
-    from studio.cli import interpolate_cmd
+    from studio.cli import interpolate_cmd, score_cmd
 
     interpolate_cmd.add_parser(commands)
+    score_cmd.add_parser(commands)
     try:
         from studio.cli import train_cmd
     except ImportError:
