@@ -360,6 +360,34 @@ class Gallery:
         return len(items)
 
 
+def score_table(data: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """A score job's result data (``{"images": [{"image": PATH, "scores": [{"prompt": P, "score": X}]}]}``)
+    as ``{PATH: {P: X}}``; entries that are not of that shape, or not finite numbers, are left out."""
+    table: dict[str, dict[str, float]] = {}
+    for entry in data.get("images") or ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("image"), str):
+            continue
+        scores = table.setdefault(entry["image"], {})
+        for pair in entry.get("scores") or ():
+            score = pair.get("score") if isinstance(pair, dict) else None
+            if isinstance(pair, dict) and isinstance(pair.get("prompt"), str) and isinstance(score, int | float) \
+                    and not isinstance(score, bool) and math.isfinite(score):
+                scores[pair["prompt"]] = float(score)
+    return table
+
+
+def own_prompt_scores(data: dict[str, Any], prompts: dict[str, str]) -> dict[str, float]:
+    """Each image's score against its own prompt (``prompts``: path -> the image's prompt), from a score
+    job's result data; images the job did not score are left out."""
+    table = score_table(data)
+    out = {}
+    for path, prompt in prompts.items():
+        score = table.get(path, {}).get(prompt)
+        if score is not None:
+            out[path] = score
+    return out
+
+
 def _model_name_sql(model: str | None, extra_json: str | None) -> str:
     try:
         extra = json.loads(extra_json or "{}")

@@ -21,7 +21,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from studio.core.gallery import Gallery, GalleryItem
+from studio.core.gallery import Gallery, GalleryItem, model_display_name
 from studio.ui.tasks import run_in_background
 
 ItemRole = Qt.ItemDataRole.UserRole + 1
@@ -42,7 +42,8 @@ def match_line(item: GalleryItem) -> str:
     """One line on how well ``item`` matches its prompt, and which scorer said so."""
     if item.match_score is None:
         return "Match: not scored yet (Score Match in the gallery's menu)"
-    return f"Match: {match_text(item.match_score)} (cosine {item.match_score:.2f}, by {item.match_model})"
+    scorer = model_display_name(item.match_model)
+    return f"Match: {match_text(item.match_score)} (cosine {item.match_score:.2f}, by {scorer})"
 
 
 @dataclass(frozen=True)

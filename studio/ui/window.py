@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
 from studio.ui.bridge import JobBridge
 from studio.ui.dock_sizes import DockSizeKeeper
 from studio.ui.gallery_model import GalleryViewModel
+from studio.ui.gallery_scoring import GalleryScoring
 from studio.ui.image_files import (
     OPEN_FILTER,
     SAVE_FILTER,
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.notices.changed.connect(self._show_notice)
         self._build_status_bar()
         self.imaging = connect_imaging(self)
+        self.gallery_scoring = GalleryScoring(self)  # match scores and Rank by prompt, as jobs
         self.gallery_panel.open_item.connect(lambda item: self._note_image_source(str(item.path)))
         self.gallery_panel.export_requested.connect(self.export_images)  # the gallery's context menu
         QApplication.instance().focusChanged.connect(self._yield_shortcuts)
@@ -736,6 +738,7 @@ class MainWindow(QMainWindow):
             self.session.library.folders = list(settings.model_folders)
             self.session.models.budget_bytes = int(settings.memory_budget_gb * 1e9)
         self.status_model.set_backend(settings.backend)
+        self.gallery_scoring.settings_changed()
         self.library_model.refresh()
         self.notify("Settings saved.")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.core.gallery import Gallery
+from studio.core.gallery import Gallery, own_prompt_scores, score_table
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
 
@@ -123,3 +123,17 @@ def test_only_images_the_chosen_scorer_has_not_scored_are_listed_for_scoring(tmp
         assert gallery.unscored("/models/my-clip") == []  # the trash is not scored
     finally:
         gallery.close()
+
+
+def test_a_score_jobs_result_gives_each_image_its_own_prompts_score() -> None:
+    data = {"model": "demo-clip", "images": [
+        {"image": "/g/fox.png", "scores": [{"prompt": "a red fox", "score": 0.8},
+                                           {"prompt": "a whale", "score": 0.1}]},
+        {"image": "/g/whale.png", "scores": [{"prompt": "a red fox", "score": 0.2},
+                                             {"prompt": "a whale", "score": 0.7}]},
+        {"image": "/g/odd.png", "scores": [{"prompt": "a whale", "score": "high"}, {"prompt": "a whale"}]},
+        "not an entry",
+    ]}
+    assert score_table(data)["/g/odd.png"] == {}  # not numbers: left out
+    wanted = {"/g/fox.png": "a red fox", "/g/whale.png": "a whale", "/g/odd.png": "a whale", "/g/gone.png": "x"}
+    assert own_prompt_scores(data, wanted) == {"/g/fox.png": 0.8, "/g/whale.png": 0.7}

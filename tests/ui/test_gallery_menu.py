@@ -90,7 +90,7 @@ def test_the_context_menu_opens_on_a_right_click_and_each_entry_acts(
     assert isinstance(menu, QMenu) and menu.isVisible()
     assert [i.id for i in gallery.selected_items()] == [fox]
     assert _menu_texts(menu) == ["Open on Canvas", "View (Lightbox)", "Reveal in Folder", "Copy Image", "Export…",
-                                 "Use Settings", "Star", "Move to Trash"]
+                                 "Use Settings", "Star", "Score Match", "Rank by Prompt…", "Move to Trash"]
     menu.close()
 
     # Open: the image on the canvas

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import StudioError
 from studio.core.paths import studio_home
-from studio.core.requests import BACKENDS, DEVICES
+from studio.core.requests import BACKENDS, DEFAULT_SCORER, DEVICES
 from studio.core.settings import Settings
 from studio.ui.theme import THEMES, apply_theme, current_theme, store_theme
 
@@ -103,6 +103,18 @@ class SettingsDialog(QDialog):
         self.default_model.addItems(list(dict.fromkeys(["demo", *(models or [])])))
         self.default_model.setCurrentText(settings.default_model)
         self.default_model.setToolTip("The model the prompt panel starts with (a library name or a path).")
+        self.scorer_model = QComboBox()
+        self.scorer_model.setObjectName("scorerModel")
+        self.scorer_model.setEditable(True)
+        scorers = [DEFAULT_SCORER, *(m for m in models or [] if "clip" in m.lower())]
+        self.scorer_model.addItems(list(dict.fromkeys(scorers)))
+        self.scorer_model.setCurrentText(settings.scorer_model)
+        self.scorer_model.setToolTip("The model that scores how well gallery images match a prompt (a CLIP-style "
+                                     "scorer: a library name or a path); images are scored again when it changes.")
+        self.auto_score = QCheckBox("Score new images automatically")
+        self.auto_score.setObjectName("autoScore")
+        self.auto_score.setChecked(settings.auto_score)
+        self.auto_score.setToolTip("Each new gallery image is scored against its prompt in the background.")
         self.output_folder = QLineEdit(settings.output_folder)
         self.output_folder.setObjectName("outputFolder")
         self.output_folder.setPlaceholderText(f"{studio_home() / 'gallery'} (the default)")
@@ -164,6 +176,8 @@ class SettingsDialog(QDialog):
         form.addRow("Theme", self.theme)
         form.addRow("Default model", self.default_model)
         form.addRow("Output folder", output_row)
+        form.addRow("Scorer model", self.scorer_model)
+        form.addRow("", self.auto_score)
         form.addRow("Model folders", self.folder_paths)
         form.addRow("Device", self.device)
         form.addRow("Backend", self.backend)
@@ -214,10 +228,12 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         fields = ("model_folders", "device", "backend", "allowed_pickles", "default_model", "output_folder",
-                  "memory_budget_gb", *self.memory)
+                  "memory_budget_gb", "scorer_model", "auto_score", *self.memory)
         previous = {name: getattr(self.settings, name) for name in fields}
         self.settings.default_model = self.default_model.currentText().strip() or "demo"
         self.settings.output_folder = self.output_folder.text().strip()
+        self.settings.scorer_model = self.scorer_model.currentText().strip() or DEFAULT_SCORER
+        self.settings.auto_score = self.auto_score.isChecked()
         self.settings.memory_budget_gb = float(self.memory_budget.value())
         self.settings.model_folders = self.folder_list()
         self.settings.device = self.device.currentText()

@@ -1,8 +1,14 @@
 """The gallery dock: thumbnails of every result, filters, star, trash and restore, details, reuse.
 
 Right-click (or the keys shown in the menu) acts on the selection: Open on the canvas, View in the
-lightbox, Reveal in folder, Copy, Export…, Use settings, Star, Move to Trash. The keys work only
-while the gallery has focus (Delete on the canvas never trashes the gallery's selection).
+lightbox, Reveal in folder, Copy, Export…, Use settings, Star, Score Match, Rank by Prompt…, Move to
+Trash. The keys work only while the gallery has focus (Delete on the canvas never trashes the
+gallery's selection).
+
+Match: each image's score against its own prompt (a scorer model's cosine similarity, shown as a
+percentage) is on its caption, tooltip and details; "Best match first" sorts by it. The panel only
+asks for scores (``score_requested``, ``rank_requested``); the window's
+:class:`~studio.ui.gallery_scoring.GalleryScoring` runs them as jobs.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListView,
@@ -28,7 +35,15 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.gallery import GalleryItem, model_display_name
-from studio.ui.gallery_model import DATE_RANGES, ICON_SIZE, GalleryViewModel, ItemRole, ThumbnailDelegate
+from studio.ui.gallery_model import (
+    DATE_RANGES,
+    ICON_SIZE,
+    SORT_ORDERS,
+    GalleryViewModel,
+    ItemRole,
+    ThumbnailDelegate,
+    match_line,
+)
 from studio.ui.panels.empty import EmptyState
 from studio.ui.panels.lightbox import Lightbox
 from studio.ui.tasks import run_in_background
@@ -46,6 +61,8 @@ class GalleryPanel(QWidget):
     use_settings = Signal(object)  # GalleryItem whose request should fill the prompt panel
     open_item = Signal(object)  # GalleryItem to open on the canvas
     export_requested = Signal(list)  # image paths for the window's export dialog
+    score_requested = Signal(list)  # GalleryItems to score against their own prompt ([]: every unscored image)
+    rank_requested = Signal(list, str)  # GalleryItems to rank by how well they match the prompt
 
     def __init__(self, model: GalleryViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +86,20 @@ class GalleryPanel(QWidget):
             self.dates.addItem(text)
         self.starred = QCheckBox("★ only")
         self.starred.setToolTip("Show starred images only")
+        self.sort = QComboBox()
+        self.sort.setObjectName("gallerySort")
+        for text, _order in SORT_ORDERS:
+            self.sort.addItem(text)
+        self.sort.setToolTip("Best match first: images that match their own prompt best come first "
+                             "(images not scored yet come last)")
+        self.score_button = QPushButton("Score match")
+        self.score_button.setObjectName("galleryScoreMatch")
+        self.score_button.setToolTip("Score every image not scored yet against its own prompt, in the background "
+                                     "(the scorer is chosen in Settings)")
+        self.score_button.clicked.connect(lambda: self.score_requested.emit([]))
+        self.match_status = QLabel(objectName="galleryMatchStatus", wordWrap=True)
+        self.match_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.match_status.hide()
         self.view_choice = QComboBox()
         self.view_choice.addItems(["Gallery", "Trash"])
         self.view_choice.setToolTip("Deleted images stay in the trash until it is emptied")
@@ -80,6 +111,7 @@ class GalleryPanel(QWidget):
         self.model_filter.textChanged.connect(lambda _t: self._typing.start())
         self.dates.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.starred.toggled.connect(lambda _b: self.apply_filter())
+        self.sort.currentIndexChanged.connect(lambda _i: self.apply_filter())
         self.view_choice.currentIndexChanged.connect(lambda _i: self.apply_filter())
 
         self.list = QListView()
@@ -137,6 +169,7 @@ class GalleryPanel(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(self.search, 2)
         filters.addWidget(self.model_filter, 1)
+        filters.addWidget(self.sort)
         filters2 = QHBoxLayout()
         filters2.addWidget(self.dates)
         filters2.addWidget(self.starred)
@@ -148,13 +181,14 @@ class GalleryPanel(QWidget):
         actions.addStretch(1)
         edits = QHBoxLayout()
         for button in (self.star_button, self.delete_button, self.undo_button, self.restore_button,
-                       self.empty_trash_button):
+                       self.empty_trash_button, self.score_button):
             edits.addWidget(button)
         edits.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
         layout.addLayout(filters2)
+        layout.addWidget(self.match_status)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.details)
         layout.addLayout(actions)
@@ -188,6 +222,10 @@ class GalleryPanel(QWidget):
         self.export_action = action("Export…", self.export_selected)
         self.use_action = action("Use Settings", self.use_selected)
         self.star_action = action("Star", self.star_selected, "S")
+        self.score_action = action("Score Match", self.score_selected,
+                                   tip="Score the selected images against their own prompts")
+        self.rank_action = action("Rank by Prompt…", self.ask_rank_prompt,
+                                  tip="Rank the selected images by how well they match a prompt")
         self.trash_action = action("Move to Trash", self.trash_selected, QKeySequence.StandardKey.Delete)
         self.restore_action = action("Restore", self.restore_selected)
 
@@ -200,7 +238,15 @@ class GalleryPanel(QWidget):
             days=DATE_RANGES[self.dates.currentIndex()][1],
             starred_only=self.starred.isChecked(),
             trash=self.view_choice.currentText() == "Trash",
+            order=SORT_ORDERS[self.sort.currentIndex()][1],
         )
+
+    def set_match_status(self, text: str, error: bool = False) -> None:
+        """A line under the filters on scoring: what runs, what was scored, or why it cannot be."""
+        self.match_status.setText(text)
+        self.match_status.setProperty("error", error)
+        self.match_status.setStyleSheet("color: #c0392b;" if error else "")
+        self.match_status.setVisible(bool(text))
 
     def showing_trash(self) -> bool:
         return self.model.filter.trash
@@ -280,6 +326,34 @@ class GalleryPanel(QWidget):
         if paths:
             self.export_requested.emit(paths)
 
+    def score_selected(self) -> None:
+        items = self.selected_items()
+        if items:
+            self.score_requested.emit(items)
+
+    def ask_rank_prompt(self) -> QInputDialog | None:
+        """Ask for a prompt (the first selected image's is offered), then rank the selection by it."""
+        items = self.selected_items()
+        if not items:
+            return None
+        dialog = QInputDialog(self)
+        dialog.setObjectName("rankPromptInput")
+        dialog.setWindowTitle("Rank by prompt")
+        count = f"the {len(items)} selected images" if len(items) > 1 else "the selected image"
+        dialog.setLabelText(f"Rank {count} by how well they match:")
+        dialog.setTextValue(items[0].prompt)
+        dialog.setOkButtonText("Rank")
+        dialog.resize(420, dialog.sizeHint().height())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(lambda text: self.rank_selected_by(text, items))
+        dialog.open()
+        return dialog
+
+    def rank_selected_by(self, prompt: str, items: list[GalleryItem] | None = None) -> None:
+        items = self.selected_items() if items is None else items
+        if items and prompt.strip():
+            self.rank_requested.emit(items, prompt.strip())
+
     def reveal_selected(self) -> None:
         """Open the folder of each selected image (once per folder) in the file manager."""
         for folder in dict.fromkeys(str(Path(path).parent) for path in self.selected_paths()):
@@ -328,12 +402,14 @@ class GalleryPanel(QWidget):
                                              self.restore_action]
         else:
             entries = [self.open_action, self.view_action, self.reveal_action, self.copy_action, self.export_action,
-                       None, self.use_action, self.star_action, None, self.trash_action]
+                       None, self.use_action, self.star_action, None, self.score_action, self.rank_action, None,
+                       self.trash_action]
         for entry in entries:
             menu.addSeparator() if entry is None else menu.addAction(entry)
         for act in (self.open_action, self.view_action, self.copy_action, self.use_action):
             act.setEnabled(bool(items))
-        for act in (self.reveal_action, self.export_action, self.star_action, self.trash_action, self.restore_action):
+        for act in (self.reveal_action, self.export_action, self.star_action, self.trash_action, self.restore_action,
+                    self.score_action, self.rank_action):
             act.setEnabled(bool(items))
         self.use_action.setEnabled(one)
         self.star_action.setText("Unstar" if items and all(item.starred for item in items) else "Star")
@@ -373,6 +449,7 @@ class GalleryPanel(QWidget):
         self.star_button.setVisible(not trash)
         self.undo_button.setVisible(not trash and bool(self._last_trashed))
         self.restore_button.setVisible(trash)
+        self.score_button.setVisible(not trash)
         self.empty_trash_button.setVisible(trash)
         self.empty_trash_button.setEnabled(trash and self.model.rowCount() > 0)
         self._selection_changed()
@@ -408,6 +485,7 @@ def details_text(item: GalleryItem) -> str:
         f"Model: {item.model_name or model_display_name(r.model, item.extra)}",
         *([f"LoRAs: {loras}"] if loras else []),
         *([f"From an image, strength {r.strength:g}" + (" (inpainted)" if r.mask else "")] if r.init_image else []),
+        match_line(item),
         f"Made {time.strftime('%Y-%m-%d %H:%M', time.localtime(item.created_at))}",
     ]
     return "\n".join(lines)

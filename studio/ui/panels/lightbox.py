@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QImage, QImageReader, QKeyEvent, QPainter, QPa
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
 from studio.core.gallery import GalleryItem
-from studio.ui.gallery_model import GalleryViewModel
+from studio.ui.gallery_model import GalleryViewModel, match_text
 from studio.ui.tasks import run_in_background
 
 BACKDROP = QColor(24, 24, 24)
@@ -124,7 +124,8 @@ class Lightbox(QDialog):
     def _caption(self, item: GalleryItem, row: int, count: int) -> str:
         more = "+" if self.model.canFetchMore() else ""
         prompt = item.prompt.replace("\n", " ").strip() or "(no prompt)"
-        return (f"{row + 1} / {count}{more}   ·   {prompt}   ·   {item.model_name or item.model}"
+        match = f"   ·   match {match_text(item.match_score)}" if item.match_score is not None else ""
+        return (f"{row + 1} / {count}{more}   ·   {prompt}{match}   ·   {item.model_name or item.model}"
                 f"   ·   seed {item.seed}   ·   {item.width}×{item.height}      (← → move, Esc closes)")
 
     def _show_none(self) -> None:
