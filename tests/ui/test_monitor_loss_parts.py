@@ -136,6 +136,15 @@ def test_a_live_run_draws_each_loss_part_and_a_reattach_reads_them_back(window: 
     pens = {monitor.part_curves[name].opts["pen"].color().name() for name in ("a", "b")}
     assert len(pens) == 2 and monitor.loss_curve.opts["pen"].color().name() not in pens
 
+    # the legend: two columns (two short rows) in a wide plot, one column (names not cut) in a narrow one
+    dock, legend = window.docks["training"], monitor.loss_plot.getPlotItem().legend
+    dock.setFloating(True)
+    for width, columns in ((1400, 2), (620, 1)):
+        dock.resize(width, 600)
+        qtbot.waitUntil(lambda columns=columns: legend.columnCount == columns, timeout=5000)
+        assert legend.boundingRect().width() < monitor.loss_plot.width()
+    dock.setFloating(False)
+
     # a run without parts: only the loss; choosing the first run again reads its parts from its file
     plain = home_path("runs") / "plain"
     _train(window, qtbot, plain, parts=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPaintEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -45,6 +45,7 @@ LOSS_PEN = (120, 160, 220)
 EMA_PEN = (230, 120, 40)
 COMPARE_PEN = (90, 190, 110)
 LR_PEN = (170, 110, 210)
+LEGEND_TWO_COLUMNS_PX = 320  # a Loss plot at least this wide lists its legend in two columns
 PART_PENS = ((215, 60, 90), (30, 165, 160), (200, 160, 30), (120, 120, 120), (140, 90, 50), (90, 110, 240))
 
 
@@ -321,7 +322,9 @@ class TrainingMonitor(QWidget):
         pg.setConfigOptions(antialias=False, background=self.palette().color(QPalette.ColorRole.Base),
                             foreground=self.palette().color(QPalette.ColorRole.Text))
         self.loss_plot = pg.PlotWidget(title="Loss")
-        self.loss_plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        # rows close together; two columns once the plot is wide enough (_fit_legend)
+        self.loss_plot.addLegend(offset=(-8, 8), labelTextSize="8pt", verSpacing=-6)
+        self.loss_plot.installEventFilter(self)
         self.loss_plot.showGrid(x=True, y=True, alpha=0.25)
         self.loss_plot.setLabel("bottom", "step")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(LOSS_PEN, width=1), name="loss")
@@ -351,6 +354,18 @@ class TrainingMonitor(QWidget):
         self.plots.setSizes([300, 100])
         self._draw_curves()
         self._draw_compare()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.loss_plot and event.type() == QEvent.Type.Resize:
+            self._fit_legend()
+        return super().eventFilter(watched, event)
+
+    def _fit_legend(self) -> None:
+        """Two legend columns in a wide Loss plot (a GAN's loss, EMA and two parts: two rows), one
+        in a narrow one (two columns would be cut at the plot's left edge)."""
+        legend = self.loss_plot.getPlotItem().legend
+        if legend is not None:
+            legend.setColumnCount(2 if self.loss_plot.width() >= LEGEND_TWO_COLUMNS_PX else 1)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
