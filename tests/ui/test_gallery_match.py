@@ -10,6 +10,7 @@ against the colour words of the prompt, as a cosine similarity."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,86 @@ def test_settings_choose_the_scorer_and_automatic_scoring(make_window, qtbot, sc
     assert window.gallery_scoring.scorer() == str(scorer) and window.settings.auto_score
     saved = Settings.load()
     assert (saved.scorer_model, saved.auto_score) == (str(scorer), True)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded tiny transformers ``CLIPModel`` folder with the demo model's CLIP tokenizer (as the CLIP
+    family's own tests build it; nothing fetched)."""
+    import torch
+    from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from studio.core.paths import RESOURCES
+
+    folder = tmp_path_factory.mktemp("tiny-clip") / "tiny-clip"
+    tokenizer_files = tmp_path_factory.mktemp("clip-tokenizer")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(RESOURCES / "models" / "demo" / "tokenizer" / name, tokenizer_files / name)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_files), local_files_only=True)
+    torch.manual_seed(0)
+    layers = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = CLIPConfig(
+        text_config={**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 77,
+                     "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                     "pad_token_id": tokenizer.pad_token_id},
+        vision_config={**layers, "image_size": 32, "patch_size": 8}, projection_dim=16)
+    CLIPModel(config).eval().save_pretrained(str(folder))
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=processor, tokenizer=tokenizer).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture
+def clip_window(qtbot, ui_plugins: Path):
+    """The real window on a session whose plugins include the installed first-party families (the CLIP
+    family among them), stopped and closed after the test."""
+    from studio.plugins import PluginRegistry
+    from studio.session import StudioSession
+    from studio.ui.bridge import JobBridge
+
+    registry = PluginRegistry(paths=[ui_plugins], trusted={"uitest"})
+    registry.discover()
+    bridge = JobBridge()
+    session = StudioSession(registry=registry, listener=bridge)
+    window = MainWindow(session, bridge, probe_command=None)
+    bridge.setParent(window)
+    session.runner.start()
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    session.runner.stop()
+    window.close()
+    window.shutdown()
+    session.close()
+    window.deleteLater()
+
+
+def test_the_clip_familys_scorer_fills_the_match_column_and_ranks(
+        clip_window: MainWindow, qtbot, tiny_clip: Path, tmp_path: Path) -> None:
+    """End to end with the CLIP family (plugins/studio_clip) on a tiny transformers CLIPModel folder."""
+    window = clip_window
+    window.settings.scorer_model = str(tiny_clip)
+    for n, (prompt, colour) in enumerate(IMAGES):
+        path = tmp_path / f"clip{n}.png"
+        Image.new("RGB", (48, 48), colour).save(path)
+        window.session.gallery.add(path, GenerationRequest(model=MODEL, prompt=prompt, seed=n), n)
+    window.gallery_model.refresh()
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 3, timeout=WAIT_MS)
+    panel = window.gallery_panel
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.match_status.text().startswith("Scored 3 images")
+                    or "could not" in panel.match_status.text(), timeout=60_000)
+    assert panel.match_status.text() == "Scored 3 images with tiny-clip.", panel.match_status.text()
+    items = window.session.gallery.search()
+    assert all(-1 <= i.match_score <= 1 and i.match_model == str(tiny_clip) for i in items)
+    panel.sort.setCurrentText("Best match first")
+    best_first = [i.id for i in sorted(items, key=lambda i: i.match_score, reverse=True)]
+    qtbot.waitUntil(lambda: [i.id for i in window.gallery_model.items] == best_first, timeout=WAIT_MS)
+
+    panel.list.selectAll()
+    panel.rank_selected_by("a red circle")
+    dialog = window.gallery_scoring.rank_dialog
+    qtbot.waitUntil(lambda: dialog.list.count() == 3 or "could not" in dialog.status.text(), timeout=60_000)
+    scores = [score for _item, score in dialog.ranked]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    dialog.close()
