@@ -70,7 +70,8 @@ class GalleryScoring(QObject):
         window.bridge.finished.connect(self._job_finished)
         self.waiting: list[GalleryItem] = []  # the next images of a Score match run
         self.running: int | None = None  # the match job in the queue now
-        self._running_scorer = ""
+        self._waiting_scorer = ""  # the scorer the waiting images are for
+        self._stored = 0  # images scored in this run so far
         self._auto_failed = ""  # the scorer that failed on new images (not tried on each new image again)
         self.rank_dialog: RankDialog | None = None
 
@@ -111,15 +112,17 @@ class GalleryScoring(QObject):
             if not quiet:
                 self.panel.set_match_status(f"Every image is scored by {model_display_name(scorer)}.")
             return
-        if self.running is not None and scorer != self._running_scorer:
+        if scorer != self._waiting_scorer:
             self.waiting = []  # the scorer changed meanwhile: its images are listed anew
+        self._waiting_scorer = scorer
         known = {item.id for item in self.waiting}
         self.waiting.extend(item for item in items if item.id not in known)
         if self.running is None:
-            self._next(scorer, quiet)
+            self._stored = 0
+            self._next(quiet)
 
-    def _next(self, scorer: str, quiet: bool = False) -> None:
-        gallery = self._gallery()
+    def _next(self, quiet: bool = False) -> None:
+        gallery, scorer = self._gallery(), self._waiting_scorer
         chunk, self.waiting = self.waiting[:MAX_IMAGES_PER_JOB], self.waiting[MAX_IMAGES_PER_JOB:]
         if gallery is None or not chunk:
             self.waiting = []
@@ -133,7 +136,7 @@ class GalleryScoring(QObject):
                 self._auto_failed = scorer
             self._say_failed(scorer, problem)
             return
-        self.running, self._running_scorer = job.id, scorer
+        self.running = job.id
         watch = self.window.bridge.watch(job.id)
         watch.finished.connect(lambda done: self._scored(done, scorer, quiet))
         watch.failed.connect(lambda failed: self._stopped(failed, scorer, quiet))
@@ -144,12 +147,12 @@ class GalleryScoring(QObject):
 
     def _scored(self, job: Job, scorer: str, quiet: bool) -> None:
         self.running = None
-        stored = job.result.data.get("match_stored", 0) if job.result is not None else 0
+        self._stored += job.result.data.get("match_stored", 0) if job.result is not None else 0
         self.window.gallery_model.refresh()  # the new scores (and their order, sorted by match)
         if self.waiting:
-            self._next(scorer, quiet)
-        elif not quiet or stored:
-            plural = "s" if stored != 1 else ""
+            self._next(quiet)
+        elif not quiet or self._stored:
+            stored, plural = self._stored, "s" if self._stored != 1 else ""
             self.panel.set_match_status(f"Scored {stored} image{plural} with {model_display_name(scorer)}.")
 
     def _stopped(self, job: Job, scorer: str, quiet: bool) -> None:

@@ -28,10 +28,11 @@ WAIT_MS = 20_000
 SCORER_ID = "colourscore"
 SCORER_CODE = """
 import math
+import time
 
 from PIL import Image, ImageStat
 
-from studio.plugins import JobResult
+from studio.plugins import JobCancelled, JobResult
 
 COLOURS = {"red": (1, 0, 0), "green": (0, 1, 0), "blue": (0, 0, 1), "orange": (1, 0.55, 0), "white": (1, 1, 1)}
 
@@ -50,14 +51,17 @@ def cosine(a, b):
 
 
 class Scorer:
-    def __init__(self, fail):
-        self.fail = fail
+    def __init__(self, fail, delay):
+        self.fail, self.delay = fail, delay
 
     def run(self, request, report, cancelled):
         if self.fail:
             raise RuntimeError("the scorer's weights are damaged")
         images = []
         for n, path in enumerate(request.images, 1):
+            time.sleep(self.delay)
+            if cancelled():
+                raise JobCancelled("stopped")
             with Image.open(path) as image:
                 mean = ImageStat.Stat(image.convert("RGB")).mean
             images.append({"image": path, "scores": [{"prompt": p, "score": cosine(mean, prompt_vector(p))}
@@ -74,7 +78,7 @@ def load(context):
     import pathlib
 
     config = json.loads((pathlib.Path(context.model.path) / "colour-scorer.json").read_text())
-    return Scorer(config.get("fail", False))
+    return Scorer(config.get("fail", False), config.get("delay", 0.0))
 """
 MODEL = "/models/deep/folder/sd15-pruned.safetensors"
 IMAGES = (("a red fox", (230, 30, 20)), ("a red kite", (20, 40, 220)), ("a green frog", (30, 200, 40)))
@@ -89,9 +93,9 @@ def scorer_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def scorer_folder(folder: Path, fail: bool = False) -> Path:
+def scorer_folder(folder: Path, fail: bool = False, delay: float = 0.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "colour-scorer.json").write_text(json.dumps({"fail": fail}))
+    (folder / "colour-scorer.json").write_text(json.dumps({"fail": fail, "delay": delay}))
     return folder
 
 
@@ -146,6 +150,10 @@ def test_score_match_shows_each_images_match_and_sorts_best_match_first(
     assert "Match: 99% (cosine 0.99, by colour-scorer)" in tooltip  # the scorer by name
     panel.select_item(model.item(2).id)
     assert "Match: 99%" in panel.details.text()
+    box = panel.view_selected()  # the lightbox's caption says it too
+    assert box is not None and "a red fox   ·   match 99%" in box.caption.text()
+    qtbot.waitUntil(lambda: box.shown_path == box.path, timeout=WAIT_MS)
+    box.close()
 
     panel.sort.setCurrentText("Best match first")  # sort: the fox (red on red) first, the blue "red kite" last
     qtbot.waitUntil(lambda: [i.prompt for i in model.items] == ["a red fox", "a green frog", "a red kite"],
@@ -225,6 +233,30 @@ def test_a_missing_or_failing_scorer_is_a_clear_message_and_the_gallery_keeps_wo
     panel.search.setText("frog")
     panel.apply_filter()
     qtbot.waitUntil(lambda: [i.prompt for i in window.gallery_model.items] == ["a green frog"], timeout=WAIT_MS)
+
+
+def test_many_images_are_scored_a_job_at_a_time_and_a_cancelled_run_stops(
+        make_window, qtbot, scorer_plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ui import gallery_scoring
+
+    monkeypatch.setattr(gallery_scoring, "MAX_IMAGES_PER_JOB", 2)
+    window = window_with_images(make_window, qtbot, scorer_plugins, tmp_path, scorer_folder(tmp_path / "scorer"))
+    panel = window.gallery_panel
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    wait_scored(qtbot, window, 3)  # the count of the whole run
+    assert [len(job.request.images) for job in score_jobs(window)] == [2, 1]
+    assert all(i.match_score is not None for i in window.session.gallery.search())
+
+    window.settings.scorer_model = str(scorer_folder(tmp_path / "slow-scorer", delay=0.3))
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "(1 more after it)" in panel.match_status.text(), timeout=WAIT_MS)
+    job = score_jobs(window)[-1]
+    qtbot.waitUntil(lambda: window.session.queue.get(job.id).state is JobState.RUNNING, timeout=WAIT_MS)
+    window.cancel_job(job.id)
+    qtbot.waitUntil(lambda: panel.match_status.text().startswith("Scoring stopped"), timeout=WAIT_MS)
+    qtbot.wait(300)
+    assert len(score_jobs(window)) == 3  # the images after the cancelled job were not queued
+    assert window.gallery_scoring.waiting == [] and window.gallery_scoring.running is None
 
 
 def test_new_images_are_scored_as_they_arrive_when_settings_say_so(
