@@ -189,7 +189,7 @@ class TrainingViewModel(QObject):
                 data.samples.append(entry)
         data.samples.sort()
         if self._tail is not None:
-            self._tail.offset = self._tail.path.stat().st_size if self._tail.path.exists() else 0
+            self._tail.start_at(*data.read_to)  # on from where the read stopped: no line lost or read twice
         self.run_changed.emit()
         self.stats_changed.emit()
         self.sample_changed.emit()

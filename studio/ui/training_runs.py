@@ -59,6 +59,19 @@ def read_events(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return parse_lines(text.splitlines())
 
 
+def read_complete(run_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], int, tuple[int, int] | None]:
+    """The complete lines' events of a run's ``metrics.jsonl``, how many bytes they take (a line
+    still being written is left for a :class:`MetricsTail` to read) and the file's (device, inode)."""
+    try:
+        with (Path(run_dir) / METRICS).open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            raw = handle.read()
+    except OSError:
+        return [], 0, None
+    complete = raw[: raw.rfind(b"\n") + 1]
+    return parse_lines(complete.decode("utf-8", "replace").splitlines()), len(complete), (info.st_dev, info.st_ino)
+
+
 def tail_events(run_dir: str | os.PathLike, max_bytes: int = 8192) -> list[dict[str, Any]]:
     """The last events of a run (the end of its file only: cheap for a long run)."""
     path = Path(run_dir) / METRICS
@@ -78,19 +91,28 @@ def tail_events(run_dir: str | os.PathLike, max_bytes: int = 8192) -> list[dict[
 class MetricsTail:
     """Follows a growing ``metrics.jsonl`` (a run another process trains): :meth:`read` returns the
     events written since the last call; ``reset`` is True when the file was rewritten (a resume
-    drops the steps after its checkpoint), and the events are then the whole file."""
+    drops the steps after its checkpoint: the engine writes a new file and renames it over the old
+    one, which may have grown past the old size by the next read), and the events are then the
+    whole file."""
 
     def __init__(self, run_dir: str | os.PathLike) -> None:
         self.path = Path(run_dir) / METRICS
         self.offset = 0
+        self.file_id: tuple[int, int] | None = None  # (device, inode) of the file read so far
         self._partial = b""
+
+    def start_at(self, offset: int, file_id: tuple[int, int] | None) -> None:
+        """Go on from byte ``offset`` of the file ``file_id`` (what :meth:`RunData.read` read)."""
+        self.offset, self.file_id, self._partial = offset, file_id, b""
 
     def read(self) -> tuple[list[dict[str, Any]], bool]:
         try:
-            size = self.path.stat().st_size
+            info = self.path.stat()
         except OSError:
             return [], False
-        reset = size < self.offset
+        size, file_id = info.st_size, (info.st_dev, info.st_ino)
+        reset = size < self.offset or (self.file_id is not None and file_id != self.file_id)
+        self.file_id = file_id
         if reset:
             self.offset, self._partial = 0, b""
         if size == self.offset:
@@ -155,6 +177,7 @@ class RunData:
     last_event: str = ""  # start | resume | step | checkpoint | sample | done | cancelled
     samples: list[tuple[int, Path]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    read_to: tuple[int, tuple[int, int] | None] = (0, None)  # (bytes, file id) of metrics.jsonl read back
 
     @property
     def name(self) -> str:
@@ -218,8 +241,10 @@ class RunData:
     def read(cls, run_dir: str | os.PathLike) -> RunData:
         """A run read back from its folder (metrics, samples, the log its events make)."""
         data = cls(str(run_dir))
-        for record in read_events(run_dir):
+        records, size, file_id = read_complete(run_dir)
+        for record in records:
             data.add_event(record)
+        data.read_to = (size, file_id)
         data.samples = samples_of(run_dir)
         data.total = data.total or _config_steps(run_dir)
         return data

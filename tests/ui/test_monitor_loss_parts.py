@@ -7,12 +7,14 @@ training engine, as a job of the window's session; its task reports ``loss_a`` a
 from __future__ import annotations
 
 import shutil
+import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from studio.core.paths import home_path
-from studio.jobs.queue import JobState
+from studio.jobs.queue import JobQueue, JobState, process_start
 from studio.plugins import TrainRequest
 from studio.ui.training_runs import RunData
 from studio.ui.window import MainWindow
@@ -182,3 +184,59 @@ def test_run_data_keeps_parts_through_a_resume_and_names_them_without_the_prefix
     data.add_step(2, 3, {"loss": 1.0, "loss_generator": 20.0})  # resumed from step 1
     assert data.parts["generator"].steps == [1, 2] and data.parts["generator"].values == [1, 20.0]
     assert data.parts["discriminator"].steps == [1]
+
+
+def _engine_in_a_thread(run: Path, offset: float) -> threading.Thread:
+    """The engine training a tiny task with parts (loss_b = offset + step), as a terminal would."""
+    from studio.training.engine import Trainer
+    from tests.training.tiny_task import TinyTask, config
+
+    class Parts(TinyTask):
+        def loss(self, models, batch, step):
+            self.step = step
+            return super().loss(models, batch, step)
+
+        def step_metrics(self):
+            return {"loss_a": self.step / 10, "loss_b": offset + self.step}
+
+    task = Parts(sleep=0.15)  # a step a while: the monitor reads the file as it grows
+    thread = threading.Thread(target=Trainer(task, config(run, 8, keep_checkpoints=4)).run)
+    thread.start()
+    return thread
+
+
+def test_a_run_another_process_trains_is_followed_through_its_file_with_its_parts(
+    make_window: WindowFactory, qtbot
+) -> None:
+    window = make_window()
+    window.session.runner.stop()  # the job is the other process's
+    window.show_training_monitor()
+    monitor, model = window.training_monitor, window.training_model
+    run = home_path("runs") / "terminal"
+    other_process = subprocess.Popen(["sleep", "120"])  # stands for `studio train gan` in a terminal
+    other = JobQueue()
+    thread = None
+    try:
+        job = other.submit(TrainRequest(recipe="gan", run_dir=str(run), steps=8))
+        other.claim(job.id)
+        other._db.execute("UPDATE jobs SET owner_pid = ?, owner_start = ? WHERE id = ?",
+                          (other_process.pid, process_start(other_process.pid), job.id))
+        thread = _engine_in_a_thread(run, 0)
+        qtbot.waitUntil(lambda: model.run_dir == str(run), timeout=WAIT_MS)  # found by the queue poll
+        steps = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+        qtbot.waitUntil(lambda: monitor.part_points().get("b") == (steps, [0, 1, 2, 3, 4, 5, 6, 7]),
+                        timeout=WAIT_MS)
+        thread.join()
+        # resumed from step 4 with loss_b 100 higher: the engine rewrites the file, the monitor follows
+        for late in ("step-00000006", "step-00000008"):
+            shutil.rmtree(run / "checkpoints" / late)
+        thread = _engine_in_a_thread(run, 100)
+        qtbot.waitUntil(lambda: monitor.part_points().get("b") == (steps, [0, 1, 2, 3, 104, 105, 106, 107]),
+                        timeout=WAIT_MS)
+        assert monitor.legend_names() == [*BASE_CURVES, "a", "b"] and monitor.curve_points()["loss"] == 8
+    finally:
+        if thread is not None:
+            thread.join()
+        other.close()
+        other_process.kill()
+        other_process.wait()
