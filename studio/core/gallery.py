@@ -62,6 +62,7 @@ _ADDED_COLUMNS = {
     "match_model": "TEXT NOT NULL DEFAULT ''",  # the scorer that gave match_score
 }
 ORDERS = ("newest", "match")
+FEW_MATCHES = 2000  # up to this many rows with the words: best match first sorts them all
 UNSCORED = -2.0  # where rows without a score sort in match order (scores lie in [-1, 1])
 _MATCH_KEY = f"coalesce(items.match_score, {UNSCORED})"
 _MATCH_INDEX = f"CREATE INDEX IF NOT EXISTS items_match ON items(coalesce(match_score, {UNSCORED}), id)"
@@ -266,28 +267,41 @@ class Gallery:
             clauses.append("items.starred = ?")
             args.append(int(starred))
         by_match = order == "match"
-        if after is not None and by_match:
+        if after is not None and by_match:  # (key, id) < (score, id): a range on the key, then the id
             score, last_id = after if isinstance(after, tuple) else (UNSCORED, after)
-            clauses.append(f"({_MATCH_KEY}, items.id) < (?, ?)")
-            args.extend((float(score), int(last_id)))
+            clauses.append(f"{_MATCH_KEY} <= ? AND ({_MATCH_KEY} < ? OR items.id < ?)")
+            args.extend((float(score), float(score), int(last_id)))
         elif after is not None:
             clauses.append(f"{'items_fts.rowid' if match else 'items.id'} < ?")
             args.append(after)
-        if match:  # the word index in rowid order drives the join, so LIMIT stops it early
-            ordering = f"{_MATCH_KEY} DESC, items.id DESC" if by_match else "items_fts.rowid DESC"
-            sql = ("SELECT items.* FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid"
-                   f" WHERE items_fts MATCH ? AND {' AND '.join(clauses)} ORDER BY {ordering}")
-            args.insert(0, match)
-        else:
-            table = "items INDEXED BY items_in_trash" if trashed else "items"  # the trash is small
-            ordering = f"{_MATCH_KEY} DESC, items.id DESC" if by_match else "items.id DESC"
-            sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY {ordering}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
+        by_key = f"{_MATCH_KEY} DESC, items.id DESC"
         with self._lock:
+            if match and by_match and not self._few_matches(match):
+                # many rows have the words: walk the match index, keeping rows the word index lists
+                sql = ("SELECT * FROM items INDEXED BY items_match WHERE items.id IN"
+                       f" (SELECT rowid FROM items_fts WHERE items_fts MATCH ?) AND {' AND '.join(clauses)}"
+                       f" ORDER BY {by_key}")
+                args.insert(0, match)
+            elif match:  # the word index in rowid order drives the join, so LIMIT stops it early
+                ordering = by_key if by_match else "items_fts.rowid DESC"
+                sql = ("SELECT items.* FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid"
+                       f" WHERE items_fts MATCH ? AND {' AND '.join(clauses)} ORDER BY {ordering}")
+                args.insert(0, match)
+            else:
+                table = "items INDEXED BY items_in_trash" if trashed else "items"  # the trash is small
+                ordering = by_key if by_match else "items.id DESC"
+                sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY {ordering}"
+            if limit is not None:
+                sql += " LIMIT ?"
+                args.append(int(limit))
             rows = self._db.execute(sql, args).fetchall()
         return [_item(r) for r in rows]
+
+    def _few_matches(self, match: str) -> bool:
+        """Whether at most :data:`FEW_MATCHES` rows have the words (then sorting them all is quick)."""
+        found = self._db.execute("SELECT count(*) FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ?"
+                                 " LIMIT ?)", (match, FEW_MATCHES + 1)).fetchone()[0]
+        return int(found) <= FEW_MATCHES
 
     def count(self, trashed: bool = False) -> int:
         with self._lock:

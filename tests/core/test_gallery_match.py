@@ -8,8 +8,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+import studio.core.gallery as gallery_module
 from studio.core.gallery import Gallery, own_prompt_scores, score_table
 from studio.core.paths import home_path
 from studio.core.requests import GenerationRequest
@@ -89,7 +91,9 @@ def test_the_first_gallery_file_gains_every_later_column(studio_home) -> None:
         gallery.close()
 
 
-def test_best_match_first_pages_without_gaps_or_repeats(tmp_path, studio_home) -> None:
+@pytest.mark.parametrize("few_matches", [2000, 1], ids=["words-sorted", "match-index-walked"])
+def test_best_match_first_pages_without_gaps_or_repeats(tmp_path, studio_home, monkeypatch, few_matches) -> None:
+    monkeypatch.setattr(gallery_module, "FEW_MATCHES", few_matches)  # both plans for a word filter
     gallery = Gallery()
     try:
         paths = [_add(gallery, tmp_path, n, f"kite {n}") for n in range(9)]
@@ -102,8 +106,12 @@ def test_best_match_first_pages_without_gaps_or_repeats(tmp_path, studio_home) -
             pages.extend(i.prompt for i in page)
             after = page[-1].cursor_for("match")
         assert pages == ranked
-        red = gallery.search(text="kite", order="match", limit=3)  # with words: the same order
-        assert [i.prompt for i in red] == ranked[:3]
+        pages, after = [], None
+        while page := gallery.search(text="kite", order="match", limit=2, after=after):  # with words: the same
+            pages.extend(i.prompt for i in page)
+            after = page[-1].cursor_for("match")
+        assert pages == ranked
+        assert [i.prompt for i in gallery.search(text="kite 5", order="match")] == ["kite 5"]
     finally:
         gallery.close()
 
