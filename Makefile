@@ -48,5 +48,11 @@ GAN_RUN ?= /tmp/studio-demo-gan-run
 demo-gan: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/studio train gan --run-dir $(GAN_RUN) --out resources/models/demo-gan --threads 1
 
+# Rebuilds demo-clip (the CLIP-style scorer; about 15 min on one CPU thread; resumes from its run folder).
+CLIP_RUN ?= /tmp/studio-demo-clip-run
+.PHONY: demo-clip
+demo-clip: $(STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/studio train clip --run-dir $(CLIP_RUN) --out resources/models/demo-clip --threads 1
+
 clean-venv:
 	rm -rf $(VENV)
