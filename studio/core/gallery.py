@@ -86,6 +86,7 @@ CREATE TRIGGER IF NOT EXISTS items_fts_update AFTER UPDATE OF {_COLS} ON items B
 END;
 """
 THUMBNAIL_SIZE = 256
+BUSY_TIMEOUT_S = 30  # how long a write waits for another program holding the index
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
@@ -155,7 +156,7 @@ class Gallery:
         self.root = root or home_path("gallery")
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.root / "index.sqlite", timeout=30, check_same_thread=False,
+        self._db = sqlite3.connect(self.root / "index.sqlite", timeout=BUSY_TIMEOUT_S, check_same_thread=False,
                                    isolation_level=None)
         self._db.row_factory = sqlite3.Row
         use_wal(self._db)
@@ -328,22 +329,29 @@ class Gallery:
             rows = self._db.execute(sql, args).fetchall()
         return [_item(r) for r in rows]
 
-    def set_match(self, scores: dict[str, float], scorer: str) -> int:
+    def set_match(self, scores: dict[str, float], scorer: str, wait_s: float | None = None) -> int:
         """Store each image's match score (by path) and the scorer that gave it, in one transaction;
-        how many rows were updated (an image removed meanwhile is skipped)."""
+        how many rows were updated (an image removed meanwhile is skipped). With ``wait_s``, an index
+        another program holds longer than that raises ``sqlite3.OperationalError`` (nothing stored)."""
         rows = [(max(-1.0, min(1.0, float(score))), scorer, str(Path(path).resolve()))
                 for path, score in scores.items() if math.isfinite(score)]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if wait_s is not None:
+                self._db.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
             try:
-                updated = 0
-                for row in rows:
-                    updated += self._db.execute(
-                        "UPDATE items SET match_score = ?, match_model = ? WHERE path = ?", row).rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    updated = 0
+                    for row in rows:
+                        updated += self._db.execute(
+                            "UPDATE items SET match_score = ?, match_model = ? WHERE path = ?", row).rowcount
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                if wait_s is not None:
+                    self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         return updated
 
     def set_starred(self, item_id: int, starred: bool = True) -> GalleryItem:

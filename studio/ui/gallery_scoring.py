@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from studio.ui.window import MainWindow
 
 MAX_IMAGES_PER_JOB = 256
+STORE_WAIT_S = 2.0  # how long storing scores waits for an index another program holds
 SCORER_HINT = "Choose a scorer in Settings › Scorer model. The gallery works as before."
 
 
@@ -46,10 +47,11 @@ def store_match_scores(gallery: Gallery, prompts: dict[str, str], scorer: str, r
     (``prompts``: path -> prompt) written to the gallery; how many in ``data["match_stored"]``."""
     data = dict(result.data)
     try:
-        data["match_stored"] = gallery.set_match(own_prompt_scores(result.data, prompts), scorer)
+        data["match_stored"] = gallery.set_match(own_prompt_scores(result.data, prompts), scorer, wait_s=STORE_WAIT_S)
     except (sqlite3.Error, StudioError) as exc:  # a locked index: the scores are lost, the job is not
         data["match_stored"] = 0
-        data["notices"] = [*data.get("notices", []), f"The match scores could not be stored ({exc})."]
+        data["notices"] = [*data.get("notices", []), f"The match scores could not be stored ({exc}); "
+                           "Score match tries again."]
     return dataclasses.replace(result, data=data)
 
 
@@ -147,9 +149,13 @@ class GalleryScoring(QObject):
 
     def _scored(self, job: Job, scorer: str, quiet: bool) -> None:
         self.running = None
-        self._stored += job.result.data.get("match_stored", 0) if job.result is not None else 0
+        data = job.result.data if job.result is not None else {}
+        self._stored += data.get("match_stored", 0)
         self.window.gallery_model.refresh()  # the new scores (and their order, sorted by match)
-        if self.waiting:
+        if data.get("notices"):  # the scores could not be stored: the run stops here
+            self.waiting = []
+            self.panel.set_match_status(data["notices"][-1], error=True)
+        elif self.waiting:
             self._next(quiet)
         elif not quiet or self._stored:
             stored, plural = self._stored, "s" if self._stored != 1 else ""

@@ -407,3 +407,33 @@ def test_the_clip_familys_scorer_fills_the_match_column_and_ranks(
     scores = [score for _item, score in dialog.ranked]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     dialog.close()
+
+
+def test_scores_that_cannot_be_stored_leave_the_job_done_and_say_so(tmp_path: Path, studio_home: Path) -> None:
+    """An index another program holds: the score job's finalize step gives up after a short wait."""
+    import sqlite3
+    import time
+
+    from studio.core.gallery import Gallery
+    from studio.core.results import JobResult
+    from studio.ui.gallery_scoring import STORE_WAIT_S, store_match_scores
+
+    gallery = Gallery()
+    path = tmp_path / "fox.png"
+    Image.new("RGB", (8, 8), "red").save(path)
+    gallery.add(path, GenerationRequest(model=MODEL, prompt="a red fox"), 1)
+    data = {"images": [{"image": str(path), "scores": [{"prompt": "a red fox", "score": 0.9}]}], "model": "m"}
+    blocker = sqlite3.connect(studio_home / "gallery" / "index.sqlite", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        result = store_match_scores(gallery, {str(path): "a red fox"}, "scorer", JobResult(data=data))
+        took = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert took < STORE_WAIT_S + 3 and result.data["match_stored"] == 0
+    assert "could not be stored" in result.data["notices"][0]
+    stored = store_match_scores(gallery, {str(path): "a red fox"}, "scorer", JobResult(data=data))  # unlocked
+    assert stored.data["match_stored"] == 1 and gallery.search()[0].match_score == 0.9
+    gallery.close()
