@@ -13,44 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from studio.core.events import LogLine, Preview, Progress
 from studio.core.requests import GenerationRequest, LoraRef
 from studio.jobs import JobState
-from studio.session import StudioSession
 
 TOLERANCE = 2  # of 255, CPU fp32
-
-
-class Events:
-    def __init__(self) -> None:
-        self.notices: list[str] = []
-        self.steps: list[tuple[int, int]] = []
-        self.previews = 0
-        self.cancel_at: int | None = None
-        self.session: StudioSession | None = None
-
-    def job_changed(self, job):
-        pass
-
-    def job_event(self, job_id, event):
-        if isinstance(event, LogLine):
-            self.notices.append(event.text)
-        elif isinstance(event, Preview):
-            self.previews += 1
-        elif isinstance(event, Progress):
-            self.steps.append((event.step, event.total))
-            if self.cancel_at and event.step >= self.cancel_at and self.session is not None:
-                self.session.runner.cancel(job_id)
-
-
-@pytest.fixture
-def session(onnx_home):
-    events = Events()
-    session = StudioSession(listener=events)
-    events.session = session
-    session.events = events
-    yield session
-    session.close()
 
 
 def _run(session, **values):

@@ -31,13 +31,6 @@ def tiny_inpainting_folder(tiny_sd_folder: Path, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def session(onnx_home):
-    session = StudioSession()
-    yield session
-    session.close()
-
-
-@pytest.fixture
 def photo_and_mask(tmp_path) -> tuple[str, str]:
     Image.fromarray(np.random.default_rng(2).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(tmp_path / "p.png")
     mask = Image.new("L", (32, 32), 0)

@@ -22,13 +22,6 @@ def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl")
 
 
-@pytest.fixture
-def session(onnx_home):
-    session = StudioSession()
-    yield session
-    session.close()
-
-
 def _pixels(session: StudioSession, **values) -> list[np.ndarray]:
     job = session.runner.run_now(GenerationRequest(**{"width": 64, "height": 64, "steps": 4, "seed": 5, **values}))
     assert job.state is JobState.DONE, job.error

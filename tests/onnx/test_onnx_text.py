@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from studio.cli.main import main
-from studio.core.events import LogLine, Progress, TextChunk
 from studio.core.paths import DEMO_MODELS
 from studio.core.requests import TextRequest
 from studio.jobs import JobState
 from studio.session import StudioSession
+from tests.onnx.events import Events
 from tests.text.conftest import build_tiny_llama
 
 HAS_DEMO_TEXT = (DEMO_MODELS / "demo-text" / "model.safetensors").is_file()
@@ -26,42 +26,6 @@ needs_demo_text = pytest.mark.skipif(not HAS_DEMO_TEXT, reason="resources/models
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("onnx-text") / "tiny-llama")
-
-
-class Events:
-    def __init__(self) -> None:
-        self.chunks: list[str] = []
-        self.messages: list[str] = []
-        self.notices: list[str] = []
-        self.tokens = 0
-        self.cancel_after: int | None = None  # tokens
-        self.session: StudioSession | None = None
-
-    def job_changed(self, job):
-        pass
-
-    def job_event(self, job_id, event):
-        if isinstance(event, TextChunk):
-            self.chunks.append(event.text)
-        elif isinstance(event, LogLine):
-            self.notices.append(event.text)
-        elif isinstance(event, Progress):
-            if event.message:
-                self.messages.append(event.message)
-            elif event.step >= 1:
-                self.tokens = event.step  # tokens generated so far (also while their text is held back)
-                if self.cancel_after and self.tokens >= self.cancel_after and self.session is not None:
-                    self.session.runner.cancel(job_id)
-
-
-@pytest.fixture
-def session(onnx_home):
-    events = Events()
-    session = StudioSession(listener=events)
-    events.session = session
-    session.events = events
-    yield session
-    session.close()
 
 
 def _text(session, **values):
@@ -122,7 +86,7 @@ def test_watermarked_onnx_text_is_detected(session, tiny_llama, tmp_path, capsys
 def test_stop_ends_generation_within_a_token(session, tiny_llama):
     _text(session, backend="onnx", model=str(tiny_llama), max_new_tokens=2)  # exported before
     session.events.chunks.clear()
-    session.events.cancel_after = 3
+    session.events.cancel_at = 3  # tokens
     job = session.runner.run_now(TextRequest(model=str(tiny_llama), prompt="The", max_new_tokens=100, seed=2,
                                              backend="onnx", temperature=0.0))
     assert job.state is JobState.CANCELLED

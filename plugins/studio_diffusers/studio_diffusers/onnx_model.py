@@ -4,8 +4,6 @@ progress), cached under ``cache/onnx`` per model + LoRA set; later jobs reuse th
 from __future__ import annotations
 
 import gc
-import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,34 +19,31 @@ from studio.plugins import (
     ModelError,
     model_hash,
 )
-from studio.plugins.onnx import ExportCache, cache_key, choose_providers, folder_identity
-
-log = logging.getLogger("studio.onnx")
+from studio.plugins.onnx import ExportCache, ModelExports, cache_key, folder_identity
 
 
 def load_onnx(context: LoadContext) -> OnnxStableDiffusionModel:
     """The ONNX twin of :func:`studio_diffusers.loader.load`: nothing is exported yet (that needs the
     request's LoRAs); providers are chosen now."""
-    cache_dir = Path(context.cache_dir) if context.cache_dir else Path(tempfile.gettempdir()) / "studio-cache"
-    model = OnnxStableDiffusionModel(context.model, ExportCache(cache_dir), choose_providers(context.device),
-                                     context.options)
+    model = OnnxStableDiffusionModel(context.model, ModelExports.for_context(context), context.options)
     model.hash = BackgroundHash(context.model.path)
     return model
 
 
 class OnnxStableDiffusionModel:
-    def __init__(self, entry: ModelEntry, cache: ExportCache, choice, options: dict[str, Any]) -> None:
+    def __init__(self, entry: ModelEntry, exports: ModelExports, options: dict[str, Any]) -> None:
         self.entry = entry
         self.name = entry.name
-        self.cache = cache
-        self.choice = choice
+        self.exports = exports
         self.options = options
         self.hash: BackgroundHash | None = None
         self._identity = ""
         self._active: tuple[str, Any] | None = None  # (cache key, OnnxStableDiffusion)
-        self._told_provider = False
         self.memory_bytes = 0
-        self.last_export_seconds: float | None = None  # None when the last run reused the cache
+
+    @property
+    def cache(self) -> ExportCache:
+        return self.exports.cache
 
     @property
     def model_hash(self) -> str:
@@ -86,47 +81,33 @@ class OnnxStableDiffusionModel:
         from studio_diffusers.onnx_pipeline import OnnxStableDiffusion
 
         key = self.export_key(loras)
-        folder = self.cache.usable(key, self.name, report)
-        if folder is None:
-            self._active = None
-            gc.collect()
-            folder = self._export(key, loras, report)
-        else:
-            self.last_export_seconds = None
+
+        def write(pipe, folder: Path) -> dict[str, Any]:
+            from studio_diffusers.onnx_export import export_pipeline
+
+            meta = export_pipeline(pipe, folder, report, self.name)
+            return {**meta, "model": self.entry.path, "loras": [[lora.path, lora.weight] for lora in loras]}
+
+        folder = self.exports.folder(key, report, release=self.unload, load=lambda: self._torch_pipeline(loras),
+                                     write=write)
         if self._active is None or self._active[0] != key:
-            self._active = (key, OnnxStableDiffusion(folder, self.choice))
+            self._active = (key, OnnxStableDiffusion(folder, self.exports.choice))
         return self._active[1]
 
-    def _export(self, key: str, loras: tuple[LoraRef, ...], report) -> Path:
-        import time
-
+    def _torch_pipeline(self, loras: tuple[LoraRef, ...]):
+        """The torch pipeline to export, float32, its LoRAs fused."""
         import torch
 
         from studio_diffusers.loader import load_pipeline
         from studio_diffusers.loras import LoraStack
-        from studio_diffusers.onnx_export import export_pipeline
 
-        started = time.monotonic()
-        report(0, 1, message=f"Loading '{self.name}' to export it to ONNX…")
         pipe = load_pipeline(self.entry, torch.float32, self.options)
         if loras:
             stack = LoraStack(pipe)
             stack.apply(loras)
             pipe.fuse_lora(adapter_names=list(stack.loaded.values()), lora_scale=1.0)
             pipe.unload_lora_weights()
-
-        def fill(folder: Path) -> dict[str, Any]:
-            meta = export_pipeline(pipe, folder, report, self.name)
-            return {**meta, "model": self.entry.path, "loras": [[lora.path, lora.weight] for lora in loras]}
-
-        try:
-            folder = self.cache.build(key, fill)
-        finally:
-            pipe = None  # the torch weights go before the ONNX sessions load
-            gc.collect()
-        self.last_export_seconds = time.monotonic() - started
-        log.info("Exported '%s' to ONNX in %.1f s (%s)", self.name, self.last_export_seconds, folder)
-        return folder
+        return pipe
 
     # ------------------------------------------------------------------------------------------ run
 
@@ -146,11 +127,9 @@ class OnnxStableDiffusionModel:
         pipeline.check_size(request)
         refuse_on_onnx(request, pipeline.tokenizer)  # a prompt longer than one chunk
         notices = []
-        if not self._told_provider and self.choice.notice:
-            self._told_provider = True
-            log.warning(self.choice.notice)
-            report(0, request.steps, notice=self.choice.notice)
-            notices.append(self.choice.notice)
+        if provider_notice := self.exports.provider_notice():
+            report(0, request.steps, notice=provider_notice)
+            notices.append(provider_notice)
         images, scheduler = pipeline.generate(request, report, cancelled, init=init, mask=mask)
         about = {"model_name": self.name, "model_hash": self.model_hash, "backend": "onnx",
                  "provider": pipeline.provider, "scheduler_config": _public_config(scheduler.config)}
@@ -158,4 +137,4 @@ class OnnxStableDiffusionModel:
         outputs = tuple(ImageOutput(image, request.replace(seed=seed + i), about) for i, image in enumerate(images))
         return JobResult(images=outputs, data={"seed": seed, "notice": " ".join(notices),
                                                "provider": pipeline.provider,
-                                               "export_seconds": self.last_export_seconds})
+                                               "export_seconds": self.exports.last_export_seconds})

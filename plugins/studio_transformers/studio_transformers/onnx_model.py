@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +25,14 @@ import torch
 from studio.plugins import JobResult, LoadContext, ModelEntry, ModelError, TextRequest
 from studio.plugins.onnx import (
     ExportCache,
+    ModelExports,
     ProviderChoice,
     cache_key,
-    choose_providers,
     create_session,
     folder_identity,
     provider_name,
 )
 from studio_transformers.loader import CausalLM, _ReportingStreamer
-
-log = logging.getLogger("studio.onnx")
 
 
 class _ConfigOnly:
@@ -63,8 +58,7 @@ def load_onnx(context: LoadContext) -> OnnxCausalLM:
         generation = GenerationConfig.from_pretrained(entry.path, local_files_only=True)
     except OSError:
         generation = GenerationConfig.from_model_config(config)
-    cache_dir = Path(context.cache_dir) if context.cache_dir else Path(tempfile.gettempdir()) / "studio-cache"
-    return OnnxCausalLM(entry, config, generation, tokenizer, ExportCache(cache_dir), choose_providers(context.device))
+    return OnnxCausalLM(entry, config, generation, tokenizer, ModelExports.for_context(context))
 
 
 class OnnxDecoder:
@@ -99,17 +93,17 @@ class OnnxDecoder:
 class OnnxCausalLM(CausalLM):
     """:class:`CausalLM` (prompts, rewrite, detection) with generation run by ONNX Runtime."""
 
-    def __init__(self, entry: ModelEntry, config, generation, tokenizer, cache: ExportCache,
-                 choice: ProviderChoice) -> None:
+    def __init__(self, entry: ModelEntry, config, generation, tokenizer, exports: ModelExports) -> None:
         super().__init__(_ConfigOnly(config), tokenizer, torch.device("cpu"))
         self.entry = entry
         self.name = entry.name
         self.generation = generation
-        self.cache = cache
-        self.choice = choice
+        self.exports = exports
         self._decoder: tuple[str, OnnxDecoder] | None = None
-        self._told_provider = False
-        self.last_export_seconds: float | None = None  # None when the last run reused the cache
+
+    @property
+    def cache(self) -> ExportCache:
+        return self.exports.cache
 
     def unload(self) -> None:
         self._decoder = None
@@ -129,44 +123,30 @@ class OnnxCausalLM(CausalLM):
     def decoder(self, report) -> OnnxDecoder:
         """The cached export (checked), else a fresh one; its session is kept between jobs."""
         key = self.export_key()
-        folder = self.cache.usable(key, self.name, report)
-        if folder is None:
-            self._decoder = None
-            gc.collect()
-            folder = self._export(key, report)
-        else:
-            self.last_export_seconds = None
-        if self._decoder is None or self._decoder[0] != key:
-            self._decoder = (key, OnnxDecoder(folder, self.choice))
-        return self._decoder[1]
 
-    def _export(self, key: str, report) -> Path:
-        from transformers import AutoModelForCausalLM
+        def write(model, folder: Path) -> dict[str, Any]:
+            from studio_transformers.onnx_export import export_decoder
 
-        from studio_transformers.loader import _check_memory
-        from studio_transformers.onnx_export import export_decoder
-
-        started = time.monotonic()
-        report(0, 1, message=f"Loading '{self.name}' to export it to ONNX…")
-        _check_memory(Path(self.entry.path))
-        try:
-            model = AutoModelForCausalLM.from_pretrained(self.entry.path, dtype=torch.float32, local_files_only=True,
-                                                         use_safetensors=None)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"'{self.name}' could not be loaded as a language model: {exc}") from None
-
-        def fill(folder: Path) -> dict[str, Any]:
             meta = export_decoder(model, folder, report, self.name, self.window)
             return {**meta, "model": self.entry.path}
 
+        folder = self.exports.folder(key, report, release=self.unload, load=self._torch_model, write=write)
+        if self._decoder is None or self._decoder[0] != key:
+            self._decoder = (key, OnnxDecoder(folder, self.exports.choice))
+        return self._decoder[1]
+
+    def _torch_model(self):
+        """The float32 torch model to export (its memory checked first)."""
+        from transformers import AutoModelForCausalLM
+
+        from studio_transformers.loader import _check_memory
+
+        _check_memory(Path(self.entry.path))
         try:
-            folder = self.cache.build(key, fill)
-        finally:
-            model = None  # the torch weights go before the ONNX session loads
-            gc.collect()
-        self.last_export_seconds = time.monotonic() - started
-        log.info("Exported '%s' to ONNX in %.1f s (%s)", self.name, self.last_export_seconds, folder)
-        return folder
+            return AutoModelForCausalLM.from_pretrained(self.entry.path, dtype=torch.float32, local_files_only=True,
+                                                        use_safetensors=None)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"'{self.name}' could not be loaded as a language model: {exc}") from None
 
     # ---------------------------------------------------------------------------- generation
 
@@ -216,11 +196,8 @@ class OnnxCausalLM(CausalLM):
         seed = request.seed
         input_ids, notices = self.prompt_ids(request)
         decoder = self.decoder(report)
-        provider_notice = ""
-        if not self._told_provider and self.choice.notice:  # once per loaded model, as for images
-            self._told_provider = True
-            provider_notice = self.choice.notice
-            log.warning(provider_notice)
+        provider_notice = self.exports.provider_notice()  # once per loaded model, as for images
+        if provider_notice:
             notices = [*notices, provider_notice]
         for notice in notices:
             report(0, request.max_new_tokens, notice=notice)
@@ -255,7 +232,7 @@ class OnnxCausalLM(CausalLM):
         data = {"seed": seed, "new_tokens": int(new_ids.shape[-1]), "prompt_tokens": int(input_ids.shape[-1]),
                 "stopped": bool(cancelled()), "mode": request.mode, "notices": notices, "notice": provider_notice,
                 "backend": "onnx",
-                "provider": decoder.provider, "export_seconds": self.last_export_seconds}
+                "provider": decoder.provider, "export_seconds": self.exports.last_export_seconds}
         if request.watermark:
             data["watermark"] = self.watermark_info(request)
         return JobResult(text=text, data=data)
