@@ -20,6 +20,7 @@ from studio.plugins import PluginRegistry
 from studio.session import StudioSession
 from studio.ui.bridge import JobBridge
 from studio.ui.window import MainWindow
+from tests.ui.window_helpers import canvas_mask, click_generate
 
 WAIT_MS = 60_000
 
@@ -49,13 +50,6 @@ def sd_window(qtbot, tiny_sd_folder: Path) -> Iterator[MainWindow]:
     window.deleteLater()
 
 
-def _generate(window: MainWindow, qtbot):
-    panel = window.prompt_panel
-    with qtbot.waitSignal(panel.submitted, timeout=5000) as blocker:
-        qtbot.mouseClick(panel.generate, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
-
-
 def _finish(window: MainWindow, qtbot, job_id: int):
     qtbot.waitUntil(lambda: window.session.queue.get(job_id).state.finished, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.canvas_model.previewing, timeout=WAIT_MS)
@@ -66,12 +60,6 @@ def _pixels(image: QImage) -> np.ndarray:
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     data = np.frombuffer(bytes(rgb.constBits()), np.uint8)[: rgb.sizeInBytes()]
     return data.reshape(rgb.height(), rgb.bytesPerLine())[:, : rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3)
-
-
-def _mask(window: MainWindow) -> np.ndarray:
-    alpha = window.canvas_model.mask.convertToFormat(QImage.Format.Format_Alpha8)
-    data = np.frombuffer(bytes(alpha.constBits()), np.uint8)[: alpha.sizeInBytes()]
-    return data.reshape(alpha.height(), alpha.bytesPerLine())[:, : alpha.width()]
 
 
 def _qimage(array: np.ndarray) -> QImage:
@@ -94,7 +82,7 @@ def test_previews_reach_the_canvas_then_the_result_the_gallery_and_use_these_set
     window = sd_window
     seen: list[tuple[bool, int]] = []
     window.canvas_model.image_changed.connect(lambda img: seen.append((window.canvas_model.previewing, img.width())))
-    job = _generate(window, qtbot)
+    job = click_generate(window, qtbot, timeout=5000)
     done = _finish(window, qtbot, job.id)
     assert done.state is JobState.DONE, done.error
     assert any(previewing for previewing, _ in seen), "no live preview reached the canvas"
@@ -126,7 +114,7 @@ def test_previews_reach_the_canvas_then_the_result_the_gallery_and_use_these_set
 def test_cancel_stops_a_running_generation_and_drops_its_preview(sd_window, qtbot) -> None:
     window = sd_window
     window.prompt_panel.steps.setValue(400)
-    job = _generate(window, qtbot)
+    job = click_generate(window, qtbot, timeout=5000)
     qtbot.waitUntil(lambda: window.session.queue.get(job.id).step >= 2, timeout=WAIT_MS)
     window.cancel_job(job.id)
     final = _finish(window, qtbot, job.id)
@@ -155,12 +143,12 @@ def test_inpaint_from_a_painted_mask_keeps_every_unmasked_pixel(sd_window, qtbot
     assert view.tool == "brush"
     centre = (view.offset + QPointF(16, 16) * view.zoom).toPoint()
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=centre)
-    assert _mask(window)[16, 16] == 255
+    assert canvas_mask(window)[16, 16] == 255
     model.paint_stroke([(10, 16), (22, 16)])
     assert panel.mode.currentText() == "inpaint"
-    mask = _mask(window).copy()
+    mask = canvas_mask(window).copy()
     assert 0 < (mask > 0).sum() < 32 * 32 / 2
-    job = _generate(window, qtbot)
+    job = click_generate(window, qtbot, timeout=5000)
     done = _finish(window, qtbot, job.id)
     assert done.state is JobState.DONE, done.error
     assert done.request.mask and done.request.init_image
@@ -175,12 +163,12 @@ def test_inpaint_from_a_painted_mask_keeps_every_unmasked_pixel(sd_window, qtbot
     assert np.array_equal(_pixels(model.before), original)
     assert canvas.compare_action.isEnabled()
     # the mask is kept for another run: Mode stays inpaint and the next request has the mask
-    assert np.array_equal(_mask(window), mask)
+    assert np.array_equal(canvas_mask(window), mask)
     assert panel.mode.currentText() == "inpaint" and panel.request().mask
     # undo puts the painted image back, with its mask, still in inpaint
     model.undo_stack.undo()
     assert np.array_equal(_pixels(model.document), original)
-    assert np.array_equal(_mask(window), mask)
+    assert np.array_equal(canvas_mask(window), mask)
     assert panel.mode.currentText() == "inpaint" and panel.request().mask
     assert not canvas.compare_action.isEnabled()  # nothing to compare on the image it started from
 
@@ -192,21 +180,21 @@ def test_undo_and_redo_of_a_mask_stroke_restore_its_pixels(make_window, qtbot) -
     model.set_document(_qimage(np.full((64, 64, 3), 90, np.uint8)))
     model.brush_size = 8
     model.paint_stroke([(8, 8), (40, 8)])
-    painted = _mask(window).copy()
+    painted = canvas_mask(window).copy()
     assert painted[8, 20] == 255 and painted[40, 40] == 0
     model.paint_stroke([(20, 2), (20, 14)], erase=True)
-    assert _mask(window)[8, 20] == 0
+    assert canvas_mask(window)[8, 20] == 0
     model.undo_stack.undo()
-    assert np.array_equal(_mask(window), painted)
+    assert np.array_equal(canvas_mask(window), painted)
     model.undo_stack.undo()
-    assert not _mask(window).any()
+    assert not canvas_mask(window).any()
     model.undo_stack.redo()
-    assert np.array_equal(_mask(window), painted)
+    assert np.array_equal(canvas_mask(window), painted)
     # the Edit menu's Undo acts on the focused canvas too
     window.canvas.view.setFocus()
     qtbot.waitUntil(window.canvas.view.hasFocus)
     window.canvas.view.undo()
-    assert not _mask(window).any()
+    assert not canvas_mask(window).any()
 
 
 def test_extend_masks_the_new_area_for_outpainting_and_undo_shrinks_it(make_window, qtbot) -> None:
@@ -218,7 +206,7 @@ def test_extend_masks_the_new_area_for_outpainting_and_undo_shrinks_it(make_wind
     canvas.extend_action.trigger()
     assert (model.document.width(), model.document.height()) == (48, 32)
     assert panel.mode.currentText() == "outpaint"
-    mask = _mask(window)
+    mask = canvas_mask(window)
     assert mask[:, 32:].min() == 255 and mask[:, :32].max() == 0
     model.feather = 0
     panel.model.setEditText("some-model")
