@@ -169,3 +169,21 @@ def test_demo_clip_ranks_the_demo_models_pictures_by_their_captions(demo_picture
     for index, row in enumerate(data["images"]):
         best = max(row["scores"], key=lambda entry: entry["score"])
         assert best["prompt"] == CAPTIONS[index], row
+
+
+def test_training_on_a_folder_of_captioned_pictures_holds_out_every_tenth_caption(tmp_path: Path, capsys) -> None:
+    from studio.plugins.training import export_shapes_folder
+
+    data = export_shapes_folder(tmp_path / "data", length=40, seed=2)
+    assert main(["train", "clip", "--data", str(data), "--steps", "2", "--batch-size", "8", "--embed-dim", "8",
+                 "--eval-every", "1", "--sample-every", "0", "--threads", "1", "--run-dir", str(tmp_path / "run"),
+                 "--out", str(tmp_path / "model")]) == 0
+    training = json.loads((tmp_path / "model" / "studio-clip.json").read_text())["training"]
+    distinct = {path.read_text().strip() for path in data.glob("*.txt")}
+    assert training["data"] == f"folder {data}" and training["heldout_pairs"] == len(sorted(distinct)[::10])
+    assert "heldout_top1" in _steps(tmp_path / "run")[-1]
+    (data / "00000.txt").unlink()
+    capsys.readouterr()
+    assert main(["train", "clip", "--data", str(data), "--steps", "1", "--run-dir", str(tmp_path / "run2")]) == 2
+    err = capsys.readouterr().err
+    assert "00000.png" in err and "no caption" in err and len(err.strip().splitlines()) == 1
