@@ -130,18 +130,23 @@ class DualEncoder(nn.Module):
         return F.normalize(self.image(pixels), dim=-1)
 
 
-def contrastive_loss(model: DualEncoder, pixels: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, float]:
-    """Symmetric InfoNCE over the batch; pairs with the same caption are all counted as right
-    (soft targets), so a repeated caption is not pushed away from its own picture. Also returns the
-    image→text top-1 accuracy of the batch."""
+def contrastive_loss(model: DualEncoder, pixels: torch.Tensor, texts: list[str],
+                     fits: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
+    """Symmetric InfoNCE over the batch. ``fits[i, j]`` says text ``i`` describes picture ``j``
+    (default: the two captions are equal); every fitting pair counts as right (soft targets), so a
+    repeated or partial caption is not pushed away from the pictures it describes. Also returns
+    the image→text top-1 accuracy of the batch."""
     images = model.embed_images(pixels)
-    texts = model.embed_texts(captions)
+    embedded = model.embed_texts(texts)
     scale = model.logit_scale.clamp(max=4.6052).exp()  # at most 100, as CLIP
-    logits = scale * images @ texts.T
-    same = torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float32, device=logits.device)
-    targets = same / same.sum(dim=1, keepdim=True)
-    loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
-    hits = same.gather(1, logits.argmax(dim=1, keepdim=True)).mean()
+    logits = scale * images @ embedded.T  # (pictures, texts)
+    if fits is None:
+        fits = torch.tensor([[a == b for b in texts] for a in texts], dtype=torch.float32)
+    fits = fits.to(logits.device, torch.float32)
+    by_image, by_text = fits.T, fits  # by_image[j]: the texts picture j fits; by_text[i]: the pictures text i fits
+    loss = (F.cross_entropy(logits, by_image / by_image.sum(dim=1, keepdim=True))
+            + F.cross_entropy(logits.T, by_text / by_text.sum(dim=1, keepdim=True))) / 2
+    hits = by_image.gather(1, logits.argmax(dim=1, keepdim=True)).mean()
     return loss, float(hits)
 
 

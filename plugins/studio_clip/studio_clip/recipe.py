@@ -57,6 +57,31 @@ def shapes_pairs(count: int, seed: int, split: str = "train") -> tuple[torch.Ten
     return torch.stack([_as_bytes(item["image"]) for item in items]), [item["caption"] for item in items]
 
 
+#: What a shapes caption says, in the order it says it; a partial caption says some of them.
+ATTRIBUTES = ("size", "colour", "shape", "position", "background")
+
+
+def partial_caption(spec: Any, keep: set[str]) -> str:
+    """The caption of ``spec`` saying only the ``keep`` attributes ("a red shape on the left"); all
+    of them give the data set's own caption."""
+    words = ["a"]
+    words += [getattr(spec, name) for name in ("size", "colour") if name in keep]
+    words.append(spec.shape if "shape" in keep else "shape")
+    if "position" in keep:
+        words.append(shapes.POSITION_PHRASES[spec.position])
+    if "background" in keep:
+        words.append(f"on a {spec.background} background")
+    return " ".join(words)
+
+
+def attribute_codes(specs: list[Any]) -> torch.Tensor:
+    """(N, 5) integer codes of each spec's attributes, to compare many at once."""
+    tables = [{value: code for code, value in enumerate(sorted({getattr(s, name) for s in specs}))}
+              for name in ATTRIBUTES]
+    return torch.tensor([[table[getattr(s, name)] for name, table in zip(ATTRIBUTES, tables, strict=True)]
+                         for s in specs])
+
+
 def folder_pairs(root: Path) -> tuple[torch.Tensor, list[str]]:
     """Every picture of a folder with its caption (``NAME.txt`` or ``metadata.jsonl``)."""
     data = ImageCaptionFolder(root)
@@ -126,9 +151,12 @@ class ClipTask(TrainingTask):
     name = "clip"
 
     def __init__(self, config: ClipConfig, pictures: torch.Tensor, captions: list[str],
-                 heldout: tuple[torch.Tensor, list[str]], eval_every: int, augmented: bool) -> None:
+                 heldout: tuple[torch.Tensor, list[str]], eval_every: int, augmented: bool,
+                 specs: list[Any] | None = None, partial: float = 0.0) -> None:
         self.config, self.pictures, self.captions = config, pictures, captions
         self.heldout, self.eval_every, self.augmented = heldout, eval_every, augmented
+        self.specs, self.partial = specs, partial if specs else 0.0
+        self.codes = attribute_codes(specs) if specs else None
         self.terms: dict[str, float] = {}
         self.last_heldout: float | None = None
 
@@ -144,12 +172,29 @@ class ClipTask(TrainingTask):
         pixels = raw.float() / 255
         if self.augmented:
             pixels = augment(pixels)
-        loss, top1 = contrastive_loss(model, pixels, [self.captions[int(i)] for i in indices])
+        texts, fits = self.texts(indices)
+        loss, top1 = contrastive_loss(model, pixels, texts, fits)
         self.terms = {"batch_top1": top1, "temperature": float(1 / model.logit_scale.detach().exp())}
         if self.heldout[1] and self.eval_every and (step + 1) % self.eval_every == 0:
             self.last_heldout = text_to_image_top1(model, *self.heldout)
             self.terms["heldout_top1"] = self.last_heldout
         return loss
+
+    def texts(self, indices: torch.Tensor) -> tuple[list[str], torch.Tensor | None]:
+        """The batch's texts and which pictures each fits: with ``partial``, that share of the
+        shapes captions says only a random subset of the attributes (and fits every picture that has
+        them); otherwise the captions themselves (``None``: equal captions fit)."""
+        if not self.partial or self.codes is None:
+            return [self.captions[int(i)] for i in indices], None
+        count = len(ATTRIBUTES)
+        keep = torch.rand(len(indices), count) < 0.5
+        keep[torch.arange(len(indices)), torch.randint(count, (len(indices),))] = True  # says something
+        keep[torch.rand(len(indices)) >= self.partial] = True  # the rest: the whole caption
+        texts = [partial_caption(self.specs[int(i)], {a for a, k in zip(ATTRIBUTES, row, strict=True) if k})
+                 for i, row in zip(indices, keep, strict=True)]
+        codes = self.codes[indices]
+        fits = ((codes[None, :, :] == codes[:, None, :]) | ~keep[:, None, :]).all(dim=2)
+        return texts, fits
 
     def step_metrics(self) -> dict[str, float]:
         return self.terms
@@ -166,7 +211,8 @@ class ClipTask(TrainingTask):
                                [captions[int(i)] == c for i, c in zip(chosen, captions[:8], strict=False)])
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, **self.config.to_json(), "pairs": len(self.captions), "augmented": self.augmented}
+        return {"name": self.name, **self.config.to_json(), "pairs": len(self.captions), "augmented": self.augmented,
+                "partial_captions": self.partial}
 
 
 def retrieval_sheet(pictures: list[torch.Tensor], right: list[bool]) -> Any:
@@ -203,18 +249,23 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
     with torch_threads(args.threads):
         t0 = time.time()
         report(0, args.steps, message="Reading the pairs…")
+        specs = None
         if args.data:
             source = f"folder {args.data}"
             pictures, captions, heldout = _split_heldout(*folder_pairs(Path(args.data)))
         else:
             source = f"shapes data set ({args.shapes} pairs)"
             pictures, captions = shapes_pairs(int(args.shapes), int(args.seed))
+            specs = [shapes.ShapesDataset(int(args.shapes), seed=int(args.seed)).spec(i) for i in range(len(captions))]
             heldout = shapes_pairs(len(shapes.heldout_specs()), int(args.seed) + 1, "heldout")
-        vocabulary = sorted({w for caption in captions for w in words(caption)})
+        partial = float(args.partial_captions) if specs else 0.0
+        if not 0 <= partial <= 1:
+            raise BadInput(f"--partial-captions must be between 0 and 1, not {partial:g}.")
+        vocabulary = sorted({w for caption in captions for w in words(caption)} | ({"shape"} if partial else set()))
         config = ClipConfig(vocabulary=tuple(vocabulary), embed_dim=int(args.embed_dim))
         report(0, args.steps, notice=f"Training the scorer on {len(captions)} pairs from the {source} "
                                      f"({len(heldout[1])} held out).")
-        task = ClipTask(config, pictures, captions, heldout, int(args.eval_every), not args.no_augment)
+        task = ClipTask(config, pictures, captions, heldout, int(args.eval_every), not args.no_augment, specs, partial)
         train_config = TrainConfig(
             run_dir=str(work), max_steps=int(args.steps), batch_size=int(args.batch_size), seed=int(args.seed),
             lr=float(args.lr), lr_schedule="cosine", warmup_steps=min(100, int(args.steps) // 10),
@@ -227,6 +278,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         model = trainer.unwrapped()["clip"].cpu().eval()
         heldout_top1 = text_to_image_top1(model, *heldout) if heldout[1] else None
         summary = {"recipe": "clip", "data": source, "steps": result.step, "loss": result.loss,
+                   "partial_captions": partial,
                    "heldout_text_to_image_top1": heldout_top1, "heldout_pairs": len(heldout[1]),
                    "seed": int(args.seed), "parameters": sum(p.numel() for p in model.parameters()),
                    "train_seconds_this_run": round(time.time() - t0, 1)}

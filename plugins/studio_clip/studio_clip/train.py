@@ -48,6 +48,9 @@ def add_clip_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embed-dim", type=int, default=64, help="size of the shared embedding")
     p.add_argument("--eval-every", type=int, default=100,
                    help="steps between held-out text→image top-1 measurements (0: only at the end)")
+    p.add_argument("--partial-captions", type=float, default=0.5,
+                   help="share of shapes captions that say only some attributes ('a red circle'), so short "
+                        "prompts score well too (0: whole captions only; the shapes data set only)")
     p.add_argument("--no-augment", action="store_true",
                    help="train on the pictures as they are (no shifts, blur or colour jitter)")
     p.add_argument("--sample-every", type=int, default=250, help="steps between retrieval previews (0: none)")
