@@ -3,6 +3,8 @@
 - ``rank_of_ten``: for each picture a model drew from a caption, is that caption scored first among
   10 candidates (itself and 9 other captions of the list, drawn with a fixed seed)?
 - ``rank_of_all_top1``: the same among all the list's captions (e.g. 50), a stricter test.
+- ``short_prompts_top1``: the same with short prompts ("a red circle", "a circle on the left", …)
+  among the distinct ones of each kind.
 - ``heldout_top1``: text→image top-1 over the shapes data set's held-out pairs (one picture per
   held-out caption, rendered with a seed the training never used).
 
@@ -52,6 +54,26 @@ def rank_of_all(model, pictures: list[Path], captions: list[str]) -> float:
     return sum(b == c for b, c in zip(best, captions, strict=True)) / len(pictures)
 
 
+#: Short prompts a person might type to rank pictures: the attributes each one says.
+SHORT_PROMPTS = {"colour + shape": {"colour", "shape"}, "shape": {"shape"}, "colour": {"colour"},
+                 "shape + position": {"shape", "position"}, "no background": {"size", "colour", "shape", "position"}}
+
+
+def short_prompts(model, pictures: list[Path], captions: list[str]) -> dict[str, float]:
+    """For each kind of short prompt ("a red circle", …): the fraction of pictures whose own short
+    prompt scores first among all the distinct short prompts of that kind the list gives."""
+    from studio_clip.recipe import partial_caption
+
+    specs = {spec.caption: spec for spec in shapes.all_specs()}
+    figures = {}
+    for kind, keep in SHORT_PROMPTS.items():
+        own = [partial_caption(specs[caption], keep) for caption in captions]
+        rows = model.score([str(p) for p in pictures], sorted(set(own)))["images"]
+        best = [max(row["scores"], key=lambda entry: entry["score"])["prompt"] for row in rows]
+        figures[kind] = sum(b == o for b, o in zip(best, own, strict=True)) / len(pictures)
+    return figures
+
+
 def heldout_top1(model, folder: Path, seed: int = 7) -> float:
     """Text→image top-1 over the held-out captions (each with one picture, saved to ``folder``)."""
     data = shapes.ShapesDataset(len(shapes.heldout_specs()), seed=seed, split="heldout")
@@ -87,7 +109,8 @@ def main() -> None:
     if args.pictures and args.prompts:
         pictures, captions = batch_pictures(args.pictures, args.prompts)
         figures.update({"pictures": len(pictures), "rank_of_ten_top1": rank_of_ten(model, pictures, captions),
-                        "rank_of_all_top1": rank_of_all(model, pictures, captions)})
+                        "rank_of_all_top1": rank_of_all(model, pictures, captions),
+                        "short_prompts_top1": short_prompts(model, pictures, captions)})
     print(json.dumps(figures, indent=2))
 
 
