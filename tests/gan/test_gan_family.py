@@ -148,6 +148,28 @@ def test_an_unknown_recipe_and_bad_sizes_are_refused(tmp_path: Path) -> None:
     request = TrainRequest(recipe="gan", run_dir=str(tmp_path), steps=1, options={"g_width": 0})
     with pytest.raises(BadInput, match="at least 1"):
         train(request, lambda *a, **k: None, lambda: False)
+    request = TrainRequest(recipe="gan", run_dir=str(tmp_path), steps=1, options={"upsampling": "bilinear"})
+    with pytest.raises(BadInput, match="--upsampling must be one of nearest, transposed"):
+        train(request, lambda *a, **k: None, lambda: False)
+
+
+def test_both_generators_save_and_load(tmp_path: Path) -> None:
+    """The last level grows by nearest upsampling (the default) or the paper's transposed conv; a
+    folder written before the option existed (no "upsampling" key) loads as transposed."""
+    import torch
+    from studio_gan.network import GanConfig, Generator, load_generator, save_generator
+
+    noise = torch.randn(2, 8)
+    for upsampling in ("nearest", "transposed"):
+        generator = Generator(GanConfig(latent_dim=8, g_width=4, d_width=4, upsampling=upsampling)).eval()
+        folder = save_generator(generator, tmp_path / upsampling)
+        loaded = load_generator(folder)
+        assert loaded.config.upsampling == upsampling
+        assert torch.equal(loaded.pictures(noise), generator.pictures(noise))
+    config = json.loads((tmp_path / "transposed" / "studio-gan.json").read_text())
+    del config["upsampling"]
+    (tmp_path / "transposed" / "studio-gan.json").write_text(json.dumps(config))
+    assert load_generator(tmp_path / "transposed").config.upsampling == "transposed"
 
 
 def test_models_list_names_demo_gan(capsys) -> None:

@@ -21,6 +21,7 @@ CONFIG_NAME = "studio-gan.json"
 WEIGHTS_NAME = "model.safetensors"
 FAMILY = "studio-gan"
 SIDE = 64
+UPSAMPLING = ("nearest", "transposed")
 REAL_LABEL = 0.9  # one-sided label smoothing: the discriminator is never asked for certainty
 
 
@@ -32,6 +33,9 @@ class GanConfig:
     g_width: int = 32
     d_width: int = 32
     side: int = SIDE
+    #: how the generator's last level (32 → 64 px) grows: "nearest" (upsample, then a 3×3 convolution:
+    #: no pixel checkerboard) or "transposed" (the DCGAN paper's 4×4 stride-2 transposed convolution)
+    upsampling: str = "nearest"
 
     def to_json(self) -> dict:
         return {"family": FAMILY, **asdict(self)}
@@ -44,12 +48,21 @@ class GanConfig:
         sizes = {key: int(data.get(key, getattr(cls, key))) for key in ("latent_dim", "g_width", "d_width")}
         if min(sizes.values()) < 1:
             raise ValueError(f"latent_dim, g_width and d_width must be positive, not {sizes}")
-        return cls(**sizes, side=side)
+        upsampling = str(data.get("upsampling", "transposed"))
+        if upsampling not in UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {', '.join(UPSAMPLING)}, not {upsampling!r}")
+        return cls(**sizes, side=side, upsampling=upsampling)
 
 
-def _grow(c_in: int, c_out: int, first: bool = False) -> list[nn.Module]:
-    conv = nn.ConvTranspose2d(c_in, c_out, 4, 1 if first else 2, 0 if first else 1, bias=False)
-    return [conv, nn.BatchNorm2d(c_out), nn.ReLU(True)]
+def _double(c_in: int, c_out: int, upsampling: str, bias: bool = False) -> list[nn.Module]:
+    """Twice the side: a 4×4 stride-2 transposed conv, or nearest upsampling and a 3×3 conv."""
+    if upsampling == "nearest":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)]
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+
+
+def _grow(c_in: int, c_out: int, upsampling: str = "transposed") -> list[nn.Module]:
+    return [*_double(c_in, c_out, upsampling), nn.BatchNorm2d(c_out), nn.ReLU(True)]
 
 
 def _shrink(c_in: int, c_out: int, norm: bool = True) -> list[nn.Module]:
@@ -66,9 +79,11 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         w = config.g_width
+        last = config.upsampling
         self.net = nn.Sequential(
-            *_grow(config.latent_dim, 8 * w, first=True), *_grow(8 * w, 4 * w), *_grow(4 * w, 2 * w),
-            *_grow(2 * w, w), nn.ConvTranspose2d(w, 3, 4, 2, 1), nn.Tanh(),
+            nn.ConvTranspose2d(config.latent_dim, 8 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(8 * w), nn.ReLU(True),
+            *_grow(8 * w, 4 * w), *_grow(4 * w, 2 * w), *_grow(2 * w, w), *_double(w, 3, last, bias=True),
+            nn.Tanh(),
         )
         _dcgan_init(self)
 

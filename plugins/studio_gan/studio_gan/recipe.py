@@ -37,6 +37,7 @@ from studio.plugins.training import (
 )
 from studio_gan.network import (
     SIDE,
+    UPSAMPLING,
     Discriminator,
     GanConfig,
     Generator,
@@ -170,7 +171,10 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         raise BadInput("--latent-dim, --g-width, --d-width and --steps must be at least 1.")
     if not 0 <= args.ema_decay < 1:
         raise BadInput(f"--ema-decay must be in [0, 1), not {args.ema_decay}.")
-    config = GanConfig(latent_dim=int(args.latent_dim), g_width=int(args.g_width), d_width=int(args.d_width))
+    if args.upsampling not in UPSAMPLING:
+        raise BadInput(f"--upsampling must be one of {', '.join(UPSAMPLING)}, not '{args.upsampling}'.")
+    config = GanConfig(latent_dim=int(args.latent_dim), g_width=int(args.g_width), d_width=int(args.d_width),
+                       upsampling=args.upsampling)
     with torch_threads(args.threads):
         t0 = time.time()
         report(0, args.steps, message="Reading the pictures…")

@@ -47,6 +47,9 @@ def add_gan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent-dim", type=int, default=64, help="size of the noise vector")
     p.add_argument("--g-width", type=int, default=32, help="generator base width (8x, 4x, 2x, 1x from 4 px up)")
     p.add_argument("--d-width", type=int, default=16, help="discriminator base width (1x, 2x, 4x, 8x from 64 px down)")
+    p.add_argument("--upsampling", default="nearest", choices=("nearest", "transposed"),
+                   help="the generator's last level: nearest upsampling + 3x3 conv (no pixel checkerboard) "
+                        "or the DCGAN paper's transposed conv")
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="running average of the generator's weights, the one saved and sampled (0: none)")
     p.add_argument("--sample-every", type=int, default=250, help="steps between sample grids (0: none)")
