@@ -72,6 +72,7 @@ class GalleryScoring(QObject):
         window.bridge.finished.connect(self._job_finished)
         self.waiting: list[GalleryItem] = []  # the next images of a Score match run
         self.running: int | None = None  # the match job in the queue now
+        self._running_ids: set[int] = set()  # the gallery items that job scores
         self._waiting_scorer = ""  # the scorer the waiting images are for
         self._stored = 0  # images scored in this run so far
         self._auto_failed = ""  # the scorer that failed on new images (not tried on each new image again)
@@ -114,10 +115,10 @@ class GalleryScoring(QObject):
             if not quiet:
                 self.panel.set_match_status(f"Every image is scored by {model_display_name(scorer)}.")
             return
+        known = {item.id for item in self.waiting} | self._running_ids  # not queued twice
         if scorer != self._waiting_scorer:
-            self.waiting = []  # the scorer changed meanwhile: its images are listed anew
+            self.waiting, known = [], set()  # the scorer changed meanwhile: its images are listed anew
         self._waiting_scorer = scorer
-        known = {item.id for item in self.waiting}
         self.waiting.extend(item for item in items if item.id not in known)
         if self.running is None:
             self._stored = 0
@@ -138,7 +139,7 @@ class GalleryScoring(QObject):
                 self._auto_failed = scorer
             self._say_failed(scorer, problem)
             return
-        self.running = job.id
+        self.running, self._running_ids = job.id, {item.id for item in chunk}
         watch = self.window.bridge.watch(job.id)
         watch.finished.connect(lambda done: self._scored(done, scorer, quiet))
         watch.failed.connect(lambda failed: self._stopped(failed, scorer, quiet))
@@ -148,7 +149,7 @@ class GalleryScoring(QObject):
                                     f"prompts with {model_display_name(scorer)}: job {job.id} in the queue{more}…")
 
     def _scored(self, job: Job, scorer: str, quiet: bool) -> None:
-        self.running = None
+        self.running, self._running_ids = None, set()
         data = job.result.data if job.result is not None else {}
         self._stored += data.get("match_stored", 0)
         self.window.gallery_model.refresh()  # the new scores (and their order, sorted by match)
@@ -162,7 +163,7 @@ class GalleryScoring(QObject):
             self.panel.set_match_status(f"Scored {stored} image{plural} with {model_display_name(scorer)}.")
 
     def _stopped(self, job: Job, scorer: str, quiet: bool) -> None:
-        self.running, self.waiting = None, []
+        self.running, self._running_ids, self.waiting = None, set(), []
         if job.state is JobState.FAILED:
             if quiet:
                 self._auto_failed = scorer

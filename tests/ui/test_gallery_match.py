@@ -252,6 +252,9 @@ def test_many_images_are_scored_a_job_at_a_time_and_a_cancelled_run_stops(
     qtbot.waitUntil(lambda: "(1 more after it)" in panel.match_status.text(), timeout=WAIT_MS)
     job = score_jobs(window)[-1]
     qtbot.waitUntil(lambda: window.session.queue.get(job.id).state is JobState.RUNNING, timeout=WAIT_MS)
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)  # again, while it runs: nothing twice
+    qtbot.wait(300)
+    assert len(window.gallery_scoring.waiting) == 1 and len(score_jobs(window)) == 3
     window.cancel_job(job.id)
     qtbot.waitUntil(lambda: panel.match_status.text().startswith("Scoring stopped"), timeout=WAIT_MS)
     qtbot.wait(300)
