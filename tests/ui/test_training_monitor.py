@@ -71,6 +71,8 @@ def _finish(window: MainWindow, qtbot, job_id: int) -> Job:
     qtbot.waitUntil(lambda: window.session.queue.get(job_id).state.finished, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.training_model.job is not None and window.training_model.job.state.finished,
                     timeout=WAIT_MS)
+    # the queue dock's rows (what the run list's statuses come from) follow the bridge's signals
+    qtbot.waitUntil(lambda: window.queue_model.job_by_id(job_id).state.finished, timeout=WAIT_MS)
     return window.session.queue.get(job_id)
 
 
