@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -35,11 +36,13 @@ def test_bundle_finds_the_built_in_families_and_demo_models(tmp_path: Path) -> N
     plugins = run_clean(tmp_path, "plugins", "list", "--json")
     assert plugins.returncode == 0, plugins.stderr
     records = {p["id"]: p for p in json.loads(plugins.stdout)}
-    assert {"diffusers", "transformers"} <= set(records)
-    assert all(records[i]["error"] == "" and records[i]["first_party"] for i in ("diffusers", "transformers"))
+    families = {tomllib.loads(toml.read_text())["id"] for toml in ROOT.glob("plugins/*/*/studio-plugin.toml")}
+    assert {"diffusers", "transformers", "vae", "lstm"} <= families <= set(records)  # every one the repo has
+    assert all(records[i]["error"] == "" and records[i]["first_party"] for i in families)
     models = run_clean(tmp_path, "models", "list", "--json")
     assert models.returncode == 0, models.stderr
-    assert {"demo", "demo-text"} <= {m["name"] for m in json.loads(models.stdout)}
+    shipped = {d.name for d in (ROOT / "resources" / "models").iterdir() if d.is_dir()}
+    assert {"demo", "demo-text"} <= shipped <= {m["name"] for m in json.loads(models.stdout)}
 
 
 def test_bundle_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
