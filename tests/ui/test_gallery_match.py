@@ -440,3 +440,36 @@ def test_scores_that_cannot_be_stored_leave_the_job_done_and_say_so(tmp_path: Pa
     stored = store_match_scores(gallery, {str(path): "a red fox"}, "scorer", JobResult(data=data))  # unlocked
     assert stored.data["match_stored"] == 1 and gallery.search()[0].match_score == 0.9
     gallery.close()
+
+
+def test_the_default_scorer_demo_clip_puts_a_picture_that_misses_its_prompt_last(
+        clip_window: MainWindow, qtbot, tmp_path: Path) -> None:
+    """With no scorer chosen the shipped demo-clip scores; shapes pictures the scorer never trained on."""
+    from studio.core.requests import DEFAULT_SCORER
+    from studio.training import shapes
+
+    window = clip_window
+    assert window.gallery_scoring.scorer() == DEFAULT_SCORER == "demo-clip"
+    data = shapes.ShapesDataset(4, seed=5, split="heldout")
+    pairs = [(data[n]["image"], data[n]["caption"]) for n in range(4)]
+    pairs.append((data[0]["image"], "a small blue circle on the left on a black background"))  # misses its prompt
+    for n, (image, caption) in enumerate(pairs):
+        image.save(tmp_path / f"shape{n}.png")
+        window.session.gallery.add(tmp_path / f"shape{n}.png", GenerationRequest(model="demo", prompt=caption), n)
+    window.gallery_model.refresh()
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 5, timeout=WAIT_MS)
+    panel = window.gallery_panel
+    panel.sort.setCurrentText("Best match first")
+    qtbot.mouseClick(panel.score_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.match_status.text().startswith("Scored 5 images")
+                    or "could not" in panel.match_status.text(), timeout=60_000)
+    assert panel.match_status.text() == "Scored 5 images with demo-clip."
+    qtbot.waitUntil(lambda: all(i.match_score is not None for i in window.gallery_model.items), timeout=WAIT_MS)
+    assert window.gallery_model.items[-1].prompt.startswith("a small blue circle")  # the miss comes last
+
+    panel.list.selectAll()
+    panel.rank_selected_by("a large red triangle on the right on a black background")
+    dialog = window.gallery_scoring.rank_dialog
+    qtbot.waitUntil(lambda: dialog.list.count() == 5 or "could not" in dialog.status.text(), timeout=60_000)
+    assert dialog.ranked[0][0].prompt == "a large red triangle on the right on a black background"
+    dialog.close()
