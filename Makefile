@@ -42,7 +42,7 @@ $(BUNDLE): $(STAMP) $(BUNDLE_INPUTS)
 bundle: $(BUNDLE)
 	packaging/smoke_bundle.sh dist/studio
 
-# demo-gan from nothing by the studio's own trainer (the shapes data set, 3000 steps, one CPU thread);
+# demo-gan from nothing by the studio's own trainer (30,000 shapes pictures, 6,000 steps, one CPU thread);
 # the run folder is kept outside the repository, so an interrupted rebuild resumes where it stopped.
 GAN_RUN ?= /tmp/studio-demo-gan-run
 demo-gan: $(STAMP)

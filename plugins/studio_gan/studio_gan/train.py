@@ -35,12 +35,12 @@ def add_gan_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train gan``: the defaults rebuild ``demo-gan`` on a CPU."""
     p.add_argument("--data", type=_path, default=None,
                    help="folder of pictures (.png/.jpg/.webp, resized to 64x64); default: the shapes data set")
-    p.add_argument("--shapes", type=int, default=6000, help="pictures drawn from the shapes data set (no --data)")
+    p.add_argument("--shapes", type=int, default=30000, help="pictures drawn from the shapes data set (no --data)")
     p.add_argument("--out", type=_path, default=None,
                    help="model folder to write (default: RUN_DIR/model, under STUDIO_HOME/runs)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="checkpoints, samples and metrics, resumed if present (default: STUDIO_HOME/runs/gan)")
-    p.add_argument("--steps", type=int, default=3000, help="optimiser steps (each updates both networks)")
+    p.add_argument("--steps", type=int, default=6000, help="optimiser steps (each updates both networks)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (betas 0.5, 0.999)")
     p.add_argument("--seed", type=int, default=0)
