@@ -204,22 +204,33 @@ class GalleryScoring(QObject):
         dialog.show_item.connect(self._show_in_gallery)
         dialog.destroyed.connect(lambda _o=None: setattr(self, "rank_dialog", None))
         self.rank_dialog = dialog
-        paths = tuple(item.path for item in _on_disk(items))
-        if not paths:
-            dialog.show_error("the image files are missing (moved or deleted).")
-        else:
-            job, problem = self._submit(ScoreRequest(model=scorer, images=paths, prompts=(prompt,)))
-            if job is None:
-                dialog.show_error(f"{problem} {SCORER_HINT}")
-                self.window.notify(f"Ranking by prompt failed: {problem}")
-            else:
-                dialog.job_id = job.id
-                watch = self.window.bridge.watch(job.id)
-                watch.finished.connect(lambda done: self._ranked(dialog, prompt, done))
-                watch.failed.connect(lambda failed: self._ranked(dialog, prompt, failed))
-                watch.cancelled.connect(lambda cancelled: self._ranked(dialog, prompt, cancelled))
+        run_in_background(lambda: _on_disk(items), lambda found: self._queue_rank(dialog, found, prompt, scorer),
+                          owner=dialog)  # the files are looked at off the GUI thread
         dialog.show()
         return dialog
+
+    def _queue_rank(self, dialog: RankDialog, items: list[GalleryItem], prompt: str, scorer: str) -> None:
+        if not items:
+            dialog.show_error("the image files are missing (moved or deleted).")
+            return
+        request = ScoreRequest(model=scorer, images=tuple(item.path for item in items), prompts=(prompt,))
+        job, problem = self._submit(request)
+        if job is None:
+            dialog.show_error(f"{problem} {SCORER_HINT}")
+            self.window.notify(f"Ranking by prompt failed: {problem}")
+            return
+        dialog.job_id = job.id
+        dialog.destroyed.connect(lambda _o=None, job_id=job.id: self._cancel_unfinished(job_id))
+        watch = self.window.bridge.watch(job.id)
+        watch.finished.connect(lambda done: self._ranked(dialog, prompt, done))
+        watch.failed.connect(lambda failed: self._ranked(dialog, prompt, failed))
+        watch.cancelled.connect(lambda cancelled: self._ranked(dialog, prompt, cancelled))
+
+    def _cancel_unfinished(self, job_id: int) -> None:
+        """A ranking closed before its job ended: the job is not needed any more."""
+        session = self.window.session
+        if session is not None and not session.queue.get(job_id).state.finished:
+            session.runner.cancel(job_id)
 
     @staticmethod
     def _ranked(dialog: RankDialog, prompt: str, job: Job) -> None:

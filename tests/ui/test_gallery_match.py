@@ -208,6 +208,21 @@ def test_rank_by_prompt_ranks_the_selection_and_the_best_can_be_starred_and_open
     dialog.close()
 
 
+def test_closing_a_ranking_before_it_is_done_cancels_its_job(
+        make_window, qtbot, scorer_plugins: Path, tmp_path: Path) -> None:
+    slow = scorer_folder(tmp_path / "slow-scorer", delay=0.5)
+    window = window_with_images(make_window, qtbot, scorer_plugins, tmp_path, slow)
+    window.gallery_panel.list.selectAll()
+    window.gallery_panel.rank_selected_by("red")
+    dialog = window.gallery_scoring.rank_dialog
+    qtbot.waitUntil(lambda: dialog.job_id is not None, timeout=WAIT_MS)
+    job_id = dialog.job_id
+    qtbot.waitUntil(lambda: window.session.queue.get(job_id).state is JobState.RUNNING, timeout=WAIT_MS)
+    dialog.close()
+    qtbot.waitUntil(lambda: window.session.queue.get(job_id).state is JobState.CANCELLED, timeout=WAIT_MS)
+    assert window.gallery_scoring.rank_dialog is None
+
+
 def test_a_missing_or_failing_scorer_is_a_clear_message_and_the_gallery_keeps_working(
         make_window, qtbot, scorer_plugins: Path, tmp_path: Path) -> None:
     window = window_with_images(make_window, qtbot, scorer_plugins, tmp_path, tmp_path / "no-such-scorer")
@@ -221,7 +236,9 @@ def test_a_missing_or_failing_scorer_is_a_clear_message_and_the_gallery_keeps_wo
     panel.list.selectAll()
     panel.rank_selected_by("red")
     dialog = window.gallery_scoring.rank_dialog
-    assert dialog is not None and "could not be ranked" in dialog.status.text() and dialog.list.count() == 0
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "could not be ranked" in dialog.status.text(), timeout=WAIT_MS)
+    assert "no-such-scorer" in dialog.status.text() and dialog.list.count() == 0
     dialog.close()
 
     # a scorer that fails when it runs: the job fails, the message says why, the gallery still filters
