@@ -299,6 +299,17 @@ def test_new_images_are_scored_as_they_arrive_when_settings_say_so(
     assert len(scored) == 1 and scored[0].seed == 2 and scored[0].match_score > 0.9  # an orange picture
     assert len(score_jobs(window)) == 1
 
+    # a scorer that is missing: said once, not again for each new image (until Settings are saved)
+    window.settings.scorer_model = str(tmp_path / "gone-scorer")
+    notices: list[str] = []
+    window.notices.changed.connect(lambda text: notices.append(text) if "gone-scorer" in text else None)
+    for seed in (3, 4):
+        window.submit(request.replace(seed=seed))
+        qtbot.waitUntil(lambda s=seed: any(i.seed == s for i in window.session.gallery.search()), timeout=WAIT_MS)
+        qtbot.wait(300)
+    assert len(notices) == 1 and "could not be computed" in window.gallery_panel.match_status.text()
+    assert len(score_jobs(window)) == 1
+
 
 def test_old_gallery_files_open_in_the_window_and_sort_by_match(
         make_window, qtbot, scorer_plugins: Path, tmp_path: Path) -> None:
