@@ -36,13 +36,30 @@ ACTIVE = (JobState.RUNNING, JobState.PAUSED)
 
 
 def summarize(request: Request) -> str:
-    """One short line saying what a job does."""
+    """One short line saying what a job does (at most 80 characters)."""
+    text = _summary(request).replace("\n", " ")
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _summary(request: Request) -> str:
     for name in ("prompt", "recipe"):
-        text = str(getattr(request, name, "") or "").strip().replace("\n", " ")
+        text = str(getattr(request, name, "") or "").strip()
         if text:
-            return text if len(text) <= 80 else text[:79] + "…"
-    images = getattr(request, "images", ())
-    return f"{len(images)} image(s)" if images else request.kind
+            return text
+    images = tuple(getattr(request, "images", ()) or ())
+    names = [Path(image).name for image in images]
+    if request.kind == "interpolate" and len(names) == 2:
+        return f"{getattr(request, 'frames', 0)} frames: {names[0]} → {names[1]}"
+    if request.kind == "score" and images:
+        prompts = tuple(getattr(request, "prompts", ()) or ())
+        against = f"“{prompts[0]}”" if len(prompts) == 1 and prompts[0] else f"{len(prompts)} prompts"
+        return f"{_pictures(names)} against {against}"
+    return _pictures(names) if images else request.kind
+
+
+def _pictures(names: list[str]) -> str:
+    """``a.png`` / ``a.png, b.png`` / ``5 pictures``."""
+    return ", ".join(names) if len(names) <= 2 else f"{len(names)} pictures"
 
 
 class QueueModel(QStandardItemModel):

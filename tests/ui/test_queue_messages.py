@@ -122,3 +122,23 @@ def test_cancelled_is_never_drawn_over_a_progress_bar(qtbot) -> None:
     assert drawn == {"5/20"}, style.bars  # the running job's bar; no state word on any bar
     assert model.index(1, QueueModel.PROGRESS_COLUMN).data() == "3/20"  # where it stopped, as plain text
     assert model.index(1, 3).data() == "cancelled"  # the State column says it, once
+
+
+def test_the_summary_says_what_a_job_without_a_prompt_works_on(qtbot) -> None:
+    from studio.core.requests import ExportRequest, InterpolateRequest, ScoreRequest
+
+    model = QueueModel()
+    cases = {
+        InterpolateRequest(model="demo-vae", images=("/p/red.png", "/p/blue.png"), frames=8):
+            "8 frames: red.png → blue.png",
+        ScoreRequest(model="demo-clip", images=("/g/a.png", "/g/b.png"), prompts=("a red star",)):
+            "a.png, b.png against “a red star”",
+        ScoreRequest(model="demo-clip", images=tuple(f"/g/{i}.png" for i in range(5)), prompts=("x", "y")):
+            "5 pictures against 2 prompts",
+        ScoreRequest(model="demo-clip", images=("/g/a.png",), prompts=("a " + "very " * 30 + "long prompt",)):
+            ("a.png against “a " + "very " * 30)[:79] + "…",  # 80 characters at most
+        ExportRequest(images=("/g/a.png",), out_dir="/tmp/out"): "a.png",
+    }
+    for job_id, (request, summary) in enumerate(cases.items(), start=1):
+        model.upsert(Job(job_id, request, JobState.QUEUED, created_at=0.0))
+        assert model.item(model.rowCount() - 1, 2).text() == summary
