@@ -153,6 +153,40 @@ def test_an_unknown_recipe_and_bad_sizes_are_refused(tmp_path: Path) -> None:
         train(request, lambda *a, **k: None, lambda: False)
 
 
+def test_a_conditional_gan_learns_the_shapes_labels_and_draws_a_combination_by_seed(tmp_path: Path) -> None:
+    """--conditional: both networks see the shapes data set's labels; the model folder keeps the
+    factors (in order) and the label combinations of its training pictures, and a seed draws one."""
+    from studio_gan.network import load_generator
+
+    out = tmp_path / "model"
+    request = TrainRequest(recipe="gan", run_dir=str(tmp_path / "run"), steps=2, batch_size=4,
+                           options={"shapes": 24, "g_width": 4, "d_width": 4, "latent_dim": 8, "sample_every": 2,
+                                    "conditional": True, "out": str(out)})
+    assert train(request, lambda *a, **k: None, lambda: False).data["conditional"] is True
+    config = json.loads((out / "studio-gan.json").read_text())
+    assert [name for name, _values in config["labels"]] == ["size", "colour", "shape", "position", "background"]
+    generator = load_generator(out)
+    table = generator.label_table
+    assert table.shape[1] == 5 and 1 < len(table) <= 24
+    for seed in (1, 2):
+        noise_a, labels_a = generator.draw(1, torch_generator(seed))
+        noise_b, labels_b = generator.draw(1, torch_generator(seed))
+        assert (noise_a == noise_b).all() and (labels_a == labels_b).all()
+        assert any((row == labels_a[0]).all() for row in table)
+    picture = tmp_path / "one.png"
+    assert main(["generate", "--model", str(out), "--seed", "4", "--out", str(picture)]) == 0
+    assert Image.open(picture).size == (64, 64)
+    with pytest.raises(BadInput, match="--conditional needs the shapes data set"):
+        train(TrainRequest(recipe="gan", run_dir=str(tmp_path / "r2"), steps=1,
+                           options={"conditional": True, "data": str(tmp_path)}), lambda *a, **k: None, lambda: False)
+
+
+def torch_generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
 def test_both_generators_save_and_load(tmp_path: Path) -> None:
     """The last level grows by nearest upsampling (the default) or the paper's transposed conv; a
     folder written before the option existed (no "upsampling" key) loads as transposed."""

@@ -59,13 +59,12 @@ class GanModel:
             raise BadInput(f"'{self.name}' draws {SIDE}x{SIDE} pictures, not {request.width}x{request.height}.",
                            f"Use --width {SIDE} --height {SIDE} (its defaults).")
         outputs = []
-        latent_dim = self.generator.config.latent_dim
         for index in range(request.batch):
             if cancelled():
                 break
             seed = request.seed + index
-            noise = torch.randn(1, latent_dim, generator=cpu_generator(seed)).to(self.device)
-            image = to_image(self.generator.pictures(noise)[0])
+            noise, labels = self.generator.draw(1, cpu_generator(seed))
+            image = to_image(self.generator.pictures(noise.to(self.device), labels)[0])
             outputs.append(ImageOutput(image, request.replace(seed=seed), self.metadata()))
             report(index + 1, request.batch, preview=image)
         return JobResult(images=tuple(outputs))

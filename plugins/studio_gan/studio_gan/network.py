@@ -36,9 +36,17 @@ class GanConfig:
     #: how the generator's last level (32 → 64 px) grows: "nearest" (upsample, then a 3×3 convolution:
     #: no pixel checkerboard) or "transposed" (the DCGAN paper's 4×4 stride-2 transposed convolution)
     upsampling: str = "nearest"
+    #: a conditional GAN's label factors and their values, in order, e.g. (("colour", ("red", …)), …);
+    #: empty: unconditional (saved as a list of [name, values] pairs: the order is the code's). Both
+    #: networks see the labels as one multi-hot vector (one-hot per factor).
+    labels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def label_dim(self) -> int:
+        return sum(len(values) for _name, values in self.labels)
 
     def to_json(self) -> dict:
-        return {"family": FAMILY, **asdict(self)}
+        return {"family": FAMILY, **asdict(self), "labels": [[name, list(values)] for name, values in self.labels]}
 
     @classmethod
     def from_json(cls, data: dict) -> GanConfig:
@@ -51,7 +59,8 @@ class GanConfig:
         upsampling = str(data.get("upsampling", "transposed"))
         if upsampling not in UPSAMPLING:
             raise ValueError(f"upsampling must be one of {', '.join(UPSAMPLING)}, not {upsampling!r}")
-        return cls(**sizes, side=side, upsampling=upsampling)
+        labels = tuple((str(name), tuple(str(v) for v in values)) for name, values in data.get("labels") or ())
+        return cls(**sizes, side=side, upsampling=upsampling, labels=labels)
 
 
 def _double(c_in: int, c_out: int, upsampling: str, bias: bool = False) -> list[nn.Module]:
@@ -72,43 +81,79 @@ def _shrink(c_in: int, c_out: int, norm: bool = True) -> list[nn.Module]:
     return [*layers, nn.LeakyReLU(0.2, True)]
 
 
+def one_hot(config: GanConfig, labels: torch.Tensor | None) -> torch.Tensor | None:
+    """Label indices (N, factors) → the multi-hot vector (N, label_dim); None when unconditional."""
+    if not config.labels:
+        return None
+    if labels is None:
+        raise ValueError("a conditional GAN needs labels")
+    parts = [nn.functional.one_hot(labels[:, i], len(values)) for i, (_name, values) in enumerate(config.labels)]
+    return torch.cat(parts, dim=1).float()
+
+
 class Generator(nn.Module):
-    """Noise (N, latent_dim) → pixels (N, 3, 64, 64) in [-1, 1]."""
+    """Noise (N, latent_dim) [+ labels (N, factors)] → pixels (N, 3, 64, 64) in [-1, 1].
+
+    ``label_table`` (not in the state dict; saved beside it) holds the label combinations of the
+    training pictures: sampling draws one of them."""
 
     def __init__(self, config: GanConfig) -> None:
         super().__init__()
         self.config = config
+        self.label_table = torch.zeros(0, len(config.labels), dtype=torch.long)
         w = config.g_width
         last = config.upsampling
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(config.latent_dim, 8 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(8 * w), nn.ReLU(True),
+            nn.ConvTranspose2d(config.latent_dim + config.label_dim, 8 * w, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(8 * w), nn.ReLU(True),
             *_grow(8 * w, 4 * w), *_grow(4 * w, 2 * w), *_grow(2 * w, w), *_double(w, 3, last, bias=True),
             nn.Tanh(),
         )
         _dcgan_init(self)
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.net(noise[:, :, None, None])
+    def forward(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        code = one_hot(self.config, labels)
+        inputs = noise if code is None else torch.cat([noise, code.to(noise.device)], dim=1)
+        return self.net(inputs[:, :, None, None])
 
-    def pictures(self, noise: torch.Tensor) -> torch.Tensor:
-        """Noise → pixels in [0, 1] (what a picture shows)."""
-        return (self(noise) + 1) / 2
+    def pictures(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise [and labels] → pixels in [0, 1] (what a picture shows)."""
+        return (self(noise, labels) + 1) / 2
+
+    def draw(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``count`` noise vectors and (conditional) label rows of the table, drawn with ``generator``."""
+        noise = torch.randn(count, self.config.latent_dim, generator=generator)
+        if not self.config.labels:
+            return noise, None
+        if not len(self.label_table):
+            raise ValueError("a conditional GAN needs its table of label combinations")
+        return noise, self.label_table[torch.randint(len(self.label_table), (count,), generator=generator)]
 
 
 class Discriminator(nn.Module):
-    """Pixels (N, 3, 64, 64) in [-1, 1] → one logit each (N,): high for real pictures."""
+    """Pixels (N, 3, 64, 64) in [-1, 1] [+ labels] → one logit each (N,): high for real pictures.
+
+    A conditional one adds the projection term (Miyato & Koyama 2018): the inner product of a
+    learned embedding of the labels with the pooled features of the last level."""
 
     def __init__(self, config: GanConfig) -> None:
         super().__init__()
+        self.config = config
         w = config.d_width
         self.net = nn.Sequential(
             *_shrink(3, w, norm=False), *_shrink(w, 2 * w), *_shrink(2 * w, 4 * w), *_shrink(4 * w, 8 * w),
             nn.Conv2d(8 * w, 1, 4, 1, 0),
         )
+        self.embed = nn.Linear(config.label_dim, 8 * w, bias=False) if config.labels else None
         _dcgan_init(self)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.net(pixels).flatten()
+    def forward(self, pixels: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.net[:-1](pixels)
+        logits = self.net[-1](features).flatten()
+        code = one_hot(self.config, labels)
+        if self.embed is not None and code is not None:
+            logits = logits + (self.embed(code.to(pixels.device)) * features.sum((2, 3))).sum(1)
+        return logits
 
 
 def _dcgan_init(module: nn.Module) -> None:
@@ -121,24 +166,25 @@ def _dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def gan_losses(generator: nn.Module, discriminator: nn.Module, real: torch.Tensor,
-               noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gan_losses(generator: nn.Module, discriminator: nn.Module, real: torch.Tensor, noise: torch.Tensor,
+               labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(loss_discriminator, loss_generator)`` for one batch, ready for ONE backward of their sum.
 
     The discriminator's loss sees the fakes detached (no gradient reaches the generator); the
     generator's loss goes through the discriminator with its parameters detached
     (``functional_call``), so its gradient reaches only the generator. One optimiser step then
-    updates both networks at once (simultaneous gradient descent), each on its own loss.
+    updates both networks at once (simultaneous gradient descent), each on its own loss. ``labels``
+    (conditional): the real pictures' labels, given to the fakes too.
     """
     bce = nn.functional.binary_cross_entropy_with_logits
-    fake = generator(noise)
-    real_logits = discriminator(real)
-    fake_logits = discriminator(fake.detach())
+    fake = generator(noise, labels)
+    real_logits = discriminator(real, labels)
+    fake_logits = discriminator(fake.detach(), labels)
     loss_d = (bce(real_logits, torch.full_like(real_logits, REAL_LABEL))
               + bce(fake_logits, torch.zeros_like(fake_logits)))
     critic = getattr(discriminator, "module", discriminator)  # DDP-wrapped under accelerate launch
     frozen = {name: p.detach() for name, p in critic.named_parameters()}
-    judged = torch.func.functional_call(critic, frozen, (fake,))
+    judged = torch.func.functional_call(critic, frozen, (fake, labels))
     loss_g = bce(judged, torch.ones_like(judged))
     return loss_d, loss_g
 
@@ -165,7 +211,8 @@ def recalibrate_batch_norm(generator: Generator, batches: int = 16, batch_size: 
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     for _ in range(batches):
-        generator(torch.randn(batch_size, generator.config.latent_dim, generator=rng).to(device))
+        noise, labels = generator.draw(batch_size, rng)
+        generator(noise.to(device), labels)
     for norm in norms:
         norm.momentum = 0.1
     generator.eval()
@@ -178,6 +225,8 @@ def save_generator(generator: Generator, folder: str | Path, extra: dict | None 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in generator.state_dict().items()}
+    if generator.config.labels:
+        tensors["labels.table"] = generator.label_table.contiguous().cpu()
     save_file(tensors, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
     config = {**generator.config.to_json(), **(extra or {})}
     (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -191,5 +240,11 @@ def load_generator(folder: str | Path) -> Generator:
     folder = Path(folder)
     config = GanConfig.from_json(json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8")))
     generator = Generator(config)
-    generator.load_state_dict(load_file(str(folder / WEIGHTS_NAME)))
+    tensors = load_file(str(folder / WEIGHTS_NAME))
+    table = tensors.pop("labels.table", None)
+    generator.load_state_dict(tensors)
+    if config.labels:
+        if table is None or table.ndim != 2 or table.shape[1] != len(config.labels) or not len(table):
+            raise ValueError("the conditional GAN's table of label combinations is missing or damaged")
+        generator.label_table = table.long()
     return generator.eval()

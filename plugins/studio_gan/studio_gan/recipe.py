@@ -89,23 +89,35 @@ def folder_pictures(root: Path) -> torch.Tensor:
     return torch.stack(tensors)
 
 
-def shapes_pictures(count: int, seed: int) -> torch.Tensor:
-    """``count`` pictures of the shapes data set (its training split) as uint8 (N, 3, 64, 64)."""
+def shape_factors() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The shapes data set's label factors and their values (a conditional GAN's ``labels``)."""
+    return (("size", tuple(shapes.SIZES)), ("colour", tuple(shapes.PALETTE)), ("shape", tuple(shapes.SHAPES)),
+            ("position", tuple(shapes.POSITIONS)), ("background", tuple(shapes.BACKGROUNDS)))
+
+
+def shapes_pictures(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` pictures of the shapes data set (its training split) as uint8 (N, 3, 64, 64) and
+    their labels (N, factors): each factor's value as its index in :func:`shape_factors`."""
     data = shapes.ShapesDataset(count, seed=seed, split="train")
-    return torch.stack([to_tensor(data[i]["image"]) for i in range(count)])
+    factors = shape_factors()
+    items = [data[i] for i in range(count)]
+    labels = [[values.index(getattr(item["spec"], name)) for name, values in factors] for item in items]
+    return torch.stack([to_tensor(item["image"]) for item in items]), torch.tensor(labels, dtype=torch.long)
 
 
 class _Pictures(torch.utils.data.Dataset):
-    """uint8 pictures served as floats in [-1, 1] (the generator's tanh range)."""
+    """uint8 pictures served as floats in [-1, 1] (the generator's tanh range), with their labels
+    when the GAN is conditional."""
 
-    def __init__(self, pictures: torch.Tensor) -> None:
-        self.pictures = pictures
+    def __init__(self, pictures: torch.Tensor, labels: torch.Tensor | None) -> None:
+        self.pictures, self.labels = pictures, labels
 
     def __len__(self) -> int:
         return len(self.pictures)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.pictures[index].float() / 127.5 - 1
+    def __getitem__(self, index: int) -> Any:
+        pixels = self.pictures[index].float() / 127.5 - 1
+        return pixels if self.labels is None else (pixels, self.labels[index])
 
 
 class GanTask(TrainingTask):
@@ -114,25 +126,30 @@ class GanTask(TrainingTask):
 
     name = "gan"
 
-    def __init__(self, config: GanConfig, pictures: torch.Tensor, ema_decay: float, seed: int) -> None:
+    def __init__(self, config: GanConfig, pictures: torch.Tensor, ema_decay: float, seed: int,
+                 labels: torch.Tensor | None = None) -> None:
         self.config, self.pictures, self.ema_decay, self.seed = config, pictures, ema_decay, seed
+        self.labels = labels if config.labels else None
         self.latest: dict[str, float] = {}  # the last batch's two losses
 
     def build_models(self) -> dict[str, torch.nn.Module]:
         generator = Generator(self.config)
+        if self.labels is not None:  # the label combinations of the training pictures, drawn when sampling
+            generator.label_table = torch.unique(self.labels, dim=0)
         average = copy.deepcopy(generator).requires_grad_(False)
         return {"generator": generator, "discriminator": Discriminator(self.config), "ema": average}
 
     def dataset(self) -> torch.utils.data.Dataset:
-        return _Pictures(self.pictures)
+        return _Pictures(self.pictures, self.labels)
 
-    def loss(self, models: dict[str, torch.nn.Module], batch: torch.Tensor, step: int) -> torch.Tensor:
+    def loss(self, models: dict[str, torch.nn.Module], batch: Any, step: int) -> torch.Tensor:
+        batch, labels = batch if isinstance(batch, list | tuple) else (batch, None)
         generator = models["generator"]
         live = getattr(generator, "module", generator)
         # the average follows the weights the last step left (a warm-up keeps early steps from dominating)
         update_average(models["ema"], live, min(self.ema_decay, (1 + step) / (10 + step)))
         noise = torch.randn(len(batch), self.config.latent_dim, device=batch.device)
-        loss_d, loss_g = gan_losses(generator, models["discriminator"], batch, noise)
+        loss_d, loss_g = gan_losses(generator, models["discriminator"], batch, noise, labels)
         self.latest = {"loss_generator": float(loss_g.detach()), "loss_discriminator": float(loss_d.detach())}
         return loss_d + loss_g
 
@@ -144,10 +161,9 @@ class GanTask(TrainingTask):
         """Four rows of eight: the averaged generator on the same noise (seeded) at every sample."""
         generator = copy.deepcopy(models["ema"])
         recalibrate_batch_norm(generator, batches=4, seed=self.seed)
-        fixed = torch.Generator().manual_seed(self.seed)
-        noise = torch.randn(4 * GRID_COLUMNS, self.config.latent_dim, generator=fixed)
+        noise, labels = generator.draw(4 * GRID_COLUMNS, torch.Generator().manual_seed(self.seed))
         device = next(generator.parameters()).device
-        return grid_image(generator.pictures(noise.to(device)), columns=GRID_COLUMNS)
+        return grid_image(generator.pictures(noise.to(device), labels), columns=GRID_COLUMNS)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.config.to_json(), "ema_decay": self.ema_decay, "pictures": len(self.pictures)}
@@ -173,15 +189,21 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         raise BadInput(f"--ema-decay must be in [0, 1), not {args.ema_decay}.")
     if args.upsampling not in UPSAMPLING:
         raise BadInput(f"--upsampling must be one of {', '.join(UPSAMPLING)}, not '{args.upsampling}'.")
+    if args.conditional and args.data:
+        raise BadInput("--conditional needs the shapes data set's labels: a folder of pictures has none.",
+                       "Leave out --data or --conditional.")
     config = GanConfig(latent_dim=int(args.latent_dim), g_width=int(args.g_width), d_width=int(args.d_width),
-                       upsampling=args.upsampling)
+                       upsampling=args.upsampling, labels=shape_factors() if args.conditional else ())
     with torch_threads(args.threads):
         t0 = time.time()
         report(0, args.steps, message="Reading the pictures…")
         source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
-        pictures = folder_pictures(Path(args.data)) if args.data else shapes_pictures(int(args.shapes), int(args.seed))
+        if args.data:
+            pictures, labels = folder_pictures(Path(args.data)), None
+        else:
+            pictures, labels = shapes_pictures(int(args.shapes), int(args.seed))
         report(0, args.steps, notice=f"Training the GAN on {len(pictures)} pictures from the {source}.")
-        task = GanTask(config, pictures, float(args.ema_decay), int(args.seed))
+        task = GanTask(config, pictures, float(args.ema_decay), int(args.seed), labels)
         train_config = TrainConfig(
             run_dir=str(work), max_steps=int(args.steps), batch_size=int(args.batch_size), seed=int(args.seed),
             lr=float(args.lr), betas=(0.5, 0.999), lr_schedule="constant", grad_clip=None,
@@ -195,7 +217,8 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         generator = copy.deepcopy(trainer.unwrapped()["ema"]).cpu()
         recalibrate_batch_norm(generator, seed=int(args.seed))
         summary = {"recipe": "gan", "data": source, "steps": result.step, "loss": result.loss, **task.latest,
-                   "ema_decay": float(args.ema_decay), "seed": int(args.seed), "batch_size": int(args.batch_size),
+                   "ema_decay": float(args.ema_decay), "conditional": bool(config.labels), "seed": int(args.seed),
+                   "batch_size": int(args.batch_size),
                    "lr": float(args.lr), "parameters": sum(p.numel() for p in generator.parameters()),
                    "train_seconds_this_run": round(time.time() - t0, 1)}
         curve = [{k: r[k] for k in ("step", "loss", "loss_generator", "loss_discriminator") if k in r}

@@ -50,6 +50,9 @@ def add_gan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upsampling", default="nearest", choices=("nearest", "transposed"),
                    help="the generator's last level: nearest upsampling + 3x3 conv (no pixel checkerboard) "
                         "or the DCGAN paper's transposed conv")
+    p.add_argument("--conditional", action="store_true",
+                   help="condition both networks on the shapes data set's labels (size, colour, shape, position, "
+                        "background); samples draw a label combination of the training set with the seed")
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="running average of the generator's weights, the one saved and sampled (0: none)")
     p.add_argument("--sample-every", type=int, default=250, help="steps between sample grids (0: none)")
