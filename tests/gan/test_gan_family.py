@@ -176,6 +176,11 @@ def test_a_conditional_gan_learns_the_shapes_labels_and_draws_a_combination_by_s
     picture = tmp_path / "one.png"
     assert main(["generate", "--model", str(out), "--seed", "4", "--out", str(picture)]) == 0
     assert Image.open(picture).size == (64, 64)
+    # a prompt narrows the combinations drawn to those it names; one it never saw is refused
+    size, colour = (config["labels"][i][1][int(table[0, i])] for i in (0, 1))
+    assert main(["generate", "--model", str(out), "--prompt", f"a {size} {colour} shape", "--seed", "4",
+                 "--out", str(tmp_path / "named.png")]) == 0
+    assert main(["generate", "--model", str(out), "--prompt", "a dog", "--out", str(tmp_path / "dog.png")]) == 2
     with pytest.raises(BadInput, match="--conditional needs the shapes data set"):
         train(TrainRequest(recipe="gan", run_dir=str(tmp_path / "r2"), steps=1,
                            options={"conditional": True, "data": str(tmp_path)}), lambda *a, **k: None, lambda: False)

@@ -1,5 +1,5 @@
-"""The GAN family's loader and loaded model: sample pictures with a seed (``txt2img`` without a
-prompt).
+"""The GAN family's loader and loaded model: sample pictures with a seed (``txt2img``; a prompt only
+for a conditional GAN, naming some of its labels).
 
 Runs on the worker (torch imported here). A seeded CPU generator draws the noise vector (so a seed
 gives the same picture on every device); the saved generator (the running average of the trained
@@ -15,6 +15,7 @@ import torch
 
 from studio.plugins import BadInput, ImageOutput, JobResult, LoadContext, ModelError, Report, Request, model_hash
 from studio.plugins.devices import cpu_generator, resolve_device
+from studio_gan.labels import named_values
 from studio_gan.network import SIDE, load_generator
 from studio_gan.recipe import to_image
 
@@ -52,9 +53,7 @@ class GanModel:
 
     @torch.no_grad()
     def _sample(self, request: Any, report: Report, cancelled: Any) -> JobResult:
-        if request.prompt.strip():
-            raise BadInput(f"'{self.name}' is a GAN: it draws from a seed, without a prompt.",
-                           "Leave the prompt empty (no --prompt).")
+        rows = self._rows(request.prompt.strip())
         if (request.width, request.height) != (SIDE, SIDE):
             raise BadInput(f"'{self.name}' draws {SIDE}x{SIDE} pictures, not {request.width}x{request.height}.",
                            f"Use --width {SIDE} --height {SIDE} (its defaults).")
@@ -63,11 +62,32 @@ class GanModel:
             if cancelled():
                 break
             seed = request.seed + index
-            noise, labels = self.generator.draw(1, cpu_generator(seed))
+            noise, labels = self.generator.draw(1, cpu_generator(seed), rows)
             image = to_image(self.generator.pictures(noise.to(self.device), labels)[0])
             outputs.append(ImageOutput(image, request.replace(seed=seed), self.metadata()))
             report(index + 1, request.batch, preview=image)
         return JobResult(images=tuple(outputs))
+
+    def _rows(self, prompt: str) -> torch.Tensor | None:
+        """The label combinations a conditional GAN may draw for ``prompt`` (None: any); a prompt
+        for an unconditional GAN is refused."""
+        factors = self.generator.config.labels
+        if not prompt:
+            return None
+        if not factors:
+            raise BadInput(f"'{self.name}' is a GAN: it draws from a seed, without a prompt.",
+                           "Leave the prompt empty (no --prompt).")
+        named = named_values(prompt, factors)
+        table = self.generator.label_table
+        keep = torch.ones(len(table), dtype=torch.bool)
+        for column, (name, values) in enumerate(factors):
+            if name in named:
+                keep &= table[:, column] == values.index(named[name])
+        if not keep.any():
+            said = ", ".join(f"{name} {value}" for name, value in named.items())
+            raise BadInput(f"'{self.name}' never saw a picture with {said}.",
+                           "A shape is never drawn on a background of its own colour; change one of them.")
+        return table[keep]
 
     def unload(self) -> None:
         self.generator = None

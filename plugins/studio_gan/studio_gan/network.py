@@ -120,14 +120,17 @@ class Generator(nn.Module):
         """Noise [and labels] → pixels in [0, 1] (what a picture shows)."""
         return (self(noise, labels) + 1) / 2
 
-    def draw(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``count`` noise vectors and (conditional) label rows of the table, drawn with ``generator``."""
+    def draw(self, count: int, generator: torch.Generator,
+             rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``count`` noise vectors and (conditional) label combinations, drawn with ``generator``
+        from ``rows`` (default: the whole table)."""
         noise = torch.randn(count, self.config.latent_dim, generator=generator)
         if not self.config.labels:
             return noise, None
-        if not len(self.label_table):
+        rows = self.label_table if rows is None else rows
+        if not len(rows):
             raise ValueError("a conditional GAN needs its table of label combinations")
-        return noise, self.label_table[torch.randint(len(self.label_table), (count,), generator=generator)]
+        return noise, rows[torch.randint(len(rows), (count,), generator=generator)]
 
 
 class Discriminator(nn.Module):
