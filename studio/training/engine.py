@@ -355,6 +355,7 @@ class Trainer:
                 + (f"the checkpoint at step {kept.name[len(CHECKPOINT_PREFIX):].lstrip('0') or 0}." if kept
                    else "the start."),
             ) from exc
+        acc.wait_for_everyone()  # every rank has written its part (its RNG states) before the rename
         if acc.is_main_process:
             kill_point("train-checkpoint")  # tests: killed with the checkpoint written, not yet in place
             shutil.rmtree(final, ignore_errors=True)
