@@ -86,7 +86,9 @@ class GanModel:
         if not keep.any():
             said = ", ".join(f"{name} {value}" for name, value in named.items())
             raise BadInput(f"'{self.name}' never saw a picture with {said}.",
-                           "A shape is never drawn on a background of its own colour; change one of them.")
+                           "It draws only the label combinations of its training pictures (a shape is never "
+                           "on a background of its own colour; some captions are held out): name fewer labels "
+                           "or change one.")
         return table[keep]
 
     def unload(self) -> None:
