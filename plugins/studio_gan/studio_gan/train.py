@@ -40,7 +40,7 @@ def add_gan_arguments(p: argparse.ArgumentParser) -> None:
                    help="model folder to write (default: RUN_DIR/model, under STUDIO_HOME/runs)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="checkpoints, samples and metrics, resumed if present (default: STUDIO_HOME/runs/gan)")
-    p.add_argument("--steps", type=int, default=6000, help="optimiser steps (each updates both networks)")
+    p.add_argument("--steps", type=int, default=5200, help="optimiser steps (each updates both networks)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (betas 0.5, 0.999)")
     p.add_argument("--seed", type=int, default=0)
