@@ -29,7 +29,8 @@ class ModelEntry:
     """A model found on disk.
 
     ``details`` is what its family says about it; ``details["defaults"]`` holds the generation
-    settings that suit it (any of width, height, steps, guidance, scheduler)."""
+    settings that suit it (any of width, height, steps, guidance, scheduler), ``details["ignores"]``
+    those it does not use (any of prompt, negative_prompt, steps, guidance, scheduler, loras)."""
 
     name: str
     path: str

@@ -19,7 +19,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QWidget
 
 from studio.core.library import ModelEntry, ModelLibrary
-from studio.core.requests import Request
+from studio.core.requests import GenerationRequest, Request
 from studio.jobs.queue import Job, JobState
 from studio.ui.canvas_model import CanvasViewModel
 from studio.ui.tasks import run_in_background
@@ -46,6 +46,9 @@ def _summary(request: Request) -> str:
         text = str(getattr(request, name, "") or "").strip()
         if text:
             return text
+    if isinstance(request, GenerationRequest) and request.model:  # a model that draws from a seed alone
+        seed = f"seed {request.seed}" if request.seed is not None else "a random seed"
+        return f"{Path(request.model).name}, {seed}"
     images = tuple(getattr(request, "images", ()) or ())
     names = [Path(image).name for image in images]
     if request.kind == "interpolate" and len(names) == 2:

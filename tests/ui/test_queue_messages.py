@@ -138,6 +138,8 @@ def test_the_summary_says_what_a_job_without_a_prompt_works_on(qtbot) -> None:
         ScoreRequest(model="demo-clip", images=("/g/a.png",), prompts=("a " + "very " * 30 + "long prompt",)):
             ("a.png against “a " + "very " * 30)[:79] + "…",  # 80 characters at most
         ExportRequest(images=("/g/a.png",), out_dir="/tmp/out"): "a.png",
+        GenerationRequest(model="/models/demo-vae", seed=12): "demo-vae, seed 12",  # no prompt: a VAE's
+        GenerationRequest(model="demo-gan"): "demo-gan, a random seed",
     }
     for job_id, (request, summary) in enumerate(cases.items(), start=1):
         model.upsert(Job(job_id, request, JobState.QUEUED, created_at=0.0))

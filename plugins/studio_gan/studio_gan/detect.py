@@ -25,6 +25,9 @@ def identify(path: Path) -> ModelEntry | None:
     if config.get("family") != FAMILY:
         return None
     side = int(config.get("side", 64))
-    details = {"latent_dim": config.get("latent_dim"), "side": side,
-               "defaults": {"width": side, "height": side, "steps": 1}}
+    conditional = bool(config.get("labels"))
+    # what the prompt dock hides for it: a GAN draws from a seed (and, conditional, a prompt naming labels)
+    ignores = ["negative_prompt", "steps", "guidance", "scheduler", "loras", *(() if conditional else ("prompt",))]
+    details = {"latent_dim": config.get("latent_dim"), "side": side, "conditional": conditional,
+               "defaults": {"width": side, "height": side, "steps": 1}, "ignores": ignores}
     return ModelEntry(path.name, str(path), "gan", size_bytes=folder_size(path), details=details)

@@ -26,5 +26,7 @@ def identify(path: Path) -> ModelEntry | None:
         return None
     side = int(config.get("side", 64))
     details = {"latent_dim": config.get("latent_dim"), "side": side,
-               "defaults": {"width": side, "height": side, "steps": 1}}
+               "defaults": {"width": side, "height": side, "steps": 1},
+               # what the prompt dock hides for it: a VAE draws from a seed alone
+               "ignores": ["prompt", "negative_prompt", "steps", "guidance", "scheduler", "loras"]}
     return ModelEntry(path.name, str(path), "vae", size_bytes=folder_size(path), details=details)

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import BadInput, StudioError, describe
-from studio.core.library import generation_defaults
+from studio.core.library import ModelEntry, generation_defaults
 from studio.core.requests import MAX_SEED, MAX_SIDE, SCHEDULER_NAMES, GenerationRequest, LoraRef
 from studio.core.settings import Settings
 from studio.jobs.queue import Job
@@ -108,6 +108,7 @@ class PromptPanel(QWidget):
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model.setMinimumContentsLength(12)
         self.model.activated.connect(self.apply_model_defaults)
+        self.model.currentTextChanged.connect(self._show_settings_for_current)
         self.refresh = QToolButton()
         self.refresh.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
         self.refresh.setToolTip("Scan the model folders again")
@@ -263,6 +264,13 @@ class PromptPanel(QWidget):
         form.addRow("Scheduler", self.scheduler)
         form.addRow("Batch", self.batch)
         form.addRow("LoRAs", lora_box)
+        # what a model may say it ignores (ModelEntry.details["ignores"]) → the rows that go for it
+        self._rows_by_setting: dict[str, tuple[Any, ...]] = {
+            "prompt": (self.prompt, self.prompt_weighting), "negative_prompt": (self.negative,),
+            "steps": (self.steps,), "guidance": (self.guidance,), "scheduler": (self.scheduler,),
+            "loras": (lora_box,),
+        }
+        self.ignored: frozenset[str] = frozenset()
         self.power_tools = PowerTools(vm)  # hires fix, ControlNet, refiner: collapsed until wanted
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
@@ -340,10 +348,12 @@ class PromptPanel(QWidget):
         controls = state.controls
         if any(control.image == CANVAS_IMAGE for control in controls):
             controls = with_canvas_image(controls, init or self._canvas_control_image())
+        ignored = self.ignored
         return self.view_model.request(
             model=state.model.strip(),
-            prompt=state.prompt.strip(),
-            negative_prompt=state.negative_prompt.strip(),
+            prompt="" if "prompt" in ignored else state.prompt.strip(),
+            negative_prompt="" if "negative_prompt" in ignored else state.negative_prompt.strip(),
+            loras=() if "loras" in ignored else state.loras,
             width=width,
             height=height,
             init_image=init,
@@ -601,14 +611,32 @@ class PromptPanel(QWidget):
             self.model.lineEdit().setPlaceholderText(
                 "Type a model path" if not entries else "Choose a model or type a path"
             )
+        self._show_settings_for_current()
 
     def apply_model_defaults(self, _index: int = -1) -> None:
         """Size, steps, guidance and scheduler that suit the chosen model (e.g. 64×64 for demo)."""
-        path = str(self.model.currentData() or "")
-        entry = next((e for e in self.library.entries if e.path == path), None)
+        entry = self._current_entry()
         if entry is None:
             return
         self.view_model.update(generation_defaults(entry))
+
+    def _current_entry(self) -> ModelEntry | None:
+        """The library entry chosen in the model box (None for a typed path or name)."""
+        path = str(self.model.currentData() or "") if self.model.findText(self.model.currentText()) >= 0 else ""
+        return next((e for e in self.library.entries if e.path == path), None) if path else None
+
+    def _show_settings_for_current(self, _text: str = "") -> None:
+        self.show_settings_for(self._current_entry())
+
+    def show_settings_for(self, entry: ModelEntry | None) -> None:
+        """Hide the fields the chosen model ignores (a VAE or GAN draws from a seed: no prompt, steps,
+        guidance, scheduler or LoRAs); their text stays for the next model that uses them, but is
+        not sent to this one."""
+        ignores = (entry.details.get("ignores") if entry is not None else None) or ()
+        self.ignored = frozenset(str(name) for name in ignores if str(name) in self._rows_by_setting)
+        for name, parts in self._rows_by_setting.items():
+            for part in parts:
+                self._form.setRowVisible(part, name not in self.ignored)
 
 
 def _side_box() -> QSpinBox:
