@@ -19,7 +19,8 @@ import secrets
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -105,6 +106,29 @@ def atomic_write_bytes(
 ) -> Path:
     """Write ``data`` to ``path`` atomically; refuse to replace an existing file unless allowed."""
     return write_atomically(path, lambda handle: handle.write(data), overwrite=overwrite, label=label)
+
+
+@contextmanager
+def replaced_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a whole folder (a saved model) at once: fill the empty folder this yields, beside ``out``;
+    when the block ends it replaces ``out`` (the old one kept aside until the new one is in place), and
+    when the block raises it is removed and ``out`` stays as it was."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True, label: str = "") -> Path:

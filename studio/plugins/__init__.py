@@ -24,7 +24,7 @@ from studio.core.requests import (
 )
 from studio.core.results import Artifact, ImageOutput, JobResult
 from studio.core.safetensors_header import read_header, tensor_names
-from studio.core.storage import atomic_write_bytes, atomic_write_text, read_json_dict
+from studio.core.storage import atomic_write_bytes, atomic_write_text, read_json_dict, replaced_folder
 from studio.plugins.api import API_VERSION, Cancelled, Identify, LoadContext, LoadedModel, Report, Trainer
 from studio.plugins.manifest import CAPABILITIES, Manifest, parse_manifest
 from studio.plugins.registry import PluginRecord, PluginRegistry
@@ -76,5 +76,6 @@ __all__ = [
     "parse_manifest",
     "read_header",
     "read_json_dict",
+    "replaced_folder",
     "tensor_names",
 ]

@@ -11,7 +11,6 @@ transfers to softer pictures than the crisp training ones, e.g. what a diffusion
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.plugins import BadInput, JobResult, Report
+from studio.plugins import BadInput, JobResult, Report, replaced_folder
 from studio.plugins.training import (
     ImageCaptionFolder,
     TrainConfig,
@@ -290,13 +289,5 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
 
 def _save_atomically(model: DualEncoder, out: Path, summary: dict[str, Any]) -> None:
     """The model folder written beside ``out`` and renamed over it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model, tmp, {"training": summary})
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with replaced_folder(out) as tmp:
+        save_model(model, tmp, {"training": summary})

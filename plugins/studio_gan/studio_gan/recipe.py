@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import BadInput, JobResult, Report
+from studio.plugins import BadInput, JobResult, Report, replaced_folder
 from studio.plugins.training import (
     DatasetError,
     TrainConfig,
@@ -232,15 +231,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
 def _save_atomically(generator: Generator, out: Path, summary: dict[str, Any], curve: list[dict]) -> None:
     """The model folder (with the run's loss curves in ``training_metrics.json``) written beside
     ``out`` and renamed over it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_generator(generator, tmp, {"training": summary})
-    metrics = json.dumps({"summary": summary, "steps": curve}) + "\n"
-    (tmp / "training_metrics.json").write_text(metrics, encoding="utf-8")
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with replaced_folder(out) as tmp:
+        save_generator(generator, tmp, {"training": summary})
+        metrics = json.dumps({"summary": summary, "steps": curve}) + "\n"
+        (tmp / "training_metrics.json").write_text(metrics, encoding="utf-8")

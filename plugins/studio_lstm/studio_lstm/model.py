@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from studio.plugins import replaced_folder
 from studio_lstm.detect import CONFIG_FILE, FORMAT, WEIGHTS_FILE
 
 UNKNOWN = "\ufffd"  # index 0: any character the training text did not have
@@ -60,23 +60,14 @@ def save_model(model: CharLSTM, vocab: Vocabulary, out: Path, settings: dict[str
                summary: dict[str, Any] | None = None) -> Path:
     """Write ``model.safetensors`` + ``char-lstm.json`` (+ ``training_metrics.json``) atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(tmp / WEIGHTS_FILE))
-    config = {"format": FORMAT, "version": 1, **settings, "vocab": vocab.chars}
-    (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
-    if summary is not None:
-        (tmp / "training_metrics.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1),
-                                                   encoding="utf-8")
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with replaced_folder(out) as tmp:
+        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+        save_file(tensors, str(tmp / WEIGHTS_FILE))
+        config = {"format": FORMAT, "version": 1, **settings, "vocab": vocab.chars}
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+        if summary is not None:
+            (tmp / "training_metrics.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1),
+                                                       encoding="utf-8")
     return out
 
 

@@ -28,7 +28,6 @@ import importlib.util
 import json
 import math
 import re
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -374,18 +373,12 @@ def run(args: argparse.Namespace, report, cancelled):
 
 def save_model(model, tokenizer, out: Path, summary: dict[str, Any]) -> Path:
     """Save weights (safetensors), tokenizer and metrics to ``out`` atomically (temp folder + rename)."""
+    from studio.plugins import replaced_folder
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.generation_config.pad_token_id = tokenizer.eos_token_id
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "training_metrics.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with replaced_folder(out) as tmp:
+        model.generation_config.pad_token_id = tokenizer.eos_token_id
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "training_metrics.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     return out

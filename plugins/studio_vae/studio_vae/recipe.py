@@ -9,7 +9,6 @@ to the same events and to ``metrics.jsonl``, where the monitor draws each as its
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import BadInput, JobResult, Report
+from studio.plugins import BadInput, JobResult, Report, replaced_folder
 from studio.plugins.training import (
     DatasetError,
     TrainConfig,
@@ -186,13 +185,5 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
 
 def _save_atomically(model: ConvVae, out: Path, summary: dict[str, Any]) -> None:
     """The model folder written beside ``out`` and renamed over it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model, tmp, {"training": summary})
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with replaced_folder(out) as tmp:
+        save_model(model, tmp, {"training": summary})
