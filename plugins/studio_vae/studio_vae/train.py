@@ -8,21 +8,15 @@ when a run starts (:mod:`studio_vae.recipe`).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins import Cancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins.recipes import add_control_arguments, add_run_arguments, check_recipe
 
 RECIPES = ("vae",)
 
 
 def _check(recipe: str) -> None:
-    if recipe not in RECIPES:
-        raise BadInput(f"The VAE family has no training recipe '{recipe}'.", f"Its recipes: {', '.join(RECIPES)}.")
-
-
-def _path(text: str) -> str:
-    """A path flag, made absolute (the request is stored with the job and may run elsewhere later)."""
-    return str(Path(text).expanduser().absolute())
+    check_recipe("VAE", recipe, RECIPES)
 
 
 def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
@@ -33,28 +27,16 @@ def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
 
 def add_vae_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train vae``: the defaults rebuild ``demo-vae`` in a few CPU minutes."""
-    p.add_argument("--data", type=_path, default=None,
-                   help="folder of pictures (.png/.jpg/.webp, resized to 64x64); default: the shapes data set")
+    add_run_arguments(p, "vae", steps=3000, batch_size=64, lr=2e-3,
+                      data_help="folder of pictures (.png/.jpg/.webp, resized to 64x64); default: the shapes data set")
     p.add_argument("--shapes", type=int, default=6000, help="pictures drawn from the shapes data set (no --data)")
-    p.add_argument("--out", type=_path, default=None,
-                   help="model folder to write (default: RUN_DIR/model, under STUDIO_HOME/runs)")
-    p.add_argument("--run-dir", type=_path, default=None,
-                   help="checkpoints, samples and metrics, resumed if present (default: STUDIO_HOME/runs/vae)")
-    p.add_argument("--steps", type=int, default=3000, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latent-dim", type=int, default=32, help="size of the latent vector")
     p.add_argument("--channels", default="32,64,64,128", help="encoder widths, four levels (64 → 4 px)")
     p.add_argument("--prior-components", type=int, default=1024,
                    help="training pictures whose encodings the samples are drawn from (0: N(0, I))")
     p.add_argument("--beta", type=float, default=0.5, help="weight of the KL term (1: a plain VAE; less: sharper)")
     p.add_argument("--sample-every", type=int, default=500, help="steps between sample grids (0: none)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)")
-    p.add_argument("--resume", dest="no_resume", action="store_false", default=False,
-                   help="continue from the run folder's latest checkpoint (the default)")
-    p.add_argument("--no-resume", dest="no_resume", action="store_true", help="start over")
+    add_control_arguments(p)
 
 
 def train(request: TrainRequest, report: Report, cancelled: Cancelled,
