@@ -32,6 +32,7 @@ from studio.training.engine import (
     read_metrics,
 )
 from studio.training.errors import CheckpointError, DatasetError, TrainingError
+from studio.training.pictures import folder_pictures, picture_image, picture_tensor
 from studio.training.threads import torch_threads
 
 __all__ = [
@@ -45,9 +46,12 @@ __all__ = [
     "TrainingTask",
     "checkpoint_interval",
     "export_shapes_folder",
+    "folder_pictures",
     "latest_checkpoint",
     "list_checkpoints",
     "model_folders",
+    "picture_image",
+    "picture_tensor",
     "read_metrics",
     "recipe_settings",
     "shapes",

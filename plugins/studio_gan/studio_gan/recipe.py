@@ -17,17 +17,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from studio.plugins import BadInput, JobResult, Report, replaced_folder
 from studio.plugins.training import (
-    DatasetError,
     TrainConfig,
     Trainer,
     TrainingTask,
     checkpoint_interval,
+    folder_pictures,
     model_folders,
+    picture_image,
+    picture_tensor,
     read_metrics,
     shapes,
     torch_threads,
@@ -46,46 +47,13 @@ from studio_gan.network import (
     update_average,
 )
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 GRID_COLUMNS = 8
+to_image = picture_image  # (3, H, W) in [0, 1] → a PIL picture
 
 
 def to_tensor(image: Any) -> torch.Tensor:
     """A PIL picture → (3, 64, 64) uint8 (resized when it is another size)."""
-    from PIL import Image
-
-    image = image.convert("RGB")
-    if image.size != (SIDE, SIDE):
-        image = image.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
-
-
-def to_image(pixels: torch.Tensor) -> Any:
-    """(3, H, W) in [0, 1] → a PIL picture."""
-    from PIL import Image
-
-    array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array, "RGB")
-
-
-def folder_pictures(root: Path) -> torch.Tensor:
-    """Every picture in ``root`` as one uint8 tensor (N, 3, 64, 64); unreadable files are refused."""
-    from PIL import Image
-
-    if not root.is_dir():
-        raise DatasetError(f"The data folder {root} does not exist.", "Choose a folder of pictures.")
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-    if not files:
-        raise DatasetError(f"The data folder {root} holds no pictures.", "Add .png, .jpg or .webp files.")
-    tensors = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                tensors.append(to_tensor(image))
-        except Exception as exc:
-            raise DatasetError(f"{path.name} in {root} is not a readable picture ({exc}).",
-                               "Remove or replace that file, then start training again.") from exc
-    return torch.stack(tensors)
+    return picture_tensor(image, SIDE)
 
 
 def shape_factors() -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -198,7 +166,7 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         report(0, args.steps, message="Reading the pictures…")
         source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
         if args.data:
-            pictures, labels = folder_pictures(Path(args.data)), None
+            pictures, labels = folder_pictures(Path(args.data), SIDE), None
         else:
             pictures, labels = shapes_pictures(int(args.shapes), int(args.seed))
         report(0, args.steps, notice=f"Training the GAN on {len(pictures)} pictures from the {source}.")

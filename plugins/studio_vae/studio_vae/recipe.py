@@ -13,17 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from studio.plugins import BadInput, JobResult, Report, replaced_folder
 from studio.plugins.training import (
-    DatasetError,
     TrainConfig,
     Trainer,
     TrainingTask,
     checkpoint_interval,
+    folder_pictures,
     model_folders,
+    picture_image,
+    picture_tensor,
     shapes,
     torch_threads,
     trained_artifacts,
@@ -31,51 +32,18 @@ from studio.plugins.training import (
 )
 from studio_vae.network import SIDE, ConvVae, VaeConfig, loss_terms, save_model
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+to_image = picture_image  # (3, H, W) in [0, 1] → a PIL picture
 
 
 def to_tensor(image: Any) -> torch.Tensor:
     """A PIL picture → (3, 64, 64) float in [0, 1] (resized when it is another size)."""
-    from PIL import Image
-
-    image = image.convert("RGB")
-    if image.size != (SIDE, SIDE):
-        image = image.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
-
-
-def to_image(pixels: torch.Tensor) -> Any:
-    """(3, H, W) in [0, 1] → a PIL picture."""
-    from PIL import Image
-
-    array = (pixels.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(array, "RGB")
-
-
-def folder_pictures(root: Path) -> torch.Tensor:
-    """Every picture in ``root`` as one uint8 tensor (N, 3, 64, 64); unreadable files are refused."""
-    from PIL import Image
-
-    if not root.is_dir():
-        raise DatasetError(f"The data folder {root} does not exist.", "Choose a folder of pictures.")
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-    if not files:
-        raise DatasetError(f"The data folder {root} holds no pictures.", "Add .png, .jpg or .webp files.")
-    tensors = []
-    for path in files:
-        try:
-            with Image.open(path) as image:
-                tensors.append((to_tensor(image) * 255).round().to(torch.uint8))
-        except Exception as exc:
-            raise DatasetError(f"{path.name} in {root} is not a readable picture ({exc}).",
-                               "Remove or replace that file, then start training again.") from exc
-    return torch.stack(tensors)
+    return picture_tensor(image, SIDE).float() / 255
 
 
 def shapes_pictures(count: int, seed: int) -> torch.Tensor:
     """``count`` pictures of the shapes data set (its training split) as uint8 (N, 3, 64, 64)."""
     data = shapes.ShapesDataset(count, seed=seed, split="train")
-    return torch.stack([(to_tensor(data[i]["image"]) * 255).round().to(torch.uint8) for i in range(count)])
+    return torch.stack([picture_tensor(data[i]["image"], SIDE) for i in range(count)])
 
 
 class _Pictures(torch.utils.data.Dataset):
@@ -158,7 +126,10 @@ def run(args: argparse.Namespace, report: Report, cancelled: Any) -> JobResult:
         t0 = time.time()
         report(0, args.steps, message="Reading the pictures…")
         source = f"folder {args.data}" if args.data else f"shapes data set ({args.shapes} pictures)"
-        pictures = folder_pictures(Path(args.data)) if args.data else shapes_pictures(int(args.shapes), int(args.seed))
+        if args.data:
+            pictures = folder_pictures(Path(args.data), SIDE)
+        else:
+            pictures = shapes_pictures(int(args.shapes), int(args.seed))
         report(0, args.steps, notice=f"Training the VAE on {len(pictures)} pictures from the {source}.")
         task = VaeTask(config, pictures, float(args.beta), int(args.seed))
         train_config = TrainConfig(
