@@ -186,8 +186,8 @@ class StudioSession:
         if request.kind == "upscale":
             return self._upscale(request, report, cancelled)
         if request.kind in ("interpolate", "score"):  # frames / scores come back in the result for the caller
-            model = self.load_model(request, report)
-            with self._plugin_of(request).blamed_for(f"Running {request.kind} on {request.model}"):
+            model, record = self._loaded(request, report)
+            with record.blamed_for(f"Running {request.kind} on {request.model}"):
                 return model.run(request, report, cancelled)
         if isinstance(request, TrainRequest):
             return self._train(request, report, cancelled)
@@ -196,8 +196,8 @@ class StudioSession:
 
             return render_batch(self, request, report, cancelled)  # type: ignore[arg-type]
         check_input_files(request)
-        model = self.load_model(request, report)
-        with self._plugin_of(request).blamed_for(f"Running {request.kind} on {request.model}"):
+        model, record = self._loaded(request, report)
+        with record.blamed_for(f"Running {request.kind} on {request.model}"):
             result = model.run(request, report, cancelled)
         return write_images(result, self.gallery, report, root=self.settings.output_folder)
 
@@ -221,13 +221,14 @@ class StudioSession:
             result = trainer(request, report, cancelled, context=context)
         return write_images(result, self.gallery, root=self.settings.output_folder)
 
-    def _plugin_of(self, request: Request) -> PluginRecord:
-        """The plugin whose loaded model runs ``request`` (as :meth:`load_model` found it)."""
-        entry, _signature = self._resolve(request.model)
-        return self._family(entry, "train" if request.kind == "train" else request.capability)
 
     def load_model(self, request: Request, report: Callable[..., None] | None = None) -> LoadedModel:
         """The loaded model (and plugin) for ``request``: from the cache, else loaded now."""
+        return self._loaded(request, report)[0]
+
+    def _loaded(self, request: Request,
+                report: Callable[..., None] | None = None) -> tuple[LoadedModel, PluginRecord]:
+        """:meth:`load_model` and the plugin whose code runs it (named in the Plugins dialog when it fails)."""
         entry, signature = self._resolve(request.model)
         capability = "train" if request.kind == "train" else request.capability
         record = self._family(entry, capability)
@@ -237,8 +238,9 @@ class StudioSession:
         key = (record.id, entry.path, device, request.backend, repr(sorted(options.items())))
         if report is not None:
             report(0, 1, message=f"Loading {entry.name}…")
-        return self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options),
-                               signature)
+        model = self.models.get(key, lambda: self._load(record.id, entry, device, request.backend, options),
+                                signature)
+        return model, record
 
     def _family(self, entry: ModelEntry, capability: str) -> PluginRecord:
         """The plugin that runs ``capability`` on ``entry``; asking a model for what its family cannot
