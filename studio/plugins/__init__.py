@@ -7,6 +7,7 @@ bring torch and are imported only by family code on a worker: :mod:`studio.plugi
 dtype, seeded generators) and :mod:`studio.plugins.training` (the training engine).
 """
 
+from studio.core.collector import collector_paused
 from studio.core.errors import BadInput, JobCancelled, ModelError, OutOfMemory, PluginError, StudioError
 from studio.core.events import JobEvent, LogLine, Metric, Preview, Progress, TextChunk
 from studio.core.hashing import BackgroundHash, file_key, files_signature, model_hash
@@ -69,6 +70,7 @@ __all__ = [
     "Trainer",
     "atomic_write_bytes",
     "atomic_write_text",
+    "collector_paused",
     "file_key",
     "files_signature",
     "folder_size",

@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from studio.core.collector import collector_paused
 from studio.core.errors import PluginError, StudioError
 from studio.core.library import ModelEntry, glob_identifier
 from studio.core.paths import home_path
@@ -279,7 +280,8 @@ class PluginRegistry:
                 if parent not in sys.path:
                     sys.path.append(parent)
             try:
-                module = importlib.import_module(module_name)
+                with collector_paused():  # a full GC pass over a growing heap stalls the window (collector.py)
+                    module = importlib.import_module(module_name)
                 return getattr(module, name)
             except StudioError:
                 raise

@@ -13,7 +13,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, ModelEntry, Report, TrainRequest
+from studio.plugins import (
+    BadInput,
+    Cancelled,
+    JobResult,
+    LoadContext,
+    ModelEntry,
+    Report,
+    TrainRequest,
+    collector_paused,
+)
 
 RECIPES = ("demo-image", "lora")
 
@@ -46,13 +55,15 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
         if context is None:
             raise BadInput("Fine-tuning needs a base model.",
                            "Pass --model (a diffusers folder, a checkpoint or 'demo').")
-        from studio_diffusers.loader import load_pipeline
-        from studio_diffusers.train_lora import train_lora
+        with collector_paused():  # the run's libraries (torch…): no GC pass stalls the window meanwhile
+            from studio_diffusers.loader import load_pipeline
+            from studio_diffusers.train_lora import train_lora
 
         return train_lora(request, report, cancelled, model=context.model, load_options=context.options,
                           load_pipeline=load_pipeline, model_defaults=context.model.details.get("defaults"))
-    from studio.plugins.training import recipe_settings
-    from studio_diffusers import demo_image
+    with collector_paused():  # the run's libraries (torch…): no GC pass stalls the window meanwhile
+        from studio.plugins.training import recipe_settings
+        from studio_diffusers import demo_image
 
     return demo_image.run(recipe_settings(request, add_demo_image_arguments), report, cancelled)
 

@@ -22,7 +22,16 @@ from typing import Any
 
 import torch
 
-from studio.plugins import BadInput, ImageOutput, JobResult, ModelEntry, ModelError, TrainRequest, atomic_write_bytes
+from studio.plugins import (
+    BadInput,
+    ImageOutput,
+    JobResult,
+    ModelEntry,
+    ModelError,
+    TrainRequest,
+    atomic_write_bytes,
+    collector_paused,
+)
 from studio.plugins.training import TrainConfig, Trainer, TrainingTask, checkpoint_interval, read_metrics
 from studio_diffusers.lora_data import CaptionedImages, scan_folder, square
 
@@ -57,7 +66,8 @@ class LoraTask(TrainingTask):
 
     # -- models ---------------------------------------------------------------------------
     def build_models(self) -> dict[str, torch.nn.Module]:
-        from peft import LoraConfig
+        with collector_paused():
+            from peft import LoraConfig
 
         pipe = self.pipe
         for module in (pipe.unet, pipe.vae, *self.encoders):

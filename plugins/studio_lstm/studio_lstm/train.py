@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins import BadInput, Cancelled, JobResult, LoadContext, Report, TrainRequest, collector_paused
 
 RECIPES = ("lstm",)
 SAMPLE_PROMPT = "The king"
@@ -164,6 +164,7 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
           context: LoadContext | None = None) -> JobResult:
     """Run ``request.recipe``; resumes from the run folder's latest checkpoint when ``resume``."""
     _check(request.recipe)
-    from studio.plugins.training import recipe_settings
+    with collector_paused():  # the run's libraries (torch…): no GC pass stalls the window meanwhile
+        from studio.plugins.training import recipe_settings
 
     return run(recipe_settings(request, recipe_arguments), report, cancelled)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from studio.plugins import BadInput, Cancelled, JobResult, Report, TrainRequest
+from studio.plugins import BadInput, Cancelled, JobResult, Report, TrainRequest, collector_paused
 
 RECIPES = ("demo-text",)
 
@@ -31,7 +31,8 @@ def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
 def train(request: TrainRequest, report: Report, cancelled: Cancelled) -> JobResult:
     """Run ``request.recipe``; resumes from the run folder's latest checkpoint when ``resume``."""
     _check(request.recipe)
-    from studio.plugins.training import recipe_settings
-    from studio_transformers import demo_text
+    with collector_paused():  # the run's libraries (torch…): no GC pass stalls the window meanwhile
+        from studio.plugins.training import recipe_settings
+        from studio_transformers import demo_text
 
     return demo_text.run(recipe_settings(request, demo_text.add_arguments), report, cancelled)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from studio.plugins import Cancelled, JobResult, LoadContext, Report, TrainRequest
+from studio.plugins import Cancelled, JobResult, LoadContext, Report, TrainRequest, collector_paused
 from studio.plugins.recipes import add_control_arguments, add_run_arguments, check_recipe
 
 RECIPES = ("vae",)
@@ -43,7 +43,8 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
           context: LoadContext | None = None) -> JobResult:
     """Run ``request.recipe``; resumes from the run folder's latest checkpoint when ``resume``."""
     _check(request.recipe)
-    from studio.plugins.training import recipe_settings
-    from studio_vae import recipe
+    with collector_paused():  # the run's libraries (torch…): no GC pass stalls the window meanwhile
+        from studio.plugins.training import recipe_settings
+        from studio_vae import recipe
 
     return recipe.run(recipe_settings(request, add_vae_arguments), report, cancelled)

@@ -1,0 +1,43 @@
+"""Keep the garbage collector's full passes away from the window while a worker imports a library.
+
+A full collection walks every container object the process holds, with the GIL held. While a job or the
+warm-up imports torch, diffusers, transformers and their kin, the heap grows by hundreds of thousands of
+objects and Python runs a full pass every so often: each took 0.1–0.45 s here, and the window, which
+needs the GIL for every event it handles, froze that long (bench/training_ui.py). Inside
+:func:`collector_paused` no collection runs; at the end what survived is frozen (``gc.freeze``, the
+permanent generation later passes skip): imported modules live as long as the process anyway.
+
+Only imports go inside, not model loads: a frozen object in a reference cycle is never collected, and a
+model can be unloaded.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_depth = 0
+_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside (any thread); survivors frozen when the outermost block ends."""
+    global _depth, _was_enabled
+    with _lock:
+        if _depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                gc.freeze()
+                if _was_enabled:
+                    gc.enable()
