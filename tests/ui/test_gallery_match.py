@@ -10,7 +10,6 @@ against the colour words of the prompt, as a cosine similarity."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from studio.core.requests import GenerationRequest
 from studio.jobs import JobState
 from studio.ui.dialogs.rank import RankDialog
 from studio.ui.window import MainWindow
+from tests.fixtures.tiny_clip import build_tiny_clip
 from tests.plugin_helpers import manifest_text, write_plugin
 
 WAIT_MS = 20_000
@@ -359,29 +359,8 @@ def test_settings_choose_the_scorer_and_automatic_scoring(make_window, qtbot, sc
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded tiny transformers ``CLIPModel`` folder with the demo model's CLIP tokenizer (as the CLIP
-    family's own tests build it; nothing fetched)."""
-    import torch
-    from transformers import AutoTokenizer, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-
-    from studio.core.paths import RESOURCES
-
-    folder = tmp_path_factory.mktemp("tiny-clip") / "tiny-clip"
-    tokenizer_files = tmp_path_factory.mktemp("clip-tokenizer")
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(RESOURCES / "models" / "demo" / "tokenizer" / name, tokenizer_files / name)
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_files), local_files_only=True)
-    torch.manual_seed(0)
-    layers = {"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 2}
-    config = CLIPConfig(
-        text_config={**layers, "vocab_size": len(tokenizer), "max_position_embeddings": 77,
-                     "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
-                     "pad_token_id": tokenizer.pad_token_id},
-        vision_config={**layers, "image_size": 32, "patch_size": 8}, projection_dim=16)
-    CLIPModel(config).eval().save_pretrained(str(folder))
-    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    CLIPProcessor(image_processor=processor, tokenizer=tokenizer).save_pretrained(str(folder))
-    return folder
+    """A seeded tiny transformers ``CLIPModel`` folder (as the CLIP family's own tests build it)."""
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 @pytest.fixture
