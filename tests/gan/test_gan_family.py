@@ -17,7 +17,7 @@ from studio.core.paths import RESOURCES
 from studio.plugins import BadInput, GenerationRequest, LoadContext, TrainRequest
 from studio.plugins.registry import PluginRegistry
 from studio.training import shapes
-from tests.gan.evaluate import sample_validity
+from tests.sample_validity import sample_validity
 
 DEMO = RESOURCES / "models" / "demo-gan"
 LOSSES = {"loss_generator", "loss_discriminator"}
@@ -219,4 +219,4 @@ def test_models_list_names_demo_gan(capsys) -> None:
 
 def test_demo_samples_are_valid_shapes_pictures() -> None:
     """The shipped demo over 20 seeds (docs/plugins.md gives the figure over 100)."""
-    assert sample_validity(str(DEMO), range(20)) >= 0.7
+    assert sample_validity("gan", str(DEMO), range(20)) >= 0.7

@@ -13,7 +13,7 @@ from PIL import Image
 from studio.cli.main import main
 from studio.core.paths import RESOURCES
 from studio.training import shapes
-from tests.vae.evaluate import sample_validity
+from tests.sample_validity import sample_validity
 from tests.vae.judge import shape_at
 
 DEMO = RESOURCES / "models" / "demo-vae"
@@ -99,7 +99,7 @@ def test_demo_interpolates_red_circle_left_to_blue_square_right(tmp_path: Path) 
 
 def test_demo_samples_are_valid_shapes_pictures() -> None:
     """The shipped demo over 30 seeds (docs/plugins.md gives the figure over 100)."""
-    assert sample_validity(str(DEMO), range(30)) >= 0.7
+    assert sample_validity("vae", str(DEMO), range(30)) >= 0.7
 
 
 def test_broken_weights_and_a_non_picture_are_refused_in_one_line(trained: Path, tmp_path: Path, capsys) -> None:
