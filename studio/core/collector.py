@@ -8,7 +8,9 @@ needs the GIL for every event it handles, froze that long (bench/training_ui.py)
 permanent generation later passes skip): imported modules live as long as the process anyway.
 
 Only imports go inside, not model loads: a frozen object in a reference cycle is never collected, and a
-model can be unloaded.
+model can be unloaded. (``gc.freeze`` takes every object alive at that moment, so a model already loaded
+is frozen too; its objects are still freed by reference counting when it is unloaded, only a cycle among
+them would stay.)
 """
 
 from __future__ import annotations
