@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.plugins import ModelEntry, folder_size, read_json_dict
+from studio.plugins import ModelEntry, folder_size
+from studio.plugins.seeded import folder_config
 
 CONFIG_NAME = "studio-gan.json"
-WEIGHTS_NAME = "model.safetensors"
 FAMILY = "studio-gan"
 
 
 def identify(path: Path) -> ModelEntry | None:
     """The GAN in folder ``path``, or ``None`` when it is not one."""
     path = Path(path)
-    if not path.is_dir() or not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
-        return None
-    config = read_json_dict(path / CONFIG_NAME)
-    if config.get("family") != FAMILY:
+    config = folder_config(path, CONFIG_NAME, FAMILY)
+    if config is None:
         return None
     side = int(config.get("side", 64))
     conditional = bool(config.get("labels"))
