@@ -115,3 +115,17 @@ def test_broken_weights_and_a_non_picture_are_refused_in_one_line(trained: Path,
     code = main(["interpolate", "--model", str(trained / "model"), str(text), str(text), "--out", str(tmp_path / "f")])
     assert code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_cancelled_batch_stops_between_pictures() -> None:
+    """Cancel asked after the second picture: the job returns two pictures, not the batch of eight."""
+    from studio_vae.detect import identify
+    from studio_vae.loader import load
+
+    from studio.plugins import GenerationRequest, LoadContext
+
+    model = load(LoadContext(model=identify(DEMO), device="cpu"))
+    drawn: list[int] = []
+    request = GenerationRequest(model=str(DEMO), width=64, height=64, seed=5, batch=8)
+    result = model.run(request, lambda step, total, **_: drawn.append(step), lambda: len(drawn) >= 2)
+    assert [output.request.seed for output in result.images] == [5, 6]
