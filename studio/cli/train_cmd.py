@@ -69,11 +69,11 @@ def _recipes_epilog() -> str:
 
 
 def recipe_parser(recipe: str, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser,
-                  registry: Any = None, model: str | None = None) -> argparse.ArgumentParser:
+                  registry: Any = None, model: str | None = None, entry: Any = None) -> argparse.ArgumentParser:
     """The parser of ``studio train RECIPE``: its flags come from the recipe's plugin. With ``model``
-    (what ``--model`` names), flag defaults the plugin recommends for that model apply
-    (``recipe_defaults(recipe, entry)`` beside ``add_arguments``, optional), so the request holds
-    the values the run will use."""
+    (what ``--model`` names) or its library ``entry``, flag defaults the plugin recommends for that
+    model apply (``recipe_defaults(recipe, entry)`` beside ``add_arguments``, optional), so the
+    request holds the values the run will use."""
     registry = registry or _registry()
     try:
         record = registry.for_recipe(recipe)
@@ -83,13 +83,13 @@ def recipe_parser(recipe: str, parser_class: type[argparse.ArgumentParser] = arg
     parser = parser_class(prog=f"studio train {recipe}",
                           description=f"The '{recipe}' recipe of {record.manifest.name}, run as a job.")
     add_arguments(recipe, parser)
-    if model:
+    if model or entry is not None:
         try:
             suggest = registry.load_attribute(record, "trainer", "recipe_defaults")
         except PluginError:
             suggest = None  # the plugin recommends nothing per model
         if suggest is not None:
-            parser.set_defaults(**suggest(recipe, _model_entry(model, registry)))
+            parser.set_defaults(**suggest(recipe, entry if entry is not None else _model_entry(model, registry)))
     return parser
 
 

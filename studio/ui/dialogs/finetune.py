@@ -60,12 +60,17 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(message)
 
 
-def recipe_defaults(registry: Any) -> dict[str, Any]:
-    """The recipe's flag defaults, as its plugin declares them."""
+def recipe_defaults(registry: Any, entry: ModelEntry | None = None) -> dict[str, Any]:
+    """The recipe's flag defaults, as its plugin declares them, with what it recommends for ``entry``
+    (the demo's studio-defaults.json, say), as ``studio train lora --model`` applies them."""
     from studio.cli.train_cmd import recipe_parser
 
-    parser = recipe_parser(RECIPE, _Parser, registry)
+    parser = recipe_parser(RECIPE, _Parser, registry, entry=entry)
     return vars(parser.parse_args(["--model", "-", "--data", ".", "--out", "x.safetensors"]))
+
+
+# Fields a model may recommend a value for: the recipe's flag name and the dialog's widget attribute.
+RECOMMENDED_FIELDS = {"steps": "steps", "rank": "rank", "lr": "lr_edit", "batch_size": "batch"}
 
 
 def log_interval(steps: int) -> int:
@@ -218,9 +223,12 @@ class FineTuneDialog(QDialog):
         self.model_box = QComboBox()
         self.model_box.setEditable(True)
         self.model_box.setToolTip("The base model: a library model, or a path to a diffusers folder or checkpoint")
+        self._entries: dict[str, ModelEntry] = {}
         for entry in models:
             if entry.kind in kinds:
                 self.model_box.addItem(entry.name, entry.name if entry.source == "demo" else entry.path)
+                self._entries.setdefault(entry.name, entry)
+                self._entries.setdefault(str(entry.path), entry)
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("folder of images, each with a caption .txt beside it")
         self.data_edit.editingFinished.connect(self.rescan)
@@ -308,7 +316,36 @@ class FineTuneDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.resize(940, 640)
+        self._shown_defaults = {key: self._field_value(key) for key in RECOMMENDED_FIELDS}
+        self._model_changed()
+        self.model_box.currentTextChanged.connect(self._model_changed)
         self._describe_run()
+
+    # -- the model's recommended settings ------------------------------------------------------------
+    def chosen_entry(self) -> ModelEntry | None:
+        """The library model the model box names (by its name or path), or None for another path."""
+        return self._entries.get(self.model_box.currentText().strip())
+
+    def _field_value(self, key: str) -> str:
+        widget = getattr(self, RECOMMENDED_FIELDS[key])
+        return widget.text().strip() if isinstance(widget, QLineEdit) else str(widget.value())
+
+    def _model_changed(self) -> None:
+        """Fill in what the chosen model recommends (steps, rank, learning rate, batch), as the CLI
+        does for ``--model``; a value the user changed stays."""
+        try:
+            recommended = recipe_defaults(self.registry, self.chosen_entry())
+        except StudioError:
+            return
+        for key, attribute in RECOMMENDED_FIELDS.items():
+            if key not in recommended or self._field_value(key) != self._shown_defaults.get(key):
+                continue
+            widget = getattr(self, attribute)
+            if isinstance(widget, QLineEdit):
+                widget.setText(f"{float(recommended[key]):g}")
+            else:
+                widget.setValue(int(recommended[key]))
+            self._shown_defaults[key] = self._field_value(key)
 
     @staticmethod
     def _spin(low: int, high: int, value: int) -> QSpinBox:
@@ -404,8 +441,6 @@ class FineTuneDialog(QDialog):
         if scan.uncaptioned == len(scan.items) and not self.instance_prompt.text().strip():
             return ("None of the images has a caption: write captions in the list (double-click), "
                     "or give an instance prompt.")
-        if self.batch.value() > len(scan.items):
-            return f"The batch ({self.batch.value()}) is larger than the data set ({len(scan.items)} images)."
         out = self._out_path()
         if out is None:
             return "Choose the LoRA file to write (.safetensors)."
