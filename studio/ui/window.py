@@ -84,6 +84,7 @@ HISTORY_ROWS = 200
 POLL_MS = 1000  # how often the queue dock looks for jobs other processes run
 POLL_OVERLAP_S = 0.25  # each look reaches a little before the last one (rows written meanwhile)
 TRAINING_DOCK_HEIGHT = 330
+TRAINING_DOCK_SHARE = 0.45  # of the window's height (and at least of the width the queue shares)
 DOCKS = ("prompt", "gallery", "queue", "editor", "provenance", "training", "log")
 MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".onnx")
 IMAGE_SOURCES = 20  # files the canvas image may have come from (their metadata is kept on save)
@@ -556,11 +557,22 @@ class MainWindow(QMainWindow):
                 and job.request.run_dir and os.path.normpath(job.request.run_dir) == wanted]
 
     def show_training_monitor(self) -> None:
+        """The monitor in front, with room for its figures, curves and samples: at least
+        TRAINING_DOCK_HEIGHT (or 45 % of the window) high, and most of the width the queue shares."""
         dock = self.docks["training"]
         dock.show()
         dock.raise_()
-        if not dock.isFloating() and dock.height() < TRAINING_DOCK_HEIGHT:  # room for curves and figures
-            self.resizeDocks([dock], [TRAINING_DOCK_HEIGHT], Qt.Orientation.Vertical)
+        if dock.isFloating():
+            return
+        height = max(TRAINING_DOCK_HEIGHT, round(self.height() * TRAINING_DOCK_SHARE))
+        if dock.height() < height:
+            self.resizeDocks([dock], [height], Qt.Orientation.Vertical)
+        queue = self.docks["queue"]
+        beside = (queue.isVisible() and not queue.isFloating()
+                  and self.dockWidgetArea(queue) == self.dockWidgetArea(dock) and abs(queue.y() - dock.y()) < 8)
+        total = queue.width() + dock.width()
+        if beside and dock.width() < total * TRAINING_DOCK_SHARE:
+            self.resizeDocks([queue, dock], [round(total * 0.4), round(total * 0.6)], Qt.Orientation.Horizontal)
 
     def open_fine_tune(self) -> FineTuneDialog | None:
         """The dialog that starts a LoRA run; the monitor follows the run it starts."""

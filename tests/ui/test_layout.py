@@ -99,3 +99,33 @@ def test_docks_are_not_left_squeezed_after_the_window_was_small(make_window, qtb
     QApplication.processEvents()
     assert not any(dock.isHidden() for dock in window.docks.values())
     _check_prompt_dock(window)
+
+
+def _finished_run(folder) -> str:
+    """A run folder as the training engine leaves it: its config and 40 logged steps."""
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"max_steps": 400, "recipe": "lora"}))
+    lines = [json.dumps({"event": "step", "step": s, "total": 400, "loss": 0.05 / (1 + s / 100), "lr": 1e-3,
+                         "it_s": 3.0, "eta_s": (400 - s) / 3, "epoch": s / 3, "rss_mb": 700.0})
+             for s in range(10, 410, 10)]
+    (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return str(folder)
+
+
+def test_the_training_monitor_shows_every_figure_without_scrolling(make_window, qtbot, tmp_path) -> None:
+    """Shown for a run in a 1440×900 window, the monitor's figures (step to memory, ETA among them),
+    its buttons and a readable loss plot are all in view: nothing to scroll to while training."""
+    window = make_window()
+    _resized(window, qtbot, 1440, 900)
+    monitor = window.training_monitor
+    window.training_model.open_run(_finished_run(tmp_path / "runs" / "lora-stars"))
+    window.show_training_monitor()
+    qtbot.waitUntil(lambda: monitor.stack.currentWidget() is monitor.content
+                    and monitor.step_label.text() == "400 / 400", timeout=5_000)
+    qtbot.wait(50)
+    for label in (monitor.state_label, monitor.step_label, monitor.eta_label, monitor.memory_label,
+                  monitor.pause_button, monitor.resume_run_button, monitor.use_button):
+        assert _fully_shown(label), (label.objectName() or label.text(), label.visibleRegion().boundingRect())
+    assert monitor.loss_plot is not None and monitor.loss_plot.height() >= 150

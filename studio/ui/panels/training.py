@@ -153,6 +153,7 @@ class TrainingMonitor(QWidget):
         font = self.state_label.font()
         font.setBold(True)
         self.state_label.setFont(font)
+        self.state_label.setWordWrap(True)  # "lora-my-product-shots: interrupted" in a narrow column
         self.step_label = QLabel("—")
         self.epoch_label = QLabel("—")
         self.loss_label = QLabel("—")
@@ -210,7 +211,9 @@ class TrainingMonitor(QWidget):
         info_split.addWidget(info_scroll)
         info_split.addWidget(self.log_view)
         info_split.setChildrenCollapsible(False)
-        info_split.setSizes([150, 60])
+        info_split.setStretchFactor(0, 0)  # the figures keep their height; the log takes what is left
+        info_split.setStretchFactor(1, 1)
+        info_split.setSizes([info.sizeHint().height(), 60])
         left = QWidget()  # the buttons stay in sight however short the dock is
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
