@@ -21,6 +21,7 @@ from studio.core.paths import existing_file, home_path
 from studio.core.requests import GenerationRequest, Request, TrainRequest
 from studio.core.results import JobResult
 from studio.core.settings import Settings
+from studio.core.weights_loading import loading_weights
 from studio.jobs import JobListener, JobQueue, JobRunner
 from studio.library_setup import library_for
 from studio.outputs import open_gallery, recover_outputs, write_images
@@ -318,7 +319,7 @@ class StudioSession:
             model=entry, device=device, backend=backend, cache_dir=home_path("cache"), options=options
         )
         try:
-            with record.blamed_for(f"Loading {entry.name}"):
+            with record.blamed_for(f"Loading {entry.name}"), loading_weights():
                 return loader(context)
         except Exception as exc:
             if isinstance(exc, PluginError) or type(exc).__module__.startswith("studio"):

@@ -26,6 +26,7 @@ from studio.core.requests import (
 from studio.core.results import Artifact, ImageOutput, JobResult
 from studio.core.safetensors_header import read_header, tensor_names
 from studio.core.storage import atomic_write_bytes, atomic_write_text, read_json_dict, replaced_folder
+from studio.core.weights_loading import loading_weights
 from studio.plugins.api import API_VERSION, Cancelled, Identify, LoadContext, LoadedModel, Report, Trainer
 from studio.plugins.manifest import CAPABILITIES, Manifest, parse_manifest
 from studio.plugins.registry import PluginRecord, PluginRegistry
@@ -74,6 +75,7 @@ __all__ = [
     "file_key",
     "files_signature",
     "folder_size",
+    "loading_weights",
     "model_hash",
     "parse_manifest",
     "read_header",

@@ -52,6 +52,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from studio.core.errors import JobCancelled
 from studio.core.storage import atomic_write_text, kill_point
+from studio.core.weights_loading import loading_weights
 from studio.training.errors import CheckpointError, DatasetError, TrainingError, UnreadableCheckpoint
 
 log = logging.getLogger("studio.training")
@@ -417,7 +418,8 @@ class Trainer:
             self._remove_unfinished_checkpoints()
         set_seed(cfg.seed)
 
-        models = task.build_models()
+        with loading_weights():  # no other thread's load patches torch while the modules are built
+            models = task.build_models()
         dataset = task.dataset()
         try:
             n = len(dataset)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from studio.plugins import BadInput, GenerationRequest, ModelError, file_key, files_signature
+from studio.plugins import BadInput, GenerationRequest, ModelError, file_key, files_signature, loading_weights
 from studio_diffusers.preprocess import preprocess
 
 #: base txt2img pipeline class -> its ControlNet (txt2img, img2img) pipeline classes.
@@ -196,7 +196,8 @@ def load_adapter(path: str, dtype: torch.dtype):
     from diffusers import T2IAdapter
 
     try:
-        return T2IAdapter.from_pretrained(path, dtype=dtype, local_files_only=True, use_safetensors=True)
+        with loading_weights():
+            return T2IAdapter.from_pretrained(path, dtype=dtype, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"'{Path(path).name}' could not be loaded as a T2I-Adapter: {first[:300]}") from None
@@ -242,10 +243,11 @@ def load_controlnet(path: str, unet, dtype: torch.dtype):
                          "Use a .safetensors version of it.")
     try:
         if file.is_dir():
-            return ControlNetModel.from_pretrained(file, dtype=dtype, local_files_only=True, use_safetensors=True)
+            with loading_weights():
+                return ControlNetModel.from_pretrained(file, dtype=dtype, local_files_only=True, use_safetensors=True)
         if file.suffix.lower() != ".safetensors":
             raise BadInput(f"The ControlNet '{name}' is neither a diffusers folder nor a .safetensors file.")
-        with tempfile.TemporaryDirectory(prefix="studio-controlnet-") as folder:
+        with tempfile.TemporaryDirectory(prefix="studio-controlnet-") as folder, loading_weights():
             config = dict(ControlNetModel.from_unet(unet, load_weights_from_unet=False).config)
             config.update(_conditioning_channels(file))
             ControlNetModel.from_config(config).save_config(folder)

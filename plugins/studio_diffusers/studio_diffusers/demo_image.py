@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import Artifact, JobCancelled, JobResult
+from studio.plugins import Artifact, JobCancelled, JobResult, loading_weights
 from studio.plugins.training import (
     TrainConfig,
     Trainer,
@@ -406,7 +406,8 @@ def load_vae(work: Path):
 
     for name in ("vae_refined", "vae_final"):
         if (work / name / "config.json").is_file():
-            return AutoencoderKL.from_pretrained(work / name).eval()
+            with loading_weights():
+                return AutoencoderKL.from_pretrained(work / name).eval()
     return None
 
 
@@ -462,7 +463,8 @@ def export_checkpoint(work: Path, vae, out: Path, checkpoint: Path | None = None
         raise CheckpointError(f"No checkpoint in {work / 'unet'} to export.",
                               "Train first: studio train demo-image --run-dir " + str(work))
     task = DiffusionTask(vae, downsample_padding=downsample_padding, unet_channels=unet_channels)
-    models = task.build_models()
+    with loading_weights():
+        models = task.build_models()
     for i, model in enumerate(models.values()):  # accelerate names them model, model_1, …
         model.load_state_dict(load_file(str(checkpoint / f"model{'' if i == 0 else f'_{i}'}.safetensors")))
     return save_pipeline(task, models, out, work)
@@ -500,7 +502,8 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
     report(0, 1, notice=f"torch threads: {torch.get_num_threads()}")
     data: dict[str, Any] = {"recipe": "demo-image", "run_dir": str(work)}
     if (vae_dir / "config.json").is_file() and resume:
-        vae = AutoencoderKL.from_pretrained(vae_dir).eval()
+        with loading_weights():
+            vae = AutoencoderKL.from_pretrained(vae_dir).eval()
         report(0, 1, notice=f"[vae] using the trained VAE in {vae_dir}")
     else:
         vae, res = train_vae(work, args.vae_steps, args.seed, resume=resume, lr=args.vae_lr,
@@ -518,7 +521,8 @@ def _run(args: argparse.Namespace, report, cancelled, AutoencoderKL) -> JobResul
             if res.status != "done":
                 raise _stopped("decoder", res)
             refined.save_pretrained(work / "vae_refined", safe_serialization=True)
-            vae = AutoencoderKL.from_pretrained(work / "vae_refined").eval()
+            with loading_weights():
+                vae = AutoencoderKL.from_pretrained(work / "vae_refined").eval()
         if stage == "decoder":
             refined_dir = work / "vae_refined"
             return JobResult(artifacts=(Artifact(str(refined_dir), "model", {"stage": "decoder"}),),

@@ -30,6 +30,7 @@ from studio.plugins import (
     ModelEntry,
     ModelError,
     OutOfMemory,
+    loading_weights,
 )
 from studio.plugins.devices import cpu_generator, default_dtype, resolve_device
 from studio_diffusers.hires import apply_hires, plan_hires
@@ -74,6 +75,11 @@ def load_pipeline(entry: ModelEntry, dtype: torch.dtype, options: dict[str, Any]
     """The Stable Diffusion pipeline of a diffusers folder or a single-file checkpoint (a pickle one
     only when the user allowed that very file), checked complete. Generation and training load
     the user's model through here."""
+    with loading_weights():  # no other thread builds modules meanwhile (the loaders patch torch)
+        return _load_pipeline(entry, dtype, options)
+
+
+def _load_pipeline(entry: ModelEntry, dtype: torch.dtype, options: dict[str, Any]) -> DiffusionPipeline:
     diffusers_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()
     if entry.kind in ("pickle-checkpoint", "sd-checkpoint"):

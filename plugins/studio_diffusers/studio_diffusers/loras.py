@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studio.plugins import LoraRef, ModelError, file_key
+from studio.plugins import LoraRef, ModelError, file_key, loading_weights
 
 
 class LoraStack:
@@ -37,7 +37,8 @@ class LoraStack:
             raise ModelError(f"The LoRA '{Path(path).name}' is not a .safetensors file.",
                              "Pickle files can run code when loaded; convert it to safetensors first.")
         try:
-            self.pipe.load_lora_weights(path, adapter_name=name)
+            with loading_weights():  # peft builds the adapter layers
+                self.pipe.load_lora_weights(path, adapter_name=name)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, RuntimeError) as exc:
             self.pipe.unload_lora_weights()
             self.loaded.clear()

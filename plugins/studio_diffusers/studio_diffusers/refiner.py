@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from studio.plugins import BadInput, GenerationRequest, ModelError, files_signature
+from studio.plugins import BadInput, GenerationRequest, ModelError, files_signature, loading_weights
 from studio_diffusers.schedulers import make_scheduler
 
 #: What the refiner takes from the base's call (the rest, such as the size, it reads from the latents).
@@ -49,8 +49,9 @@ class Refiners:
         from diffusers import StableDiffusionXLImg2ImgPipeline
 
         try:
-            pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(
-                folder, dtype=self.base.unet.dtype, local_files_only=True, use_safetensors=True)
+            with loading_weights():
+                pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(
+                    folder, dtype=self.base.unet.dtype, local_files_only=True, use_safetensors=True)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"'{folder.name}' could not be loaded as an SDXL refiner: {first[:300]}") from None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.plugins import JobResult, LoadContext, ModelEntry, ModelError, TextRequest
+from studio.plugins import JobResult, LoadContext, ModelEntry, ModelError, TextRequest, loading_weights
 from studio.plugins.onnx import (
     ExportCache,
     ModelExports,
@@ -143,8 +143,9 @@ class OnnxCausalLM(CausalLM):
 
         _check_memory(Path(self.entry.path))
         try:
-            return AutoModelForCausalLM.from_pretrained(self.entry.path, dtype=torch.float32, local_files_only=True,
-                                                        use_safetensors=None)
+            with loading_weights():
+                return AutoModelForCausalLM.from_pretrained(self.entry.path, dtype=torch.float32,
+                                                            local_files_only=True, use_safetensors=None)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"'{self.name}' could not be loaded as a language model: {exc}") from None
 
