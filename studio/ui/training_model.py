@@ -218,7 +218,9 @@ class TrainingViewModel(QObject):
         self.stats_changed.emit()
 
     def _on_progress(self, step: int, total: int, message: str) -> None:
-        self.data.step, self.data.total = step, total or self.data.total
+        if step or not self.data.step:  # a resumed run's "Loading…" (step 0) leaves its step as it is
+            self.data.step = step
+        self.data.total = total or self.data.total
         self.stats_changed.emit()
 
     def _on_preview(self, image: QImage) -> None:
