@@ -19,7 +19,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QWidget
 
 from studio.core.library import ModelEntry, ModelLibrary
-from studio.core.requests import GenerationRequest, Request
+from studio.core.requests import GenerationRequest, Request, TrainRequest
 from studio.jobs.queue import Job, JobState
 from studio.ui.canvas_model import CanvasViewModel
 from studio.ui.tasks import run_in_background
@@ -42,6 +42,8 @@ def summarize(request: Request) -> str:
 
 
 def _summary(request: Request) -> str:
+    if isinstance(request, TrainRequest) and request.recipe:
+        return _training_summary(request)
     for name in ("prompt", "recipe"):
         text = str(getattr(request, name, "") or "").strip()
         if text:
@@ -58,6 +60,18 @@ def _summary(request: Request) -> str:
         against = f"“{prompts[0]}”" if len(prompts) == 1 and prompts[0] else f"{len(prompts)} prompts"
         return f"{_pictures(names)} against {against}"
     return _pictures(names) if images else request.kind
+
+
+def _training_summary(request: TrainRequest) -> str:
+    """``lora on demo from stars → stars.safetensors``: the recipe, the model, the data, what it writes."""
+    parts = [request.recipe]
+    if request.model:
+        parts.append(f"on {Path(request.model).name}")
+    if request.data:
+        parts.append(f"from {Path(request.data).name}")
+    if out := str(request.options.get("out") or ""):
+        parts.append(f"→ {Path(out).name}")
+    return " ".join(parts)
 
 
 def _pictures(names: list[str]) -> str:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
-from studio.core.requests import GenerationRequest, TextRequest
+from studio.core.requests import GenerationRequest, TextRequest, TrainRequest
 from studio.jobs.queue import Job, JobState
 from studio.ui.panels.queue import QueuePanel
 from studio.ui.viewmodels import QueueModel
@@ -128,19 +128,22 @@ def test_the_summary_says_what_a_job_without_a_prompt_works_on(qtbot) -> None:
     from studio.core.requests import ExportRequest, InterpolateRequest, ScoreRequest
 
     model = QueueModel()
-    cases = {
-        InterpolateRequest(model="demo-vae", images=("/p/red.png", "/p/blue.png"), frames=8):
-            "8 frames: red.png → blue.png",
-        ScoreRequest(model="demo-clip", images=("/g/a.png", "/g/b.png"), prompts=("a red star",)):
-            "a.png, b.png against “a red star”",
-        ScoreRequest(model="demo-clip", images=tuple(f"/g/{i}.png" for i in range(5)), prompts=("x", "y")):
-            "5 pictures against 2 prompts",
-        ScoreRequest(model="demo-clip", images=("/g/a.png",), prompts=("a " + "very " * 30 + "long prompt",)):
-            ("a.png against “a " + "very " * 30)[:79] + "…",  # 80 characters at most
-        ExportRequest(images=("/g/a.png",), out_dir="/tmp/out"): "a.png",
-        GenerationRequest(model="/models/demo-vae", seed=12): "demo-vae, seed 12",  # no prompt: a VAE's
-        GenerationRequest(model="demo-gan"): "demo-gan, a random seed",
-    }
-    for job_id, (request, summary) in enumerate(cases.items(), start=1):
+    cases = [  # (request, what the Summary column says)
+        (InterpolateRequest(model="demo-vae", images=("/p/red.png", "/p/blue.png"), frames=8),
+            "8 frames: red.png → blue.png"),
+        (ScoreRequest(model="demo-clip", images=("/g/a.png", "/g/b.png"), prompts=("a red star",)),
+            "a.png, b.png against “a red star”"),
+        (ScoreRequest(model="demo-clip", images=tuple(f"/g/{i}.png" for i in range(5)), prompts=("x", "y")),
+            "5 pictures against 2 prompts"),
+        (ScoreRequest(model="demo-clip", images=("/g/a.png",), prompts=("a " + "very " * 30 + "long prompt",)),
+            ("a.png against “a " + "very " * 30)[:79] + "…"),  # 80 characters at most
+        (ExportRequest(images=("/g/a.png",), out_dir="/tmp/out"), "a.png"),
+        (GenerationRequest(model="/models/demo-vae", seed=12), "demo-vae, seed 12"),  # no prompt: a VAE's
+        (GenerationRequest(model="demo-gan"), "demo-gan, a random seed"),
+        (TrainRequest(recipe="lora", model="demo", data="/work/stars", options={"out": "/l/stars.safetensors"}),
+            "lora on demo from stars → stars.safetensors"),  # a training says what it learns from and writes
+        (TrainRequest(recipe="demo-image", options={}), "demo-image"),
+    ]
+    for job_id, (request, summary) in enumerate(cases, start=1):
         model.upsert(Job(job_id, request, JobState.QUEUED, created_at=0.0))
         assert model.item(model.rowCount() - 1, 2).text() == summary
