@@ -322,9 +322,13 @@ class TrainingViewModel(QObject):
     def refresh_runs(self) -> None:
         """List the run folders with their status (a live job's state first)."""
         runs = []
+        followed = Path(self.run_dir) if self.job is not None and self.run_dir else None
         for folder in run_folders(self.runs_root()):
-            jobs = self.jobs_for_run(str(folder))
-            state = jobs[-1].state.value if jobs else ""
+            if followed is not None and folder == followed:  # the job followed here is the newest word on it
+                state = self.job.state.value  # type: ignore[union-attr]
+            else:
+                jobs = self.jobs_for_run(str(folder))
+                state = jobs[-1].state.value if jobs else ""
             runs.append(run_info(folder, state))
         if self.run_dir and not any(r.run_dir == self.run_dir for r in runs):  # queued, no file yet
             state = self.job.state.value if self.job is not None else ""

@@ -219,12 +219,13 @@ def test_a_finished_run_reattaches_overlays_and_a_cancelled_one_resumes(
     qtbot.waitUntil(lambda: not model.loading and monitor.resume_run_button.isEnabled())
     stopped_at = model.data.steps[-1]
     checkpoint = max(int(p.name.split("-")[1]) for p in (Path(second.request.run_dir) / "checkpoints").glob("step-*"))
-    shown: list[str] = []  # the step figure whenever it changes, from the click on
-    model.stats_changed.connect(lambda: shown.append(monitor.step_label.text()))
+    shown: list[str] = []  # the step figure whenever it changes once the run folder is read, from the click on
+    model.stats_changed.connect(lambda: None if model.loading else shown.append(monitor.step_label.text()))
     _click(qtbot, monitor.resume_run_button)
     qtbot.waitUntil(lambda: "Resumed from the checkpoint" in monitor.log_view.toPlainText(), timeout=WAIT_MS)
     # while the run loads its model it stays at its step (it never reads "0 / 200")
     assert shown and all(int(text.split(" / ")[0]) >= checkpoint for text in shown if " / " in text), shown
+    assert "running" in monitor.runs_box.currentText()  # the run list says what the followed job does
     qtbot.waitUntil(lambda: model.data.steps and model.data.steps[-1] > stopped_at, timeout=WAIT_MS)
     _click(qtbot, monitor.cancel_button)
     assert _finish(window, qtbot, second.id).state is JobState.CANCELLED
