@@ -135,8 +135,9 @@ class TrainingTask:
     def collate(self, items: list[Any]) -> Any:
         return torch.utils.data.default_collate(items)
 
-    def parameters(self, models: dict[str, torch.nn.Module]) -> list[torch.nn.Parameter]:
-        """The parameters to optimise (default: all that require grad)."""
+    def parameters(self, models: dict[str, torch.nn.Module]) -> list[Any]:
+        """The parameters to optimise (default: all that require grad), or optimiser parameter groups
+        (dicts with ``params``; a group's ``lr_scale`` multiplies the run's learning rate for it)."""
         return [p for m in models.values() for p in m.parameters() if p.requires_grad]
 
     def loss(self, models: dict[str, torch.nn.Module], batch: Any, step: int) -> torch.Tensor:
@@ -436,6 +437,9 @@ class Trainer:
         params = task.parameters(models)
         opt = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas),
                                 weight_decay=cfg.weight_decay)
+        for group in opt.param_groups:  # before the schedule reads each group's starting rate
+            group["lr"] = cfg.lr * float(group.get("lr_scale", 1.0))
+        clipped = [p for group in opt.param_groups for p in group["params"]]  # every group's, one norm
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
         names = list(models)
         if task.checkpoint_trainable_only:
@@ -505,7 +509,7 @@ class Trainer:
                     continue
                 micro = 0
                 if cfg.grad_clip:
-                    acc.clip_grad_norm_(params, cfg.grad_clip)
+                    acc.clip_grad_norm_(clipped, cfg.grad_clip)
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)

@@ -114,6 +114,24 @@ def test_lora_file_loads_in_bare_diffusers_and_in_a_studio_job(capsys, tiny_sd_f
     assert np.abs(a - b).max() > 10
 
 
+def test_the_text_encoder_learns_at_its_own_rate(capsys, tiny_sd_folder, stars, tmp_path, studio_home):
+    """--text-encoder-lr sets the text encoder adapters' rate apart from the UNet's (kohya's
+    text_encoder_lr): at a rate near zero they stay at their start (lora_B is zeros) while the UNet's
+    move; the header says both rates."""
+    out = tmp_path / "slow-text.safetensors"
+    rc, _stdout, err = train(capsys, tiny_sd_folder, stars, out, *FAST, "--lr", "1e-2", "--train-text-encoder",
+                             "--text-encoder-lr", "1e-12")
+    assert rc == 0, err
+    weights = tensors(out)
+    text_b = [v for k, v in weights.items() if k.startswith("text_encoder") and "lora_B" in k]
+    unet_b = [v for k, v in weights.items() if k.startswith("unet") and "lora_B" in k]
+    assert text_b and unet_b
+    assert max(float(v.abs().max()) for v in text_b) < 1e-6
+    assert max(float(v.abs().max()) for v in unet_b) > 1e-4
+    meta = header(out)
+    assert (meta["ss_unet_lr"], meta["ss_text_encoder_lr"]) == ("0.01", "1e-12")
+
+
 def test_kohya_export_draws_the_same_picture_as_the_diffusers_file(capsys, tiny_sd_folder, stars, tmp_path):
     """Two runs with the same seed (the recipe is deterministic on a CPU): one saved in each format.
     The text encoder trains too (the star captions hold words the tiny tokenizer splits)."""

@@ -90,6 +90,8 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default: the rank, a scale of 1)")
     p.add_argument("--lr", type=float, default=LORA_DEFAULTS["lr"],
                    help="learning rate (default: the model's recommendation, else %(default)s)")
+    p.add_argument("--text-encoder-lr", type=float, default=None,
+                   help="learning rate of the text encoders' adapters (default: --lr)")
     p.add_argument("--lr-schedule", choices=("constant", "cosine", "linear"), default="constant")
     p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=LORA_DEFAULTS["batch_size"],

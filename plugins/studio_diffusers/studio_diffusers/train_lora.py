@@ -50,11 +50,12 @@ class LoraTask(TrainingTask):
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
                  gradient_checkpointing: bool = False, prior: CaptionedImages | None = None,
-                 snr_gamma: float = 5.0) -> None:
+                 snr_gamma: float = 5.0, text_encoder_lr_scale: float = 1.0) -> None:
         self.pipe, self.data, self.prior = pipe, data, prior
         self.resolution, self.rank, self.alpha = resolution, rank, alpha
         self.train_text_encoder = train_text_encoder
         self.snr_gamma = snr_gamma
+        self.text_encoder_lr_scale = text_encoder_lr_scale
         self.sample_prompts, self.sample_steps, self.sample_guidance = sample_prompts, sample_steps, sample_guidance
         self.gradient_checkpointing = gradient_checkpointing
         self.sdxl = hasattr(pipe, "text_encoder_2") and pipe.text_encoder_2 is not None
@@ -83,6 +84,18 @@ class LoraTask(TrainingTask):
                                                target_modules=TEXT_TARGETS))
                 models["text_encoder" if index == 0 else "text_encoder_2"] = encoder
         return models
+
+    def parameters(self, models: dict[str, torch.nn.Module]) -> list[Any]:
+        """The UNet's adapters at the run's learning rate, the text encoders' at theirs (one group when
+        they are the same, as checkpoints of earlier runs hold)."""
+        def trainable(names: list[str]) -> list[torch.nn.Parameter]:
+            return [p for name in names for p in models[name].parameters() if p.requires_grad]
+
+        encoders = [name for name in models if name.startswith("text_encoder")]
+        if not encoders or self.text_encoder_lr_scale == 1.0:
+            return trainable(list(models))
+        return [{"params": trainable(["unet"])},
+                {"params": trainable(encoders), "lr_scale": self.text_encoder_lr_scale}]
 
     def trainable_state(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """Checkpoints keep the adapters only (the base weights never change)."""
@@ -260,6 +273,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         sample_steps=int(defaults.get("steps") or 20), sample_guidance=float(defaults.get("guidance") or 7.0),
         gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
         snr_gamma=float(options.get("snr_gamma", 5.0) or 0.0),
+        text_encoder_lr_scale=float(options.get("text_encoder_lr") or request.learning_rate) / request.learning_rate,
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
@@ -385,6 +399,8 @@ def _metadata(request: TrainRequest, model: ModelEntry, data: CaptionedImages, r
         "ss_base_model_version": {"sd1": "sd_v1", "sd2": "sd_v2", "sdxl": "sdxl_base_v1-0"}.get(variant, variant),
         "ss_num_train_images": str(len(data)), "ss_max_train_steps": str(request.steps),
         "ss_learning_rate": f"{request.learning_rate:g}", "ss_train_batch_size": str(request.batch_size),
+        "ss_unet_lr": f"{request.learning_rate:g}",
+        "ss_text_encoder_lr": f"{float(request.options.get('text_encoder_lr') or request.learning_rate):g}",
         "ss_resolution": f"({resolution}, {resolution})", "ss_seed": str(request.seed),
         "ss_training_started_at": f"{started:.0f}", "ss_training_finished_at": f"{time.time():.0f}",
         "ss_tag_frequency": json.dumps({"captions": _word_counts(c for _p, c in data.items)}),
