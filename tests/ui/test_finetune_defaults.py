@@ -60,3 +60,26 @@ def test_another_model_gets_the_generic_settings_and_edited_values_stay(qtbot, t
     dialog.model_box.setCurrentIndex(dialog.model_box.findText("demo"))
     assert dialog.steps.value() == 700
     assert float(dialog.lr_edit.text()) == DEMO_LORA["lr"] and dialog.batch.value() == DEMO_LORA["batch_size"]
+
+
+def test_what_the_dialog_does_not_show_comes_from_the_models_recommendation_too(qtbot, tmp_path: Path) -> None:
+    """A model may recommend flags the dialog has no field for (schedule, prior pictures); the run the
+    dialog queues carries them, as ``studio train lora --model`` would."""
+    from dataclasses import replace
+
+    registry = PluginRegistry.from_environment()
+    entries = library_for(Settings(model_folders=[]), registry, scan_hf_cache=False).scan()
+    demo = next(e for e in entries if e.name == "demo")
+    lora = {**demo.details["defaults"]["lora"], "lr_schedule": "cosine", "prior_images": 36}
+    tuned = replace(demo, name="demo-tuned", details={**demo.details, "defaults": {
+        **demo.details["defaults"], "lora": lora}})
+    dialog = FineTuneDialog(registry, [*entries, tuned], submit=lambda request: None)
+    qtbot.addWidget(dialog)
+    dialog.model_box.setCurrentIndex(dialog.model_box.findText("demo-tuned"))
+    dialog.set_data_folder(str(write_star_folder(tmp_path / "stars", 4)))
+    dialog.out_edit.setText(str(tmp_path / "stars.safetensors"))
+    qtbot.waitUntil(lambda: not dialog.scanning)
+    request = dialog.request()
+    assert request.options["lr_schedule"] == "cosine" and request.options["prior_images"] == 36
+    dialog.model_box.setEditText(str(tmp_path / "another-model"))
+    assert dialog.request().options["lr_schedule"] == "constant"  # the recipe's own default

@@ -68,13 +68,20 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
     return demo_image.run(recipe_settings(request, add_demo_image_arguments), report, cancelled)
 
 
+# What a model's studio-defaults.json may recommend for its LoRAs (flag destinations).
+RECOMMENDABLE = ("steps", "lr", "batch_size", "rank", "lr_schedule", "warmup_steps", "prior_images",
+                 "text_encoder_lr", "snr_gamma")
+
+
 def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
     """Flag defaults that suit ``model`` (its author's ``studio-defaults.json`` "lora" block: steps,
-    lr, batch_size), applied by ``studio train`` and the window before the flags are read."""
+    lr, batch_size, rank, lr_schedule, warmup_steps, prior_images, text_encoder_lr, snr_gamma), applied
+    by ``studio train`` and the window before the flags are read."""
     if recipe != "lora" or model is None:
         return {}
     recommended = (model.details.get("defaults") or {}).get("lora") or {}
-    return {k: recommended[k] for k in ("steps", "lr", "batch_size", "rank") if k in recommended}
+    return {k: recommended[k] for k in RECOMMENDABLE if k in recommended}
+
 
 
 def add_lora_arguments(p: argparse.ArgumentParser) -> None:

@@ -489,8 +489,8 @@ class FineTuneDialog(QDialog):
     def request(self) -> TrainRequest:
         from studio.cli.train_cmd import recipe_parser, request_from_flags
 
-        parser = recipe_parser(RECIPE, _Parser, self.registry)
-        request = request_from_flags(RECIPE, parser.parse_args(self.flags()))
+        parser = recipe_parser(RECIPE, _Parser, self.registry, entry=self.chosen_entry())  # what the dialog
+        request = request_from_flags(RECIPE, parser.parse_args(self.flags()))  # does not show: the model's
         options = {**request.options, "log_every": log_interval(request.steps)}
         return request.replace(options=options)  # type: ignore[return-value]
 
