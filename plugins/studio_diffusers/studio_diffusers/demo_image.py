@@ -52,7 +52,8 @@ TEXT_DIM = 128
 #: guidance: 2.0 judged best (4.0 tints white backgrounds and loses colour accuracy).
 GENERATION_DEFAULTS = {"steps": 20, "guidance": 2.0, "scheduler": "DPM++ 2M",
                        # LoRA fine-tuning of this small model: what taught it "star" (issue #17's figures)
-                       "lora": {"steps": 2500, "lr": 1e-3, "batch_size": 8}}
+                       "lora": {"steps": 2500, "lr": 1e-3, "batch_size": 8, "lr_schedule": "cosine",
+                                "prior_images": 48}}
 SAMPLE_CAPTIONS = [
     "a large red circle on the left on a white background",
     "a small blue square on the right on a black background",

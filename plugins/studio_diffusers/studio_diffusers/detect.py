@@ -53,7 +53,7 @@ def _identify_folder(path: Path) -> ModelEntry | None:
     recommended = read_json_dict(path / "studio-defaults.json")
     defaults.update({k: recommended[k] for k in RECOMMENDED_KEYS if k in recommended})
     if isinstance(recommended.get("lora"), dict):  # the author's fine-tuning recommendation (steps, lr …)
-        defaults["lora"] = {k: v for k, v in recommended["lora"].items() if isinstance(v, int | float)}
+        defaults["lora"] = {k: v for k, v in recommended["lora"].items() if isinstance(v, int | float | str)}
     if defaults:
         details["defaults"] = defaults
     return ModelEntry(path.name, str(path), "diffusers", size_bytes=folder_size(path), details=details)
