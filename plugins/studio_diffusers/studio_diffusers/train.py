@@ -83,7 +83,6 @@ def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
     return {k: recommended[k] for k in RECOMMENDABLE if k in recommended}
 
 
-
 def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``studio train lora``: the defaults teach a concept from 10–50 captioned images."""
     p.add_argument("--model", required=True,

@@ -273,7 +273,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         sample_steps=int(defaults.get("steps") or 20), sample_guidance=float(defaults.get("guidance") or 7.0),
         gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
         snr_gamma=float(options.get("snr_gamma", 5.0) or 0.0),
-        text_encoder_lr_scale=float(options.get("text_encoder_lr") or request.learning_rate) / request.learning_rate,
+        text_encoder_lr_scale=_text_encoder_lr(request) / request.learning_rate,
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
@@ -306,6 +306,11 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
                                            "format": fmt, "images": len(data), "skipped": data.skipped,
                                            "final_loss": curve[-1]["loss"] if curve else None,
                                            "seconds": round(time.time() - started, 1)})
+
+
+def _text_encoder_lr(request: TrainRequest) -> float:
+    """The text encoders' learning rate: ``--text-encoder-lr``, else the run's."""
+    return float(request.options.get("text_encoder_lr") or request.learning_rate)
 
 
 def prior_prompts_for(captions: list[str], new: list[str], tokenizer=None, seed: int = 0) -> list[str]:
@@ -400,7 +405,7 @@ def _metadata(request: TrainRequest, model: ModelEntry, data: CaptionedImages, r
         "ss_num_train_images": str(len(data)), "ss_max_train_steps": str(request.steps),
         "ss_learning_rate": f"{request.learning_rate:g}", "ss_train_batch_size": str(request.batch_size),
         "ss_unet_lr": f"{request.learning_rate:g}",
-        "ss_text_encoder_lr": f"{float(request.options.get('text_encoder_lr') or request.learning_rate):g}",
+        "ss_text_encoder_lr": f"{_text_encoder_lr(request):g}",
         "ss_resolution": f"({resolution}, {resolution})", "ss_seed": str(request.seed),
         "ss_training_started_at": f"{started:.0f}", "ss_training_finished_at": f"{time.time():.0f}",
         "ss_tag_frequency": json.dumps({"captions": _word_counts(c for _p, c in data.items)}),
