@@ -39,8 +39,11 @@ def run_in_background(
 ) -> None:
     """Call ``work()`` off the GUI thread, then ``on_done(result)`` (or ``on_error``) on it.
 
-    With an ``owner``, nothing is delivered once the owner is gone (a closed panel, a deleted tab).
+    With an ``owner``, nothing is delivered once the owner is gone (a closed panel, a deleted tab). When
+    ``on_done`` is a QObject's method, that object is the owner unless another is given.
     """
+    if owner is None and isinstance(getattr(on_done, "__self__", None), QObject):
+        owner = on_done.__self__
     carrier = _Carrier()
     _pending.add(carrier)
 

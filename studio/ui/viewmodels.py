@@ -365,7 +365,7 @@ class LibraryViewModel(QObject):
             self._again = True
             return
         self.scanning = True
-        run_in_background(self.library.scan, self._scanned, self._failed)
+        run_in_background(self.library.scan, self._scanned, self._failed, owner=self)
 
     def _scanned(self, entries: list[ModelEntry]) -> None:
         self.scanning = False
