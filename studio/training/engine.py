@@ -183,6 +183,17 @@ class _StepSampler(Sampler[int]):
             yield perm[i % self.n]
 
 
+_FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def _adamw(params: list[Any], **options: Any) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel per step where torch has one for the parameters' device and type
+    (CPU and CUDA: on a small LoRA the per-tensor loop costs as much as a tenth of the step)."""
+    tensors = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
+    fused = bool(tensors) and all(p.dtype in _FUSED_DTYPES and p.device.type in ("cpu", "cuda") for p in tensors)
+    return torch.optim.AdamW(params, fused=fused, **options)
+
+
 def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     def f(step: int) -> float:
         if cfg.warmup_steps and step < cfg.warmup_steps:
@@ -435,8 +446,7 @@ class Trainer:
                                f"({cfg.batch_size}).", "Lower --batch-size or add more data.")
 
         params = task.parameters(models)
-        opt = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas),
-                                weight_decay=cfg.weight_decay)
+        opt = _adamw(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         for group in opt.param_groups:  # before the schedule reads each group's starting rate
             group["lr"] = cfg.lr * float(group.get("lr_scale", 1.0))
         clipped = [p for group in opt.param_groups for p in group["params"]]  # every group's, one norm

@@ -382,3 +382,41 @@ def test_an_unreadable_image_is_listed_as_skipped_and_training_proceeds(capsys, 
     assert result["images"] == 4
     assert [s.split(" (")[0] for s in result["skipped"]] == ["broken.png: not a readable image"]
     assert header(out)["ss_num_train_images"] == "4"
+
+
+# ------------------------------------------------------------------------- prior preservation
+def test_prior_pictures_are_the_base_models_own_and_balance_the_batches(capsys, tiny_sd_folder, stars, tmp_path):
+    """The prior pictures are what the base model draws for their prompts, each from its own seed (drawn
+    several per call, the same as one by one); with twice as many prior pictures as the designer's 6,
+    each of the designer's images counts twice an epoch, so a batch holds about as many of each."""
+    run_dir = tmp_path / "run"
+    flags = ["--steps", "2", "--sample-every", "0", "--seed", "1", "--run-dir", str(run_dir),
+             "--prior-prompt", "a red circle", "--prior-prompt", "a blue square", "--prior-images", "12"]
+    rc, _out, err = train(capsys, tiny_sd_folder, stars, tmp_path / "a.safetensors", *flags)
+    assert rc == 0, err
+    task = json.loads((run_dir / "config.json").read_text())["task"]
+    assert (task["images"], task["prior_images"], task["repeats"]) == (6, 12, 2)
+    pictures = sorted((run_dir / "prior").glob("prior-*.png"))
+    assert len(pictures) == 12
+    assert [(run_dir / "prior" / f"prior-{i:04d}.txt").read_text().strip() for i in (0, 1, 4, 5)] == [
+        "a red circle", "a blue square", "a red circle", "a blue square"]
+
+    from diffusers import StableDiffusionPipeline
+    from PIL import Image
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd_folder, safety_checker=None)
+    pipe.set_progress_bar_config(disable=True)
+    drawn = np.asarray(Image.open(pictures[5]).convert("RGB")).astype(int)
+    size = drawn.shape[0]  # the model's own size
+    alone = pipe("a blue square", num_inference_steps=20, guidance_scale=7.0, height=size, width=size,
+                 generator=torch.Generator().manual_seed(1 * 7919 + 5)).images[0]
+    assert np.abs(drawn - np.asarray(alone).astype(int)).max() <= 2
+    other = np.asarray(Image.open(pictures[3]).convert("RGB")).astype(int)  # same prompt, another seed
+    assert np.abs(other - drawn).max() > 10
+
+    rc, _out, err = train(capsys, tiny_sd_folder, stars, tmp_path / "b.safetensors", *flags, "--repeats", "3",
+                          "--no-resume")
+    assert rc == 0, err
+    assert json.loads((run_dir / "config.json").read_text())["task"]["repeats"] == 3
+    rc, _out, err = train(capsys, tiny_sd_folder, stars, tmp_path / "c.safetensors", *flags, "--repeats", "0")
+    assert rc == 2 and "Repeats must be at least 1" in err and len(err.strip().splitlines()) == 1, err

@@ -70,12 +70,12 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
 
 # What a model's studio-defaults.json may recommend for its LoRAs (flag destinations).
 RECOMMENDABLE = ("steps", "lr", "batch_size", "rank", "lr_schedule", "warmup_steps", "prior_images",
-                 "text_encoder_lr", "snr_gamma")
+                 "text_encoder_lr", "snr_gamma", "repeats")
 
 
 def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
     """Flag defaults that suit ``model`` (its author's ``studio-defaults.json`` "lora" block: steps,
-    lr, batch_size, rank, lr_schedule, warmup_steps, prior_images, text_encoder_lr, snr_gamma), applied
+    lr, batch_size, rank, lr_schedule, warmup_steps, prior_images, text_encoder_lr, snr_gamma, repeats), applied
     by ``studio train`` and the window before the flags are read."""
     if recipe != "lora" or model is None:
         return {}
@@ -118,6 +118,9 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                    help="how many prior pictures (default: as many as your images)")
     p.add_argument("--no-prior", dest="prior_prompts", action="store_const", const=[],
                    help="no prior preservation")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="times each of your images counts per epoch (kohya's repeats; default: as many as the "
+                        "prior pictures outnumber yours, so a batch holds about as many of each)")
     p.add_argument("--sample-prompt", dest="sample_prompts", action="append", default=[],
                    help="prompt for the sample pictures (repeat for more; default: the first caption)")
     p.add_argument("--sample-every", type=int, default=LORA_DEFAULTS["sample_every"],

@@ -39,6 +39,7 @@ UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.n
                 "conv1", "conv2"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 SAMPLE_SEED = 1234
+PRIOR_BATCH_PIXELS = 16 * 64 * 64  # prior pictures drawn per pipeline call: 16 at 64 px, one at 512 px
 
 
 class LoraTask(TrainingTask):
@@ -50,8 +51,9 @@ class LoraTask(TrainingTask):
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
                  gradient_checkpointing: bool = False, prior: CaptionedImages | None = None,
-                 snr_gamma: float = 5.0, text_encoder_lr_scale: float = 1.0) -> None:
+                 snr_gamma: float = 5.0, text_encoder_lr_scale: float = 1.0, repeats: int = 1) -> None:
         self.pipe, self.data, self.prior = pipe, data, prior
+        self.repeats = max(1, repeats)
         self.resolution, self.rank, self.alpha = resolution, rank, alpha
         self.train_text_encoder = train_text_encoder
         self.snr_gamma = snr_gamma
@@ -114,6 +116,8 @@ class LoraTask(TrainingTask):
                 latents.append(((latent - shift) * pipe.vae.config.scaling_factor).float().cpu())
         captions = [caption for _path, caption in items_and_prior]
         items = [{"latents": z, "index": i} for i, z in enumerate(latents)]
+        mine = len(self.data.items)  # the designer's images come first; each counts `repeats` times an epoch
+        items = items[:mine] * self.repeats + items[mine:]
         self._captions = captions
         if not self.train_text_encoder:  # frozen encoders: each caption is encoded once, here
             with torch.no_grad():
@@ -204,6 +208,7 @@ class LoraTask(TrainingTask):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "images": len(self.data), "prior_images": len(self.prior or ()),
+                "repeats": self.repeats,
                 "resolution": self.resolution, "rank": self.rank,
                 "alpha": self.alpha, "train_text_encoder": self.train_text_encoder,
                 "captions": [c for _p, c in self.data.items]}
@@ -240,6 +245,8 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
     alpha = float(options.get("alpha") or rank)
     if rank < 1 or alpha <= 0:
         raise BadInput(f"LoRA rank must be at least 1 and alpha positive (rank {rank}, alpha {alpha}).")
+    if options.get("repeats") is not None and int(options["repeats"]) < 1:
+        raise BadInput(f"Repeats must be at least 1 (got {options['repeats']}).")
     fmt = str(options.get("format") or "diffusers")
     if fmt not in ("diffusers", "kohya"):
         raise BadInput(f"Unknown LoRA format '{fmt}'.", "Choose diffusers or kohya.")
@@ -274,6 +281,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
         snr_gamma=float(options.get("snr_gamma", 5.0) or 0.0),
         text_encoder_lr_scale=_text_encoder_lr(request) / request.learning_rate,
+        repeats=_repeats(options, len(data), len(prior or ())),
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
@@ -306,6 +314,15 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
                                            "format": fmt, "images": len(data), "skipped": data.skipped,
                                            "final_loss": curve[-1]["loss"] if curve else None,
                                            "seconds": round(time.time() - started, 1)})
+
+
+def _repeats(options: dict[str, Any], images: int, prior: int) -> int:
+    """How many times each of the designer's images counts per epoch (kohya's "repeats"): ``--repeats``,
+    else as many times as the prior pictures outnumber them, so a batch holds about as many of the
+    designer's images as of the base model's (DreamBooth's one-to-one)."""
+    if options.get("repeats") is not None:
+        return int(options["repeats"])
+    return max(1, round(prior / images)) if images and prior else 1
 
 
 def _text_encoder_lr(request: TrainRequest) -> float:
@@ -342,21 +359,24 @@ def prior_images(pipe, prompts: list[str], count: int, folder: Path, size: int, 
     designer's images keeps what the model did before). Made once per run folder and reused on resume."""
     folder.mkdir(parents=True, exist_ok=True)
     found = CaptionedImages(folder)
-    made = 0
-    for index in range(count):
-        prompt = prompts[index % len(prompts)]
-        image_path, caption_path = folder / f"prior-{index:04d}.png", folder / f"prior-{index:04d}.txt"
-        if not (image_path.is_file() and caption_path.is_file()):
-            if made == 0:
-                report(0, total, message="Drawing the base model's own pictures (prior preservation)…")
-            generator = torch.Generator().manual_seed(seed * 7919 + index)
-            with torch.no_grad():
-                image = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance, generator=generator,
-                             height=size, width=size).images[0]
-            image.save(image_path)
-            caption_path.write_text(prompt + "\n", encoding="utf-8")
-            made += 1
+    paths = [(folder / f"prior-{i:04d}.png", folder / f"prior-{i:04d}.txt") for i in range(count)]
+    missing = [i for i, (image, caption) in enumerate(paths) if not (image.is_file() and caption.is_file())]
+    if missing:
+        report(0, total, message="Drawing the base model's own pictures (prior preservation)…")
+    batch = max(1, PRIOR_BATCH_PIXELS // (size * size))  # several at once: faster, and memory stays bounded
+    for start in range(0, len(missing), batch):
+        chunk = missing[start:start + batch]
+        chunk_prompts = [prompts[i % len(prompts)] for i in chunk]
+        generators = [torch.Generator().manual_seed(seed * 7919 + i) for i in chunk]  # each picture its seed
+        with torch.no_grad():
+            images = pipe(chunk_prompts, num_inference_steps=steps, guidance_scale=guidance, generator=generators,
+                          height=size, width=size).images
+        for i, prompt, image in zip(chunk, chunk_prompts, images, strict=True):
+            image.save(paths[i][0])
+            paths[i][1].write_text(prompt + "\n", encoding="utf-8")
+    for image_path, caption_path in paths:
         found.items.append((image_path, caption_path.read_text(encoding="utf-8").strip()))
+    made = len(missing)
     if made:
         report(0, total, notice=f"Prior preservation: {count} pictures of the base model for "
                                 f"{len(prompts)} prompt(s) without the new words.")
