@@ -420,3 +420,20 @@ def test_prior_pictures_are_the_base_models_own_and_balance_the_batches(capsys, 
     assert json.loads((run_dir / "config.json").read_text())["task"]["repeats"] == 3
     rc, _out, err = train(capsys, tiny_sd_folder, stars, tmp_path / "c.safetensors", *flags, "--repeats", "0")
     assert rc == 2 and "Repeats must be at least 1" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("layers, has, lacks", [
+    ("attention", ["to_q", "to_out"], ["ff.net", "proj_in", "conv1"]),
+    ("transformer", ["to_q", "ff.net", "proj_in"], ["conv1", "conv2"]),
+    ("all", ["to_q", "ff.net", "conv1", "conv2"], []),
+])
+def test_unet_layers_choose_which_layers_learn(layers, has, lacks, capsys, tiny_sd_folder, stars, tmp_path):
+    out = tmp_path / f"{layers}.safetensors"
+    rc, _out, err = train(capsys, tiny_sd_folder, stars, out, *FAST, "--unet-layers", layers)
+    assert rc == 0, err
+    unet_keys = [k for k in tensors(out) if k.startswith("unet")]
+    for name in has:
+        assert any(name in k for k in unet_keys), (name, layers)
+    for name in lacks:
+        assert not any(name in k for k in unet_keys), (name, layers)
+    assert picture(tiny_sd_folder, out).shape  # loads in bare diffusers (warnings are errors)

@@ -70,13 +70,12 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
 
 # What a model's studio-defaults.json may recommend for its LoRAs (flag destinations).
 RECOMMENDABLE = ("steps", "lr", "batch_size", "rank", "lr_schedule", "warmup_steps", "prior_images",
-                 "text_encoder_lr", "snr_gamma", "repeats")
+                 "text_encoder_lr", "snr_gamma", "repeats", "unet_layers")
 
 
 def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
-    """Flag defaults that suit ``model`` (its author's ``studio-defaults.json`` "lora" block: steps,
-    lr, batch_size, rank, lr_schedule, warmup_steps, prior_images, text_encoder_lr, snr_gamma, repeats), applied
-    by ``studio train`` and the window before the flags are read."""
+    """Flag defaults that suit ``model`` (its author's ``studio-defaults.json`` "lora" block: any of
+    ``RECOMMENDABLE``), applied by ``studio train`` and the window before the flags are read."""
     if recipe != "lora" or model is None:
         return {}
     recommended = (model.details.get("defaults") or {}).get("lora") or {}
@@ -128,6 +127,9 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help=f"steps between checkpoints (default: {LORA_DEFAULTS['checkpoint_every']}, or steps/5 "
                         "for shorter runs)")
+    p.add_argument("--unet-layers", choices=("attention", "transformer", "all"), default="all",
+                   help="UNet layers that learn: attention projections, whole transformer blocks, or those and "
+                        "the ResNet convolutions (default: the model's recommendation, else %(default)s)")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="fp16/bf16 on a GPU")
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower steps")
     p.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR loss weighting (0: plain MSE)")

@@ -35,8 +35,15 @@ from studio.plugins import (
 from studio.plugins.training import TrainConfig, Trainer, TrainingTask, checkpoint_interval, read_metrics
 from studio_diffusers.lora_data import CaptionedImages, scan_folder, square
 
-UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2",
-                "conv1", "conv2"]
+#: The UNet layers that get adapters, by ``--unet-layers``: the attention projections (diffusers'
+#: train_text_to_image_lora.py), the whole transformer blocks, or those and the ResNet convolutions too
+#: (kohya's LoCon): more layers learn more and cost more per step.
+UNET_LAYERS = {
+    "attention": ["to_q", "to_k", "to_v", "to_out.0"],
+    "transformer": ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"],
+    "all": ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2", "conv1", "conv2"],
+}
+UNET_TARGETS = UNET_LAYERS["all"]
 TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
 SAMPLE_SEED = 1234
 PRIOR_BATCH_PIXELS = 16 * 64 * 64  # prior pictures drawn per pipeline call: 16 at 64 px, one at 512 px
@@ -51,8 +58,10 @@ class LoraTask(TrainingTask):
     def __init__(self, pipe, data: CaptionedImages, *, resolution: int, rank: int, alpha: float,
                  train_text_encoder: bool, sample_prompts: list[str], sample_steps: int, sample_guidance: float,
                  gradient_checkpointing: bool = False, prior: CaptionedImages | None = None,
-                 snr_gamma: float = 5.0, text_encoder_lr_scale: float = 1.0, repeats: int = 1) -> None:
+                 snr_gamma: float = 5.0, text_encoder_lr_scale: float = 1.0, repeats: int = 1,
+                 unet_layers: str = "all") -> None:
         self.pipe, self.data, self.prior = pipe, data, prior
+        self.unet_layers = unet_layers
         self.repeats = max(1, repeats)
         self.resolution, self.rank, self.alpha = resolution, rank, alpha
         self.train_text_encoder = train_text_encoder
@@ -76,7 +85,7 @@ class LoraTask(TrainingTask):
         for module in (pipe.unet, pipe.vae, *self.encoders):
             module.requires_grad_(False)
         pipe.unet.add_adapter(LoraConfig(r=self.rank, lora_alpha=self.alpha, init_lora_weights="gaussian",
-                                         target_modules=UNET_TARGETS))
+                                         target_modules=UNET_LAYERS[self.unet_layers]))
         if self.gradient_checkpointing:
             pipe.unet.enable_gradient_checkpointing()
         models = {"unet": pipe.unet}
@@ -208,7 +217,7 @@ class LoraTask(TrainingTask):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "images": len(self.data), "prior_images": len(self.prior or ()),
-                "repeats": self.repeats,
+                "repeats": self.repeats, "unet_layers": self.unet_layers,
                 "resolution": self.resolution, "rank": self.rank,
                 "alpha": self.alpha, "train_text_encoder": self.train_text_encoder,
                 "captions": [c for _p, c in self.data.items]}
@@ -247,6 +256,9 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         raise BadInput(f"LoRA rank must be at least 1 and alpha positive (rank {rank}, alpha {alpha}).")
     if options.get("repeats") is not None and int(options["repeats"]) < 1:
         raise BadInput(f"Repeats must be at least 1 (got {options['repeats']}).")
+    unet_layers = str(options.get("unet_layers") or "all")
+    if unet_layers not in UNET_LAYERS:
+        raise BadInput(f"Unknown UNet layer set '{unet_layers}'.", f"Choose {', '.join(UNET_LAYERS)}.")
     fmt = str(options.get("format") or "diffusers")
     if fmt not in ("diffusers", "kohya"):
         raise BadInput(f"Unknown LoRA format '{fmt}'.", "Choose diffusers or kohya.")
@@ -281,7 +293,7 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         gradient_checkpointing=bool(options.get("gradient_checkpointing")), prior=prior,
         snr_gamma=float(options.get("snr_gamma", 5.0) or 0.0),
         text_encoder_lr_scale=_text_encoder_lr(request) / request.learning_rate,
-        repeats=_repeats(options, len(data), len(prior or ())),
+        repeats=_repeats(options, len(data), len(prior or ())), unet_layers=unet_layers,
     )
     config = TrainConfig(
         run_dir=request.run_dir, max_steps=request.steps, batch_size=min(request.batch_size, len(data)),
