@@ -1,6 +1,6 @@
 """The Fine-tune dialog fills in what the chosen model recommends, as ``studio train lora --model`` does.
 
-The demo ships a ``studio-defaults.json`` whose "lora" block (2500 steps, lr 1e-3, batch 8) is what
+The demo ships a ``studio-defaults.json`` whose "lora" block (2100 steps, lr 1e-3, batch 8) is what
 teaches it a concept; a run started from the window on the demo must get those, not the generic
 SD-sized defaults (1500 steps, lr 1e-4, batch 4), or the window's run learns nothing the CLI's would.
 """
