@@ -51,7 +51,7 @@ TEXT_DIM = 128
 #: What the studio proposes for this model (``studio-defaults.json``); bench/demo_eval.py swept the
 #: guidance: 2.0 judged best (4.0 tints white backgrounds and loses colour accuracy).
 GENERATION_DEFAULTS = {"steps": 20, "guidance": 2.0, "scheduler": "DPM++ 2M",
-                       # LoRA fine-tuning of this small model: what taught it "star" within 10 min (bench/README)
+                       # LoRA: fits 10 min on 2 cores; teaches "star" in about half the runs (bench/README)
                        "lora": {"steps": 2100, "lr": 1e-3, "batch_size": 8, "lr_schedule": "cosine",
                                 "prior_images": 48, "repeats": 1}}
 SAMPLE_CAPTIONS = [
