@@ -422,6 +422,46 @@ def test_prior_pictures_are_the_base_models_own_and_balance_the_batches(capsys, 
     assert rc == 2 and "Repeats must be at least 1" in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_default_prior_prompts_swap_the_new_word_for_each_class_word_in_turn() -> None:
+    """DreamBooth's class words: every prior prompt is a caption with the new word swapped for one of them,
+    each word about as often as the others, and a caption seen twice gets two different words."""
+    from studio_diffusers.train_lora import prior_prompts_for
+
+    captions = [f"a large {colour} zorblat on the left" for colour in ("red", "blue", "green", "yellow")]
+    prompts = prior_prompts_for(captions, ["zorblat"], None, seed=3, words=["circle", "square", "triangle"], count=12)
+    swapped = [prompt.split()[3] for prompt in prompts]
+    assert sorted(swapped) == sorted(["circle", "square", "triangle"] * 4)
+    assert [prompt.split()[2] for prompt in prompts] == ["red", "blue", "green", "yellow"] * 3
+    for i in range(4):  # the same caption on each pass: another word
+        assert len({swapped[i], swapped[i + 4], swapped[i + 8]}) == 3
+    assert all("zorblat" not in prompt for prompt in prompts)
+    # without class words: the captions without the new word, when the tokenizer offers nothing to swap in
+    assert prior_prompts_for(captions[:1], ["zorblat"]) == ["a large red on the left"]
+
+
+def test_prior_words_flag_replaces_the_models_recommendation(capsys, tiny_sd_folder, stars, tmp_path) -> None:
+    """``--prior-word`` names what takes the new words' place in the prior pictures' prompts; given on the
+    command line it replaces a model's recommended words rather than adding to them."""
+    import argparse
+
+    from studio_diffusers.train import add_lora_arguments
+
+    parser = argparse.ArgumentParser()
+    add_lora_arguments(parser)
+    parser.set_defaults(prior_words=["circle", "square"])  # what a model's studio-defaults.json recommends
+    needed = ["--model", "m", "--data", "d", "--out", "o.safetensors"]
+    assert parser.parse_args(needed).prior_words == ["circle", "square"]
+    assert parser.parse_args([*needed, "--prior-word", "cat", "--prior-word", "dog"]).prior_words == ["cat", "dog"]
+
+    run_dir = tmp_path / "run"
+    rc, _out, err = train(capsys, tiny_sd_folder, stars, tmp_path / "a.safetensors", "--steps", "1",
+                          "--sample-every", "0", "--run-dir", str(run_dir), "--prior-word", "cat",
+                          "--prior-images", "3")
+    assert rc == 0, err
+    captions = [(run_dir / "prior" / f"prior-{i:04d}.txt").read_text().strip() for i in range(3)]
+    assert all("cat" in caption.split() and "star" not in caption.split() for caption in captions), captions
+
+
 @pytest.mark.parametrize("layers, has, lacks", [
     ("attention", ["to_q", "to_out"], ["ff.net", "proj_in", "conv1"]),
     ("transformer", ["to_q", "ff.net", "proj_in"], ["conv1", "conv2"]),

@@ -38,6 +38,15 @@ def _path(text: str) -> str:
     return str(Path(text).expanduser().absolute())
 
 
+class _ListReplacingDefault(argparse.Action):
+    """``append`` whose first use replaces the default list (a model's recommended words), not extends it."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        current = getattr(namespace, self.dest, None)
+        given = [] if current is None or current is parser.get_default(self.dest) else list(current)
+        setattr(namespace, self.dest, [*given, values])
+
+
 def add_arguments(recipe: str, parser: argparse.ArgumentParser) -> None:
     """The flags of ``studio train RECIPE``; their destinations are the request's options."""
     _check(recipe)
@@ -70,7 +79,7 @@ def train(request: TrainRequest, report: Report, cancelled: Cancelled,
 
 # What a model's studio-defaults.json may recommend for its LoRAs (flag destinations).
 RECOMMENDABLE = ("steps", "lr", "batch_size", "rank", "lr_schedule", "warmup_steps", "prior_images",
-                 "text_encoder_lr", "snr_gamma", "repeats", "unet_layers")
+                 "prior_words", "text_encoder_lr", "snr_gamma", "repeats", "unet_layers")
 
 
 def recipe_defaults(recipe: str, model: ModelEntry | None) -> dict[str, Any]:
@@ -113,6 +122,10 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                    help="prompt whose base-model pictures train beside yours, so the model keeps drawing "
                         "them (repeat; default, when captions have a word new to the tokenizer: the captions "
                         "with that word swapped for words the tokenizer knows that they never use)")
+    p.add_argument("--prior-word", dest="prior_words", action=_ListReplacingDefault, default=None,
+                   help="word that takes the new word's place in the default prior prompts (DreamBooth's class "
+                        "word: for a new shape, other shapes; repeat for more; default: the model's "
+                        "recommendation, else words the tokenizer knows that the captions never use)")
     p.add_argument("--prior-images", type=int, default=None,
                    help="how many prior pictures (default: as many as your images)")
     p.add_argument("--no-prior", dest="prior_prompts", action="store_const", const=[],

@@ -276,7 +276,9 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
             report(0, request.steps, notice=f"Training the text encoder too: new words {', '.join(new[:5])}.")
     prior_prompts = options.get("prior_prompts")
     if prior_prompts is None:  # auto: what the model draws for the captions without the new words stays
-        prior_prompts = prior_prompts_for(captions, new, pipe.tokenizer, request.seed) if new else []
+        count = int(options.get("prior_images") or len(captions))
+        prior_prompts = prior_prompts_for(captions, new, pipe.tokenizer, request.seed,
+                                          list(options.get("prior_words") or ()), count) if new else []
     prior = None
     if prior_prompts:
         count = int(options.get("prior_images") or len(prior_prompts))
@@ -342,21 +344,28 @@ def _text_encoder_lr(request: TrainRequest) -> float:
     return float(request.options.get("text_encoder_lr") or request.learning_rate)
 
 
-def prior_prompts_for(captions: list[str], new: list[str], tokenizer=None, seed: int = 0) -> list[str]:
-    """What the base model should keep drawing: each caption with its new word swapped for a word the
-    tokenizer knows whole but the captions never use (the concept's neighbours: for the demo, the
-    other shapes; for an SD model, other things in the same scene), so the LoRA learns the new word,
-    not "whatever fills that place"; without such words, the captions without their new words."""
+def prior_prompts_for(captions: list[str], new: list[str], tokenizer=None, seed: int = 0,
+                      words: list[str] | None = None, count: int = 0) -> list[str]:
+    """What the base model should keep drawing: ``count`` prompts (default one per caption), each a caption
+    with its new word swapped for one of ``words`` (DreamBooth's class words: for a new shape, the other
+    shapes), taken in turn so each is drawn about as often; without ``words``, words the tokenizer knows
+    whole but the captions never use; without either, the captions without their new words."""
     import random
 
     used = {w.lower().strip(",.") for caption in captions for w in caption.split()}
-    known = sorted(w[:-4] for w in (tokenizer.get_vocab() if tokenizer is not None else ())
-                   if w.endswith("</w>") and w[:-4].isalpha() and len(w[:-4]) >= 3 and w[:-4].lower() not in used)
+    known = list(words or ()) or sorted(
+        w[:-4] for w in (tokenizer.get_vocab() if tokenizer is not None else ())
+        if w.endswith("</w>") and w[:-4].isalpha() and len(w[:-4]) >= 3 and w[:-4].lower() not in used)
     if not known:  # nothing to swap in: keep what the captions draw without the new words
         return [without(caption, new) for caption in captions]
     rng = random.Random(seed)
+    rng.shuffle(known)
     drop = {n.lower() for n in new}
-    return [" ".join(rng.choice(known) if w.lower() in drop else w for w in caption.split()) for caption in captions]
+    prompts = []
+    for i in range(count or len(captions)):  # caption i, each pass over the captions a different word
+        word = known[(i + i // len(captions)) % len(known)]
+        prompts.append(" ".join(word if w.lower() in drop else w for w in captions[i % len(captions)].split()))
+    return prompts
 
 
 def without(caption: str, words: list[str]) -> str:
