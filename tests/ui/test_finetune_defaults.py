@@ -45,7 +45,7 @@ def test_the_demo_opens_with_its_recommended_lora_settings(qtbot, tmp_path: Path
     request = dialog.request()
     assert (request.steps, request.learning_rate, request.batch_size) == (
         DEMO_LORA["steps"], DEMO_LORA["lr"], DEMO_LORA["batch_size"])
-    for flag in ("lr_schedule", "prior_images", "repeats"):  # what the dialog has no field for comes along too
+    for flag in ("lr_schedule", "prior_images", "repeats", "snr_gamma"):  # what the dialog has no field for comes along
         assert request.options[flag] == DEMO_LORA[flag]
 
 

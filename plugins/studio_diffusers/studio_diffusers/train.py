@@ -145,7 +145,8 @@ def add_lora_arguments(p: argparse.ArgumentParser) -> None:
                         "the ResNet convolutions (default: the model's recommendation, else %(default)s)")
     p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"), default="no", help="fp16/bf16 on a GPU")
     p.add_argument("--gradient-checkpointing", action="store_true", help="less memory, slower steps")
-    p.add_argument("--snr-gamma", type=float, default=5.0, help="min-SNR loss weighting (0: plain MSE)")
+    p.add_argument("--snr-gamma", type=float, default=5.0,
+                   help="min-SNR loss weighting (0: plain MSE; default: the model's recommendation, else %(default)s)")
     p.add_argument("--run-dir", type=_path, default=None,
                    help="checkpoints, samples and metrics (default: STUDIO_HOME/runs/lora-NAME)")
     p.add_argument("--resume", dest="no_resume", action="store_false", default=False,

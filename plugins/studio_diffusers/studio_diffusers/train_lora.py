@@ -217,7 +217,7 @@ class LoraTask(TrainingTask):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "images": len(self.data), "prior_images": len(self.prior or ()),
-                "repeats": self.repeats, "unet_layers": self.unet_layers,
+                "repeats": self.repeats, "unet_layers": self.unet_layers, "snr_gamma": self.snr_gamma,
                 "resolution": self.resolution, "rank": self.rank,
                 "alpha": self.alpha, "train_text_encoder": self.train_text_encoder,
                 "captions": [c for _p, c in self.data.items]}
