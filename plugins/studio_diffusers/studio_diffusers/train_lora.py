@@ -275,13 +275,13 @@ def train_lora(request: TrainRequest, report, cancelled, *, model: ModelEntry, l
         if new:
             report(0, request.steps, notice=f"Training the text encoder too: new words {', '.join(new[:5])}.")
     prior_prompts = options.get("prior_prompts")
-    if prior_prompts is None:  # auto: what the model draws for the captions without the new words stays
-        count = int(options.get("prior_images") or len(captions))
+    count = int(options.get("prior_images") or 0)  # 0: one prior picture per prompt
+    if prior_prompts is None:  # auto: what the model draws for the captions with the new words swapped stays
         prior_prompts = prior_prompts_for(captions, new, pipe.tokenizer, request.seed,
                                           list(options.get("prior_words") or ()), count) if new else []
     prior = None
     if prior_prompts:
-        count = int(options.get("prior_images") or len(prior_prompts))
+        count = count or len(prior_prompts)
         from accelerate import PartialState
 
         with PartialState().main_process_first():  # one process draws them; the others read them
