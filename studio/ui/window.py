@@ -98,6 +98,11 @@ def jobs_to_show(jobs: list[Job], recent: int = HISTORY_ROWS) -> list[Job]:
     return [j for j in jobs if j.id in keep]
 
 
+def _made_pictures(job: Job) -> bool:
+    """Whether ``job`` ended with pictures (the gallery holds them)."""
+    return job.result is not None and any(a.kind == "image" for a in job.result.artifacts)
+
+
 class MainWindow(QMainWindow):
     """The studio window; it sends intents to ``session`` and shows state from the view-models.
 
@@ -449,6 +454,7 @@ class MainWindow(QMainWindow):
             log.warning("Reading the job queue failed: %s", exc)
             return
         me = os.getpid()
+        new_pictures = False
         for job in changed:
             if job.owner_pid == me:
                 continue
@@ -457,8 +463,12 @@ class MainWindow(QMainWindow):
                 continue
             self.queue_model.upsert(job)
             self.training_model.job_seen(job)
-            if job.state.finished and shown is not None and not shown.state.finished:
-                self.notify(f"Job {job.id} {job.state.value} (run by another process).")
+            if job.state.finished and (shown is None or not shown.state.finished):
+                new_pictures = new_pictures or _made_pictures(job)
+                if shown is not None:
+                    self.notify(f"Job {job.id} {job.state.value} (run by another process).")
+        if new_pictures:  # `studio generate …` in a terminal: its pictures join this window's gallery too
+            self.gallery_model.refresh()
 
     # -- intents -------------------------------------------------------------------------
     def _require_session(self) -> StudioSession:

@@ -4,6 +4,7 @@ runs (``studio train …`` in a terminal), which the window finds by polling the
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -109,6 +110,25 @@ def test_a_job_another_process_runs_shows_up_and_is_controlled_through_the_queue
         other.close()
         other_process.kill()
         other_process.wait()
+
+
+def test_pictures_a_terminal_makes_join_the_open_windows_gallery(make_window, qtbot, tmp_path) -> None:
+    """``studio generate`` in a terminal while the window is open: its job shows in the queue and its
+    picture in the gallery, without restarting the window (found by using the app: the gallery stayed
+    at the window's own pictures)."""
+    window = make_window()
+    window.session.runner.stop()
+    assert window.gallery_model.rowCount() == 0
+    done = subprocess.run([sys.executable, "-m", "studio.cli.main", "generate", "--model", "demo", "--prompt",
+                           "a large red circle on the left on a white background", "--steps", "2", "--seed", "7",
+                           "--out", str(tmp_path / "terminal.png")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    qtbot.waitUntil(lambda: window.gallery_model.rowCount() == 1, timeout=POLL_WAIT_MS + WAIT_MS)
+    item = window.gallery_model.item(0)
+    assert item is not None and item.prompt == "a large red circle on the left on a white background"
+    assert item.seed == 7 and Path(item.path).is_file()
+    shown = window.queue_model.job_by_id(window.session.queue.jobs()[-1].id)
+    assert shown is not None and shown.state is JobState.DONE
 
 
 def test_queue_context_menu_follows_the_job_state(make_window) -> None:
