@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,16 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 pytest_plugins = ["tests.fixtures.models"]
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_between_tests() -> Iterator[None]:
+    """Once a window exists, automatic collection is off for the process (studio.ui.collection: the
+    GUI thread collects on a timer); tests that run no event loop collect what is due after each."""
+    yield
+    from studio.core.collector import collect_due
+
+    collect_due()
 
 
 @pytest.fixture(autouse=True)

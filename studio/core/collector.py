@@ -23,6 +23,28 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = True
+_manual = False  # the window collects on its own thread (studio.ui.collection): never switch it back on
+
+
+def collect_manually() -> None:
+    """Automatic collection off for good: the caller collects (``collect_due``) where it is safe."""
+    global _manual
+    with _lock:
+        _manual = True
+        gc.disable()
+
+
+def collect_due() -> None:
+    """Collect the generations whose counts passed Python's own thresholds, as automatic collection
+    would; nothing while an import runs inside :func:`collector_paused`."""
+    with _lock:
+        if _depth:
+            return
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    for generation in (2, 1, 0):  # the oldest due one (a pass collects the younger ones too)
+        if counts[generation] > thresholds[generation]:
+            gc.collect(generation)
+            return
 
 
 @contextmanager
@@ -41,5 +63,5 @@ def collector_paused() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 gc.freeze()
-                if _was_enabled:
+                if _was_enabled and not _manual:
                     gc.enable()

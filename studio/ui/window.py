@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # dialogs are imported when first opened, the session after t
     from studio.ui.dialogs.plugins import PluginsDialog
     from studio.ui.dialogs.settings import SettingsDialog
 from studio.ui.bridge import JobBridge
+from studio.ui.collection import collect_on_gui_thread
 from studio.ui.dock_sizes import DockSizeKeeper
 from studio.ui.gallery_model import GalleryViewModel
 from studio.ui.gallery_scoring import GalleryScoring
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        collect_on_gui_thread()  # no worker thread's garbage collection finalises Qt objects
         self.session: StudioSession | None = None
         self.settings = session.settings if session is not None else (settings or Settings.load())
         self.bridge = bridge
